@@ -1,0 +1,44 @@
+# The verbs a user types. Every target installs what it needs into .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STORE ?= demo/store
+PORT ?= 8501
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo demo-store index ui test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## venv with torch (CPU build, pinned) first, then the project
+
+demo: demo-store ## build the standard-library documentation store and open the UI
+	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)
+
+demo-store: $(STAMP) ## only build the demo store (offline)
+	$(BIN)/python -m indexer.demo_corpus demo/stdlib.jsonl
+	$(BIN)/semsearch index demo/stdlib.jsonl --store $(STORE)
+
+index: $(STAMP) ## index PATHS="..." into STORE
+	$(BIN)/semsearch index $(PATHS) --store $(STORE)
+
+ui: $(STAMP) ## open the UI on STORE
+	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python -m bench.run
+
+clean:
+	rm -rf $(VENV) demo

@@ -1,0 +1,31 @@
+"""Pooling recipes: which positions of a window count towards its vector, and how much."""
+
+from __future__ import annotations
+
+import torch
+
+POOLINGS = ("mean", "spark-nlp")
+
+
+def position_weights(pooling: str, word_ids: list[int | None]) -> list[float]:
+    """Weight of each position of a window (`None` marks [CLS]/[SEP]).
+
+    `mean`: every position, special tokens included. `spark-nlp`: special tokens dropped and only
+    the first wordpiece of each word kept, so that each word counts once (Spark NLP's
+    BertEmbeddings + SentenceEmbeddings AVERAGE)."""
+    if pooling == "mean":
+        return [1.0] * len(word_ids)
+    if pooling == "spark-nlp":
+        weights, previous = [], None
+        for word in word_ids:
+            weights.append(1.0 if word is not None and word != previous else 0.0)
+            previous = word
+        return weights
+    raise ValueError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+
+
+def weighted_mean(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """(batch, seq, dim) hidden states, (batch, seq) weights -> (batch, dim) weighted means."""
+    weights = weights.to(hidden.dtype)
+    total = weights.sum(dim=1, keepdim=True).clamp(min=1e-12)
+    return torch.einsum("bs,bsd->bd", weights, hidden) / total

