@@ -1,0 +1,334 @@
+"""The store's invariants: SQLite is the truth, FAISS a cache that is rebuilt or caught up."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from store import store as store_module
+from store.catalog import ChunkRecord, DocumentRecord
+from store.faiss_index import VectorIndex
+from store.filters import Filter, FilterError, parse_filter
+from store.lock import StoreLockedError
+from store.store import INDEX_FILE, RecipeMismatchError, Store, StoreError
+
+DIM = 16
+RECIPE = {
+    "model": "test-model",
+    "model_fingerprint": "sha256:abc",
+    "dim": DIM,
+    "pooling": "mean",
+    "normalize": True,
+    "chunk_tokens": 256,
+    "overlap": 32,
+}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def unit(rng: np.random.Generator, n: int) -> np.ndarray:
+    vectors = rng.normal(size=(n, DIM)).astype(np.float32)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def make_docs(n: int, seed: int = 0, chunks: int = 2, prefix: str = "d") -> list[DocumentRecord]:
+    rng = np.random.default_rng(seed)
+    docs = []
+    for i in range(n):
+        vectors = unit(rng, chunks)
+        words = "cats purr" if i % 3 else "dogs bark"
+        docs.append(
+            DocumentRecord(
+                id=f"{prefix}{i}",
+                text=f"document {i}: {words}",
+                title=f"Title {i}",
+                source=f"src/{i}.txt",
+                metadata={"year": 2000 + i % 20, "lang": "en" if i % 2 else "de", "n": i},
+                chunks=[
+                    ChunkRecord(j, 0, 5, 4, f"chunk {j} of {i} {words}", vectors[j])
+                    for j in range(chunks)
+                ],
+            )
+        )
+    return docs
+
+
+def brute_force(docs: list[DocumentRecord], query: np.ndarray, k: int) -> list[tuple[str, float]]:
+    best = {d.id: max(float(c.vector @ query) for c in d.chunks) for d in docs}
+    return sorted(best.items(), key=lambda item: -item[1])[:k]
+
+
+def ranking(hits) -> list[tuple[str, float]]:
+    return [(h.doc_id, round(h.score, 5)) for h in hits]
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> tuple[Path, list[DocumentRecord]]:
+    docs = make_docs(300)
+    with Store.create(tmp_path / "s", RECIPE, "flat") as store:
+        store.upsert(docs)
+    return tmp_path / "s", docs
+
+
+def test_flat_search_equals_numpy_brute_force(filled) -> None:
+    folder, docs = filled
+    query = unit(np.random.default_rng(9), 1)[0]
+    with Store.open(folder) as store:
+        hits = store.search(query, k=10)
+    expected = [(doc_id, round(score, 5)) for doc_id, score in brute_force(docs, query, 10)]
+    assert ranking(hits) == expected
+    assert len({h.doc_id for h in hits}) == 10, "results are per document"
+    assert hits[0].parts["dense"]["rank"] == 1 and hits[0].title and hits[0].text
+
+
+@pytest.mark.parametrize("damage", ["delete", "truncate", "garbage"])
+def test_lost_or_damaged_index_file_gives_same_results(filled, damage: str) -> None:
+    folder, docs = filled
+    query = unit(np.random.default_rng(3), 1)[0]
+    with Store.open(folder) as store:
+        before = ranking(store.search(query, k=10))
+    path = folder / INDEX_FILE
+    if damage == "delete":
+        path.unlink()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(b"not an index")
+    with Store.open(folder) as store:
+        assert ranking(store.search(query, k=10)) == before
+        report = store.verify()
+        assert report["ok"], report
+        assert report["warnings"], "a damaged index file is reported"
+    with Store.open(folder, writable=True) as store:
+        store.repair()
+    assert VectorIndex.load(path).count == 600
+
+
+def test_index_file_one_generation_behind_is_caught_up(filled) -> None:
+    folder, docs = filled
+    stale = (folder / INDEX_FILE).read_bytes()
+    extra = make_docs(5, seed=7, prefix="new")
+    with Store.open(folder, writable=True) as store:
+        store.upsert(extra)
+        store.delete(["d0", "d1"])
+    (folder / INDEX_FILE).write_bytes(stale)  # the file is now two generations behind
+    query = extra[3].chunks[0].vector
+    with Store.open(folder) as store:
+        assert VectorIndex.load(folder / INDEX_FILE).generation < store.generation
+        hits = store.search(query, k=5)
+        assert hits[0].doc_id == "new3"
+        everything = {h.doc_id for h in store.search(query, k=1000)}
+        assert "d0" not in everything and len(everything) == 303
+        assert store.verify()["ok"]
+
+
+CRASH_WRITER = """
+import os, sys
+sys.path.insert(0, {root!r})
+from tests.test_store import make_docs, RECIPE
+from store.store import Store
+store = Store.create({folder!r}, RECIPE, {spec!r})
+store.upsert(make_docs(40, seed=5, prefix="crash"))
+store.delete(["d7"])
+os._exit(0)  # dies after the SQLite commits, before the FAISS file is written
+"""
+
+
+@pytest.mark.parametrize("spec", ["flat", "hnsw", "ivf"])
+def test_crash_between_commit_and_rename_leaves_a_consistent_store(tmp_path, spec) -> None:
+    folder = tmp_path / "s"
+    with Store.create(folder, RECIPE, spec) as store:
+        store.upsert(make_docs(300))
+    (folder / (INDEX_FILE + ".tmp999")).write_bytes(b"half-written")
+    script = CRASH_WRITER.format(root=str(ROOT), folder=str(folder), spec=spec)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    with Store.open(folder, writable=True) as store:
+        report = store.verify()
+        assert report["ok"], report
+        assert report["chunks"] == (300 + 40 - 1) * 2
+        query = make_docs(40, seed=5, prefix="crash")[11].chunks[1].vector
+        assert store.search(query, k=1)[0].doc_id == "crash11"
+    assert not list(folder.glob(INDEX_FILE + ".tmp*"))
+    assert VectorIndex.load(folder / INDEX_FILE).count == 678
+
+
+def test_other_recipe_is_refused_naming_both(filled) -> None:
+    folder, _ = filled
+    other = {**RECIPE, "model": "other-model", "model_fingerprint": "sha256:def", "dim": 8}
+    with pytest.raises(RecipeMismatchError) as error:
+        Store.create(folder, other)
+    message = str(error.value)
+    assert "test-model" in message and "other-model" in message and "sha256:def" in message
+    with Store.open(folder) as store:
+        with pytest.raises(RecipeMismatchError, match="chunk_tokens"):
+            store.check_recipe({**RECIPE, "chunk_tokens": 128}, store_module.WRITE_RECIPE_KEYS)
+        store.check_recipe({**RECIPE, "chunk_tokens": 128})  # queries do not depend on chunking
+
+
+def test_second_writer_is_refused_clearly(filled) -> None:
+    folder, _ = filled
+    with Store.open(folder, writable=True):
+        with pytest.raises(StoreLockedError, match=f"pid {os.getpid()}"):
+            Store.open(folder, writable=True)
+        script = (
+            f"import sys; sys.path.insert(0, {str(ROOT)!r})\n"
+            "from store.store import Store\n"
+            f"Store.open({str(folder)!r}, writable=True)\n"
+        )
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+        assert result.returncode != 0 and "is being written by another process" in result.stderr
+        with Store.open(folder) as reader:  # readers are never blocked
+            assert reader.stats()["documents"] == 300
+    with Store.open(folder, writable=True):
+        pass  # released on close
+
+
+def test_reader_in_another_process_sees_new_documents(filled) -> None:
+    folder, _ = filled
+    new = make_docs(3, seed=11, prefix="late")
+    query = new[1].chunks[0].vector
+    with Store.open(folder) as reader:
+        assert reader.search(query, k=1)[0].doc_id != "late1"
+        script = textwrap.dedent(f"""
+            import sys; sys.path.insert(0, {str(ROOT)!r})
+            from tests.test_store import make_docs
+            from store.store import Store
+            with Store.open({str(folder)!r}, writable=True) as store:
+                store.upsert(make_docs(3, seed=11, prefix="late"))
+        """)
+        subprocess.run([sys.executable, "-c", script], check=True)
+        assert reader.search(query, k=1)[0].doc_id == "late1"
+        assert reader.stats()["documents"] == 303
+
+
+@pytest.mark.parametrize("spec", ["hnsw", "ivf", "ivf-sq8", "ivf-pq"])
+@pytest.mark.parametrize("exact_scan_max", [20_000, 0])
+def test_filter_matching_3_of_10000_chunks_returns_those_3(
+    tmp_path, spec, exact_scan_max, monkeypatch
+) -> None:
+    monkeypatch.setattr(store_module, "EXACT_SCAN_MAX", exact_scan_max)  # 0: the IDSelector path
+    docs = make_docs(5000, chunks=2)
+    for doc in docs[1234], docs[77], docs[4999]:
+        doc.metadata["rare"] = "yes"
+    with Store.create(tmp_path / "s", RECIPE, spec) as store:
+        store.upsert(docs)
+        assert store.stats()["index_type"] == spec
+        hits = store.search(
+            unit(np.random.default_rng(1), 1)[0], k=10, filters=[Filter("rare", "=", "yes")]
+        )
+        assert sorted(h.doc_id for h in hits) == ["d1234", "d4999", "d77"]
+        lang = store.search(docs[8].chunks[0].vector, k=10, filters=[parse_filter("lang=de")])
+        assert len(lang) == 10 and all(h.metadata["lang"] == "de" for h in lang)
+        assert lang[0].doc_id == "d8"
+
+
+def test_upsert_replaces_and_delete_removes_chunks_everywhere(filled) -> None:
+    folder, docs = filled
+    changed = make_docs(1, seed=99, chunks=3)[0]  # id d0, new text and three new chunks
+    changed.text = "zeppelin airship"
+    for chunk in changed.chunks:
+        chunk.text = "zeppelin airship"
+    with Store.open(folder, writable=True) as store:
+        old_chunk_ids = [c["id"] for c in store.get("d0")["chunks"]]
+        assert store.upsert([changed]) == {"added": 0, "updated": 1}
+        doc = store.get("d0")
+        assert doc["text"] == "zeppelin airship" and len(doc["chunks"]) == 3
+        assert not set(old_chunk_ids) & {c["id"] for c in doc["chunks"]}
+        assert [h.doc_id for h in store.search(text="zeppelin", mode="lexical")] == ["d0"]
+        assert store.search(docs[0].chunks[0].vector, k=1)[0].doc_id != "d0"
+        assert store.search(changed.chunks[2].vector, k=1)[0].doc_id == "d0"
+        assert store.verify()["ok"]
+        assert store.delete(["d0", "missing"]) == 1
+        assert store.get("d0") is None
+        assert store.search(text="zeppelin", mode="lexical") == []
+        assert "d0" not in {h.doc_id for h in store.search(changed.chunks[2].vector, k=300)}
+        assert store.verify()["ok"]
+    with Store.open(folder) as store:
+        assert store.verify()["ok"] and store.stats()["chunks"] == 598
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["O'Brien", 'say "hi"', "100%", "a; DROP TABLE documents; --", "' OR 1=1 --", "%_"],
+)
+def test_filter_values_are_data(tmp_path, value: str) -> None:
+    docs = make_docs(20)
+    docs[4].metadata["name"] = value
+    docs[5].title = value
+    with Store.create(tmp_path / "s", RECIPE, "flat") as store:
+        store.upsert(docs)
+        query = docs[0].chunks[0].vector
+        assert [h.doc_id for h in store.search(query, filters=[Filter("name", "=", value)])] == [
+            "d4"
+        ]
+        assert [h.doc_id for h in store.search(query, filters=[Filter("title", "~", value)])] == [
+            "d5"
+        ]
+        assert store.search(query, filters=[Filter("name", "in", (value, "x"))])[0].doc_id == "d4"
+        assert store.search(text=value, mode="lexical") is not None
+        assert store.stats()["documents"] == 20
+
+
+def test_filter_expressions_parse_and_bad_ones_say_why() -> None:
+    assert parse_filter("year>=2015") == Filter("year", ">=", 2015)
+    assert parse_filter("lang in en, de") == Filter("lang", "in", ("en", "de"))
+    assert parse_filter('title~"a, b"') == Filter("title", "~", '"a, b"')
+    assert parse_filter('code="007"') == Filter("code", "=", "007")
+    assert parse_filter("date<2021-01-01") == Filter("date", "<", "2021-01-01")
+    assert parse_filter("author.name=Ann") == Filter("author.name", "=", "Ann")
+    for bad in ["year", "=3", "year=", "x in ", "bad field=1"]:
+        with pytest.raises(FilterError):
+            parse_filter(bad)
+
+
+def test_range_and_membership_filters(filled) -> None:
+    folder, docs = filled
+    query = docs[0].chunks[0].vector
+    with Store.open(folder) as store:
+        hits = store.search(
+            query, k=500, filters=[parse_filter("year>=2018"), parse_filter("n<100")]
+        )
+        expected = {d.id for d in docs if d.metadata["year"] >= 2018 and d.metadata["n"] < 100}
+        assert {h.doc_id for h in hits} == expected
+        assert store.search(query, filters=[parse_filter("lang=fr")]) == []
+        both = store.search(
+            query, k=5, mode="hybrid", text="dogs", filters=[parse_filter("lang=de")]
+        )
+        assert len(both) == 5 and all(h.metadata["lang"] == "de" for h in both)
+        assert all(set(h.parts) <= {"dense", "lexical"} for h in both)
+
+
+def test_rebuild_changes_index_type_without_reembedding(filled) -> None:
+    folder, docs = filled
+    query = docs[10].chunks[1].vector
+    with Store.open(folder, writable=True) as store:
+        for spec in ["hnsw", "ivf-sq8", "flat"]:
+            store.rebuild(spec)
+            assert store.stats()["index_type"] == spec
+            assert store.search(query, k=1)[0].doc_id == "d10"
+            assert store.verify()["ok"]
+        with pytest.raises(ValueError, match="unknown index type"):
+            store.rebuild("annoy")
+
+
+def test_open_without_a_store_says_what_to_run(tmp_path) -> None:
+    with pytest.raises(StoreError, match="semsearch index"):
+        Store.open(tmp_path / "nowhere")
+
+
+def test_stats_and_metadata_fields(filled) -> None:
+    folder, _ = filled
+    with Store.open(folder) as store:
+        stats = store.stats()
+        assert (stats["documents"], stats["chunks"], stats["tokens"]) == (300, 600, 2400)
+        assert stats["bytes"]["store.db"] > 0 and stats["recipe"] == RECIPE
+        fields = store.metadata_fields()
+        assert fields["year"]["min"] == 2000 and fields["year"]["max"] == 2019
+        assert set(store.distinct_values("lang")) == {"en", "de"}
+        json.dumps(stats)
