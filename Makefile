@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STORE ?= demo/store
+CORPUS ?= demo/stdlib.jsonl
 PORT ?= 8501
+MODEL ?=
+MODEL_OPTION := $(if $(MODEL),--model $(MODEL))
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo demo-store index ui test lint bench clean
@@ -20,11 +23,11 @@ demo: demo-store ## build the standard-library documentation store and open the 
 	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)
 
 demo-store: $(STAMP) ## only build the demo store (offline)
-	$(BIN)/python -m indexer.demo_corpus demo/stdlib.jsonl
-	$(BIN)/semsearch index demo/stdlib.jsonl --store $(STORE)
+	$(BIN)/python -m indexer.demo_corpus $(CORPUS)
+	$(BIN)/semsearch index $(CORPUS) --store $(STORE) $(MODEL_OPTION)
 
 index: $(STAMP) ## index PATHS="..." into STORE
-	$(BIN)/semsearch index $(PATHS) --store $(STORE)
+	$(BIN)/semsearch index $(PATHS) --store $(STORE) $(MODEL_OPTION)
 
 ui: $(STAMP) ## open the UI on STORE
 	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)

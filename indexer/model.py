@@ -94,15 +94,17 @@ def _load_by_name(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     try:
         return _from_pretrained(name, local_only=True)
     except (OSError, ValueError):
-        tried.append("not in the local cache")
+        tried.append("not in the local hub cache")
     if hub_reachable():
         try:
             return _from_pretrained(name, local_only=False)
         except (OSError, ValueError) as error:
             tried.append(f"hub: {str(error).splitlines()[0]}")
     else:
-        tried.append("hub: unreachable or HF_HUB_OFFLINE set")
-    raise ModelLoadError(f"cannot load model {name!r}; tried " + "; ".join(tried))
+        tried.append("hub unreachable (or HF_HUB_OFFLINE set)")
+    if not Path(name).is_absolute() and not name.startswith("."):
+        tried.insert(0, "no such local folder")
+    raise ModelLoadError(f"cannot load model {name!r}: " + "; ".join(tried))
 
 
 def weights_fingerprint(model: PreTrainedModel) -> str:

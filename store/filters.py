@@ -71,6 +71,10 @@ def parse_filter(expression: str) -> Filter:
         return Filter(field, "in", values)
     if raw == "":
         raise FilterError(f"filter {expression!r} has no value")
+    if raw[0] in "=<>!~":
+        raise FilterError(
+            f"filter {expression!r}: the value {raw!r} starts with an operator; quote it if meant"
+        )
     return Filter(field, op, raw if op == "~" else _value(raw))
 
 

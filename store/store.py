@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -326,6 +326,24 @@ class Store:
         """Stored vectors of the given chunks."""
         ids, vectors = catalog.vectors_for(self.db, chunk_ids, self.dim)
         return dict(zip(ids.tolist(), vectors, strict=True))
+
+    def iter_chunks(self, batch: int = 5_000) -> Iterator[dict[str, Any]]:
+        """Every chunk (id, doc_id, title, ord, text, vector) in id order, read in batches."""
+        last = -1
+        while True:
+            rows = list(
+                self.db.query(
+                    "SELECT c.id, c.doc_id, d.title, c.ord, c.text, c.vector FROM chunks c "
+                    "JOIN documents d ON d.id = c.doc_id WHERE c.id > ? ORDER BY c.id LIMIT ?",
+                    [last, batch],
+                )
+            )
+            if not rows:
+                return
+            for row in rows:
+                row["vector"] = from_blobs([row["vector"]], self.dim)[0]
+                yield row
+            last = rows[-1]["id"]
 
     def sample_documents(self, size: int, seed: int = 0) -> list[dict[str, Any]]:
         """Up to `size` documents (id, title, metadata) with their first chunk's vector."""

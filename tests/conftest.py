@@ -27,7 +27,7 @@ def shipped() -> Embedder:
     return Embedder.load(FALLBACK_NAME, device="cpu")
 
 
-def tiny_loaded(precision: str = "fp32"):
+def tiny_loaded(precision: str = "fp32", max_positions: int = 128):
     """A 2-layer, 32-wide BERT with random weights and the real uncased vocabulary."""
     import torch
 
@@ -39,10 +39,20 @@ def tiny_loaded(precision: str = "fp32"):
         num_hidden_layers=2,
         num_attention_heads=2,
         intermediate_size=64,
-        max_position_embeddings=128,
+        max_position_embeddings=max_positions,
     )
     model = BertModel(config, add_pooling_layer=False)
     return prepare(model, tokenizer, "tiny-random-bert", device="cpu", precision=precision)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """The tiny random BERT saved as a model folder (512 positions), for `--model PATH`."""
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    loaded = tiny_loaded(max_positions=512)
+    loaded.model.save_pretrained(folder)
+    loaded.tokenizer.save_pretrained(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -178,7 +178,7 @@ def test_default_model_falls_back_to_shipped_one_when_hub_unreachable(
 def test_named_model_that_cannot_load_is_a_clear_error(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path))
-    with pytest.raises(ModelLoadError, match="no-such-org/no-such-model.*local cache"):
+    with pytest.raises(ModelLoadError, match="no-such-org/no-such-model.*local hub cache"):
         load_model("no-such-org/no-such-model", device="cpu")
 
 

