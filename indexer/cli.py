@@ -449,3 +449,47 @@ def ui(store_path: Path, port: int, host: str) -> None:
     ]
     click.echo(f"serving {store_path} on http://{host}:{port}", err=True)
     sys.exit(subprocess.call(command, env={**os.environ, "PYTHONPATH": str(app.parents[1])}))
+
+
+@cli.command("eval")
+@click.argument("beir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    help="Store to index the corpus into, or reuse if it exists (default: temporary).",
+)
+@click.option("--split", default="test", show_default=True, help="qrels/<split>.tsv to judge by.")
+@model_options
+@json_option
+@reports_errors
+def eval_command(
+    beir: Path,
+    store_path: Path | None,
+    split: str,
+    model: str | None,
+    device: str,
+    precision: str,
+    as_json: bool,
+) -> None:
+    """Quality on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv): nDCG@10
+    (gain 2^g - 1), recall@100 and MRR@10 for dense, lexical and hybrid search."""
+    import tempfile
+
+    from indexer.evaluation import evaluate
+
+    options = IndexOptions(model=model, device=device, precision=precision)
+    with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
+        result = evaluate(
+            beir, store_path or Path(scratch) / "store", split, options, quiet=as_json
+        )
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{result['queries']} queries")
+    click.echo(f"{'mode':<8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
+    for mode in MODES:
+        row = result[mode]
+        click.echo(
+            f"{mode:<8} {row['ndcg@10']:>8.4f} {row['recall@100']:>8.4f} {row['mrr@10']:>8.4f}"
+        )
