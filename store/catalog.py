@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -84,8 +85,9 @@ def content_hash(text: str, title: str | None, metadata: dict[str, Any]) -> str:
 
 
 def connect(path: str) -> sqlite_utils.Database:
-    """Open (creating if needed) a store database in WAL mode with the schema in place."""
-    db = sqlite_utils.Database(path)
+    """Open (creating if needed) a store database in WAL mode with the schema in place. The
+    connection may be used from other threads (the UI's script threads), one at a time."""
+    db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
     db.execute("PRAGMA busy_timeout = 30000")
     db.enable_wal()
     db.executescript(SCHEMA)
