@@ -9,7 +9,7 @@ MODEL ?=
 MODEL_OPTION := $(if $(MODEL),--model $(MODEL))
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo demo-store index ui test lint bench clean
+.PHONY: install chromium demo demo-store index ui test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ index: $(STAMP) ## index PATHS="..." into STORE
 ui: $(STAMP) ## open the UI on STORE
 	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)
 
-test: $(STAMP)
+chromium: ## Debian's Chromium for the browser test (skipped with a message when absent)
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
+		{ [ -z "$$CI" ] && echo "chromium is not installed here: the browser test will be skipped"; }
+
+test: $(STAMP) chromium
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -42,6 +48,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
+
+screenshots: $(STAMP) chromium ## README screenshots from STORE (build it with make demo-store)
+	$(BIN)/python -m tests.test_browser $(STORE) docs "how do I parse command line arguments"
 
 clean:
 	rm -rf $(VENV) demo

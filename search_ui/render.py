@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 MARK_STYLE = "background:#fde68a;padding:0 1px;border-radius:2px"
-BOX_STYLE = "white-space:pre-wrap;font-family:ui-serif,Georgia,serif;line-height:1.6"
+BOX_STYLE = "white-space:pre-wrap;line-height:1.6"
 
 
 def escaped(text: str | None) -> str:
@@ -25,7 +25,7 @@ def block(inner_html: str) -> str:
 
 def query_terms(query: str) -> list[str]:
     return sorted(
-        {w for w in re.findall(r"\w+", query.lower()) if len(w) > 1}, key=len, reverse=True
+        {w for w in re.findall(r"\w+", query.lower()) if len(w) > 2}, key=len, reverse=True
     )
 
 
@@ -94,9 +94,8 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
 
 
 def heatmap(matrix: np.ndarray, rows: list[str], columns: list[str], title: str) -> alt.Chart:
-    """A labelled heatmap; row and column labels are numbered so repeats stay distinct."""
-    row_labels = [f"{i}:{t}" for i, t in enumerate(rows)]
-    column_labels = [f"{i}:{t}" for i, t in enumerate(columns)]
+    """A labelled heatmap; labels that repeat (tokens) are numbered so each stays distinct."""
+    row_labels, column_labels = _distinct(rows), _distinct(columns)
     frame = pd.DataFrame(
         [
             (r, c, float(matrix[i, j]))
@@ -117,6 +116,12 @@ def heatmap(matrix: np.ndarray, rows: list[str], columns: list[str], title: str)
             tooltip=["row", "column", alt.Tooltip("value:Q", format=".3f")],
         )
     )
+
+
+def _distinct(labels: list[str]) -> list[str]:
+    if len(set(labels)) == len(labels):
+        return labels
+    return [f"{i}:{label}" for i, label in enumerate(labels)]
 
 
 def scatter(

@@ -263,7 +263,7 @@ def token_page(ctx: Context) -> None:
         full.to_csv(index=False),
         "token_vectors.csv",
         "text/csv",
-        key="token_csv",
+        key="download_tokens",
     )
     dims = st.slider(
         "Dimensions in the heatmap",

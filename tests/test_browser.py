@@ -1,0 +1,122 @@
+"""The app in a real browser: `semsearch ui` on a free localhost port, headless Chromium (Debian's
+package) driven by Playwright.
+
+Also a script for the README's screenshots:  python -m tests.test_browser STORE OUT_DIR QUERY
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+START_SECONDS = 60
+STEP_MS = 30_000
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(store: Path) -> Iterator[str]:
+    """`semsearch ui` on a free port of 127.0.0.1 until the block ends; yields its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [SEMSEARCH, "ui", "--store", str(store), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    error = server.stderr.read().decode()
+                    raise RuntimeError(f"the UI did not start: {error}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+def capture(store: Path, out: Path, query: str, expected_title: str) -> list[str]:
+    """Search in the browser, wait for results, check a title, screenshot search and tokens."""
+    from playwright.sync_api import sync_playwright
+
+    out.mkdir(parents=True, exist_ok=True)
+    with serving(store) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.set_default_timeout(STEP_MS)
+            page.goto(url)
+            box = page.get_by_label("Query")
+            box.fill(query)
+            box.press("Enter")
+            page.get_by_text(expected_title, exact=False).first.wait_for()
+            page.wait_for_timeout(500)
+            titles = page.locator("b").all_inner_texts()
+            page.screenshot(path=str(out / "search.png"), full_page=False)
+            page.get_by_text("Token explorer").first.click()
+            page.set_viewport_size({"width": 1280, "height": 2200})  # the app scrolls inside
+            page.get_by_text("token × dimension").first.wait_for()
+            page.wait_for_timeout(1500)
+            page.screenshot(path=str(out / "tokens.png"))
+            return titles
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does it)")
+def test_search_in_a_real_browser(tmp_path, tiny_model_dir) -> None:
+    import json
+
+    from indexer.job import IndexOptions, index_paths
+    from tests.test_ui import DOCS
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps(doc) + "\n" for doc in DOCS))
+    index_paths(tmp_path / "store", [str(source)], IndexOptions(model=str(tiny_model_dir)), True)
+    started = time.monotonic()
+    titles = capture(tmp_path / "store", tmp_path / "shots", "supersonic shock", "Shock waves")
+    assert any(title.startswith("1.") for title in titles)
+    assert any("Shock waves" in title for title in titles)
+    assert (tmp_path / "shots" / "search.png").stat().st_size > 10_000
+    assert (tmp_path / "shots" / "tokens.png").stat().st_size > 10_000
+    assert time.monotonic() - started < 180
+
+
+if __name__ == "__main__":
+    store_arg, out_arg, query_arg = sys.argv[1:4]
+    print(capture(Path(store_arg), Path(out_arg), query_arg, "1."))
