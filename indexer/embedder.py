@@ -16,7 +16,7 @@ from indexer.pooling import POOLINGS, position_weights, weighted_mean
 
 DEFAULT_CHUNK_TOKENS = 256
 DEFAULT_OVERLAP = 32
-DEFAULT_TOKEN_BUDGET = 16384
+DEFAULT_TOKEN_BUDGET = 2048
 
 
 @dataclass
@@ -229,14 +229,14 @@ class Embedder:
 
     def _pad(self, rows: list[tuple[list[int], list[float]]]) -> tuple[torch.Tensor, ...]:
         width = max(len(ids) for ids, _ in rows)
-        ids = torch.full((len(rows), width), self._pad_id, dtype=torch.long)
-        mask = torch.zeros((len(rows), width), dtype=torch.long)
-        weights = torch.zeros((len(rows), width), dtype=torch.float32)
+        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        weights = np.zeros((len(rows), width), dtype=np.float32)
         for row, (row_ids, row_weights) in enumerate(rows):
-            ids[row, : len(row_ids)] = torch.tensor(row_ids)
+            ids[row, : len(row_ids)] = row_ids
             mask[row, : len(row_ids)] = 1
-            weights[row, : len(row_ids)] = torch.tensor(row_weights)
-        return ids, mask, weights
+            weights[row, : len(row_ids)] = row_weights
+        return torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(weights)
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden layer as float32, (batch, seq, dim)."""

@@ -1,7 +1,7 @@
 """The FAISS side of a store: index specs, building from batches, the tagged file, searching.
 
-The file is `MAGIC`, one JSON header line (generation, spec, dim, count), then the bytes of
-`faiss.serialize_index`, so the generation it reflects travels in the same atomic rename.
+The file is `MAGIC`, one JSON header line (generation, spec, dim, count), then the index as
+`faiss.write_index` streams it, so the generation it reflects travels in the same atomic rename.
 `flat` and `hnsw` are wrapped in an `IndexIDMap2` keyed by chunk id; IVF indexes keep the chunk
 ids themselves (IndexIDMap's removal assumes a sub-index that shifts its rows, which IVF does not).
 """
@@ -174,14 +174,15 @@ class VectorIndex:
         return scores[0][keep], ids[0][keep]
 
     def save(self, path: Path) -> None:
-        """Write to a temporary file, fsync, and rename over `path` atomically."""
+        """Write to a temporary file, fsync, and rename over `path` atomically. FAISS streams
+        into the file, so saving costs no second copy of the index in memory."""
         header = json.dumps(
             {"generation": self.generation, "spec": self.spec, "dim": self.dim, "count": self.count}
         ).encode()
         temporary = path.with_name(path.name + f".tmp{os.getpid()}")
         with open(temporary, "wb") as handle:
             handle.write(MAGIC + header + b"\n")
-            handle.write(faiss.serialize_index(self.index).tobytes())
+            faiss.write_index(self.index, faiss.PyCallbackIOWriter(handle.write))
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
@@ -190,21 +191,20 @@ class VectorIndex:
     def load(cls, path: Path) -> VectorIndex:
         """Read a file written by `save`; IndexFileError when it is missing or damaged."""
         try:
-            data = path.read_bytes()
+            handle = open(path, "rb")  # noqa: SIM115 - closed below, after FAISS streams it
         except FileNotFoundError:
             raise IndexFileError(f"{path} does not exist") from None
-        if not data.startswith(MAGIC) or b"\n" not in data[len(MAGIC) :]:
-            raise IndexFileError(f"{path} is not a semsearch FAISS file")
-        end = data.index(b"\n", len(MAGIC))
-        try:
-            header = json.loads(data[len(MAGIC) : end])
-            index = faiss.deserialize_index(np.frombuffer(data, np.uint8, offset=end + 1))
-        except (ValueError, RuntimeError) as error:
-            raise IndexFileError(f"{path} is damaged: {error}") from None
+        with handle:
+            if handle.read(len(MAGIC)) != MAGIC:
+                raise IndexFileError(f"{path} is not a semsearch FAISS file")
+            try:
+                header = json.loads(handle.readline(4096))
+                index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
+            except (ValueError, RuntimeError) as error:
+                raise IndexFileError(f"{path} is damaged: {error}") from None
         if index.ntotal != header["count"] or index.d != header["dim"]:
             raise IndexFileError(f"{path} does not match its header")
         return cls(index, header["spec"], int(header["generation"]))
-
 
 def _pq_parts(dim: int) -> int:
     """PQ sub-quantizers: 4 dimensions each where that divides the dimension."""

@@ -29,6 +29,7 @@ MODES = ("dense", "lexical", "hybrid")
 EXACT_SCAN_MAX = 20_000
 FUSION_DEPTH = 100
 TRAINING_SAMPLE = 100_000
+CATCH_UP_BATCH = 20_000
 QUERY_RECIPE_KEYS = ("model", "model_fingerprint", "dim", "pooling", "normalize")
 WRITE_RECIPE_KEYS = (*QUERY_RECIPE_KEYS, "chunk_tokens", "overlap")
 
@@ -286,8 +287,11 @@ class Store:
         present = np.intersect1d(index.ids(), np.fromiter(deleted, np.int64, len(deleted)))
         if not index.remove(present):
             return None
-        ids, vectors = catalog.vectors_for(self.db, added, self.dim)
-        index.add(ids, vectors)
+        for start in range(0, len(added), CATCH_UP_BATCH):  # bounded memory for big catch-ups
+            ids, vectors = catalog.vectors_for(
+                self.db, added[start : start + CATCH_UP_BATCH], self.dim
+            )
+            index.add(ids, vectors)
         index.generation = generation
         return index
 
