@@ -43,9 +43,9 @@ def resolve_spec(spec: str, count: int) -> str:
     return "flat" if count <= AUTO_FLAT_MAX else "hnsw"
 
 
-def ivf_lists(count: int) -> int:
-    """Number of IVF lists: about 4 sqrt(n), with at least 39 training points per list."""
-    return max(1, min(int(4 * math.sqrt(max(count, 1))), count // 39))
+def ivf_lists(count: int, training: int) -> int:
+    """Number of IVF lists: about 4 sqrt(count), with at least 39 training points per list."""
+    return max(1, min(int(4 * math.sqrt(max(count, 1))), training // 39))
 
 
 def ivf_nprobe(nlist: int) -> int:
@@ -62,8 +62,11 @@ class VectorIndex:
         self.generation = generation
 
     @classmethod
-    def empty(cls, spec: str, dim: int, training: np.ndarray | None = None) -> VectorIndex:
-        """An empty index of a concrete spec; IVF ones are trained on `training`."""
+    def empty(
+        cls, spec: str, dim: int, training: np.ndarray | None = None, count: int | None = None
+    ) -> VectorIndex:
+        """An empty index of a concrete spec; IVF ones are trained on `training` and sized for
+        `count` vectors (default: as many as the training sample)."""
         if spec == "flat":
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         elif spec == "hnsw":
@@ -74,7 +77,7 @@ class VectorIndex:
         elif spec.startswith("ivf"):
             if training is None or len(training) == 0:
                 raise ValueError("an IVF index needs training vectors")
-            nlist = ivf_lists(len(training))
+            nlist = ivf_lists(count or len(training), len(training))
             bits = 8 if len(training) >= 256 * 39 else 4  # PQ codebooks need 39 points a centroid
             code = {"ivf": "Flat", "ivf-sq8": "SQ8", "ivf-pq": f"PQ{_pq_parts(dim)}x{bits}"}[spec]
             index = faiss.index_factory(dim, f"IVF{nlist},{code}", faiss.METRIC_INNER_PRODUCT)
@@ -92,9 +95,10 @@ class VectorIndex:
         batches: Iterable[tuple[np.ndarray, np.ndarray]],
         training: np.ndarray | None,
         generation: int,
+        count: int | None = None,
     ) -> VectorIndex:
         """A new index filled from (ids, vectors) batches."""
-        built = cls.empty(spec, dim, training)
+        built = cls.empty(spec, dim, training, count)
         for ids, vectors in batches:
             built.add(ids, vectors)
         built.generation = generation

@@ -241,7 +241,7 @@ class Store:
                 if len(training) == 0:
                     spec = "flat"  # nothing to train on yet
             return VectorIndex.build(
-                spec, self.dim, catalog.vector_batches(self.db, self.dim), training, generation
+                spec, self.dim, catalog.vector_batches(self.db, self.dim), training, generation, count
             )
 
     def _load_file(self) -> VectorIndex | None:

@@ -1,0 +1,1 @@
+"""Benchmarks and evaluation (`make bench`): measurements, not tests."""

@@ -1,0 +1,145 @@
+"""Sections 3 and 5: end-to-end indexing against txtai, and peak memory of indexing runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench.common import FALLBACK, interleaved, median, read_corpus, require
+from indexer.job import IndexOptions, index_paths
+from indexer.model import fallback_model_path
+from indexer.sources import SourceOptions
+from store.store import Store
+
+REPEATS = 2
+MEMORY_SIZES: tuple[int | None, ...] = (20_000, None)  # None: the whole WordNet corpus
+SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
+
+
+def ours(corpus: Path, scratch: Path, precision: str) -> dict[str, Any]:
+    """Files to a verified store."""
+    store = scratch / f"ours-{precision}"
+    shutil.rmtree(store, ignore_errors=True)
+    options = IndexOptions(
+        model=FALLBACK, device="cpu", precision=precision, sources=SourceOptions(id_field="_id")
+    )
+    summary = index_paths(store, [str(corpus)], options, quiet=True)
+    with Store.open(store) as opened:
+        report = opened.verify()
+    if not report["ok"]:
+        raise RuntimeError(f"bench: store not clean after indexing: {report['problems']}")
+    return {"added": summary.added}
+
+
+def txtai(corpus: Path, scratch: Path) -> dict[str, Any]:
+    """txtai's documented path: Embeddings(content=True, backend='faiss').index(...)."""
+    from txtai import Embeddings
+
+    rows = [{"id": r["_id"], "text": f"{r['title']}\n\n{r['text']}"} for r in read_corpus(corpus)]
+    embeddings = Embeddings(path=str(fallback_model_path()), content=True, backend="faiss")
+    embeddings.index(rows)
+    return {"count": embeddings.count()}
+
+
+def end_to_end(pure_fp32_docs_per_s: float) -> dict[str, Any]:
+    """Section 3, interleaved: ours fp32, txtai, ours bf16, repeated."""
+    source = require("wordnet") / "corpus.jsonl"
+    with tempfile.TemporaryDirectory(prefix="semsearch-bench-") as folder:
+        scratch = Path(folder)
+        corpus = scratch / "wordnet20k.jsonl"
+        with open(source) as reader, open(corpus, "w") as writer:
+            for _, line in zip(range(common.WORDNET_DOCS), reader, strict=False):
+                writer.write(line)
+        variants = {
+            "ours fp32": lambda _: ours(corpus, scratch, "fp32"),
+            "txtai fp32": lambda _: txtai(corpus, scratch),
+            "ours bf16": lambda _: ours(corpus, scratch, "bf16"),
+        }
+        seconds, _ = interleaved(variants, [None] * REPEATS)
+    result: dict[str, Any] = {"documents": common.WORDNET_DOCS, "repeats": REPEATS}
+    for name, times in seconds.items():
+        result[name] = {
+            "seconds_median": round(median(times), 2),
+            "docs_per_s": round(common.WORDNET_DOCS / median(times)),
+        }
+    for name in ("ours fp32", "ours bf16"):
+        ratios = [t / o for t, o in zip(seconds["txtai fp32"], seconds[name], strict=True)]
+        result[name]["ratio_vs_txtai"] = round(median(ratios), 3)
+    result["ours fp32"]["ratio_vs_pure_embedding"] = round(
+        result["ours fp32"]["docs_per_s"] / pure_fp32_docs_per_s, 3
+    )
+    return result
+
+
+def high_water_kb(pid: int) -> int:
+    """The process's own peak resident set (VmHWM), read while it runs. (The rusage of a child
+    would count the forked benchmark's pages too.)"""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it ended between poll() and this read: its earlier readings stand
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_memory() -> dict[str, Any]:
+    """Section 5: peak RSS of `semsearch index` at 20,000 and 117,659 documents (bf16, to keep
+    the run short; memory does not depend on the precision of the activations much)."""
+    source = require("wordnet") / "corpus.jsonl"
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="semsearch-rss-") as folder:
+        for count in MEMORY_SIZES:
+            corpus = Path(folder) / f"part-{count}.jsonl"
+            with open(source) as reader, open(corpus, "w") as writer:
+                for number, line in enumerate(reader):
+                    if count is not None and number >= count:
+                        break
+                    writer.write(line)
+            store = Path(folder) / f"store-{count}"
+            process = subprocess.Popen(
+                [
+                    SEMSEARCH,
+                    "index",
+                    str(corpus),
+                    "--store",
+                    str(store),
+                    "--id-field",
+                    "_id",
+                    "--model",
+                    FALLBACK,
+                    "--precision",
+                    "bf16",
+                    "--device",
+                    "cpu",
+                    "--json",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            peak_kb = 0
+            while process.poll() is None:
+                peak_kb = max(peak_kb, high_water_kb(process.pid))
+                time.sleep(0.1)
+            output = process.stdout.read()
+            if process.returncode != 0:
+                raise RuntimeError(f"bench: indexing {corpus} failed ({process.returncode})")
+            summary = json.loads(output)
+            index_bytes = (store / "index.faiss").stat().st_size
+            result[str(summary["added"])] = {
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "index_faiss_mb": round(index_bytes / 1e6, 1),
+                "seconds": summary["seconds"],
+            }
+    small, large = result.values()
+    result["rss_growth_mb"] = round(large["peak_rss_mb"] - small["peak_rss_mb"], 1)
+    result["index_growth_mb"] = round(large["index_faiss_mb"] - small["index_faiss_mb"], 1)
+    return result

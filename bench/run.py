@@ -1,0 +1,301 @@
+"""`make bench`: every comparison interleaved in one process, medians and ratios, written to
+bench/results/latest.json and latest.md.
+
+    python -m bench.run [--only embedding,seed,indexing,latency,memory,quality] [--readme]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import common, embedding, indexing, latency, quality
+from bench.common import FALLBACK, cranfield, machine
+from indexer.embedder import Embedder
+
+SECTIONS = ("embedding", "seed", "indexing", "latency", "memory", "quality")
+RESULTS = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parents[1] / "README.md"
+QUERIES = 200
+
+
+def table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def targets(report: dict[str, Any]) -> list[list[Any]]:
+    """Each target of the benchmark issue with the measured number and whether it is met."""
+    rows = []
+
+    def add(name: str, value: float | None, goal: str, met: bool | None) -> None:
+        status = "n/a" if met is None else ("met" if met else "**missed**")
+        rows.append([name, "-" if value is None else value, goal, status])
+
+    emb = report.get("embedding", {}).get("wordnet")
+    if emb:
+        fp32 = emb["ours fp32"]["ratio_vs_sentence_transformers"]
+        bf16 = emb["ours bf16"]["ratio_vs_sentence_transformers"]
+        add("embedding fp32 vs sentence-transformers (WordNet)", fp32, ">= 1.2x", fp32 >= 1.2)
+        add("embedding bf16 vs sentence-transformers (WordNet)", bf16, ">= 2x", bf16 >= 2)
+        loss = report["embedding"]["cranfield"]["ndcg@10"]["bf16_loss"]
+        add("bf16 Cranfield nDCG@10 loss", loss, "<= 0.005", loss <= 0.005)
+    e2e = report.get("indexing")
+    if e2e:
+        add(
+            "end-to-end fp32 vs txtai",
+            e2e["ours fp32"]["ratio_vs_txtai"],
+            ">= 1.7x",
+            e2e["ours fp32"]["ratio_vs_txtai"] >= 1.7,
+        )
+        add(
+            "end-to-end bf16 vs txtai",
+            e2e["ours bf16"]["ratio_vs_txtai"],
+            ">= 1.7x",
+            e2e["ours bf16"]["ratio_vs_txtai"] >= 1.7,
+        )
+        ratio = e2e["ours fp32"]["ratio_vs_pure_embedding"]
+        add("end-to-end vs pure embedding (fp32)", ratio, ">= 0.9x", ratio >= 0.9)
+    lat = report.get("latency")
+    if lat:
+        largest = max(latency.SIZES)
+        best = min(
+            (r["p50_ms"], spec)
+            for spec, r in lat[str(largest)].items()
+            if "p50_ms" in r and r["recall@10"] >= latency.TARGET_RECALL
+        )
+        add(
+            f"p50 at {largest:,} with recall@10 >= 0.95 (best: {best[1]})",
+            best[0],
+            "<= 10 ms",
+            best[0] <= latency.TARGET_P50_MS,
+        )
+    return rows
+
+
+def markdown(report: dict[str, Any]) -> str:
+    parts = [
+        f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
+        f"torch {report['machine']['torch']} ({report['machine']['torch_threads']} threads). "
+        f"Command: `make bench` ({report['seconds']:.0f} s). Medians of interleaved runs."
+    ]
+    parts.append("### Targets\n\n" + table(["target", "measured", "goal", ""], targets(report)))
+    if "embedding" in report:
+        rows = []
+        for corpus in ("wordnet", "cranfield"):
+            section = report["embedding"][corpus]
+            for name in ("ours fp32", "sentence-transformers fp32", "ours bf16"):
+                row = section[name]
+                rows.append(
+                    [
+                        corpus,
+                        name,
+                        row["docs_per_s"],
+                        row["tokens_per_s"],
+                        row.get("ratio_vs_sentence_transformers", "-"),
+                    ]
+                )
+        section = report["embedding"]
+        parts.append(
+            "### 1. Embedding throughput (all-MiniLM-L6-v2 weights, 2 CPU threads)\n\n"
+            + table(["corpus", "embedder", "docs/s", "tokens/s", "x sentence-transformers"], rows)
+            + f"\n\nVectors equal to sentence-transformers: min cosine "
+            f"{section['wordnet']['equal_vectors']['min_cosine']} (WordNet, "
+            f"{section['wordnet']['equal_vectors']['checked']} texts), "
+            f"{section['cranfield']['equal_vectors']['min_cosine']} (Cranfield, "
+            f"{section['cranfield']['equal_vectors']['checked']} texts within its 256-token "
+            f"limit). Cranfield dense nDCG@10: fp32 {section['cranfield']['ndcg@10']['fp32']}, "
+            f"bf16 {section['cranfield']['ndcg@10']['bf16']}."
+        )
+    if "seed" in report:
+        seed = report["seed"]
+        rows = [
+            [
+                p,
+                seed[p]["docs_per_s"],
+                seed[p]["tokens_per_s"],
+                seed[p]["model_gflops"],
+                seed[p]["matmul_gflops"],
+                seed[p]["fraction_of_limit"],
+            ]
+            for p in ("fp32", "bf16")
+        ]
+        parts.append(
+            "### 2. Seed architecture (L-6 H-256 A-4, random weights)\n\n"
+            + table(
+                ["precision", "docs/s", "tokens/s", "model GFLOP/s", "matmul GFLOP/s", "fraction"],
+                rows,
+            )
+            + f"\n\n{seed['note']}; {seed['documents']} WordNet documents, "
+            f"{seed['mean_positions']} positions each on average."
+        )
+    if "indexing" in report:
+        e2e = report["indexing"]
+        rows = [
+            [
+                name,
+                e2e[name]["seconds_median"],
+                e2e[name]["docs_per_s"],
+                e2e[name].get("ratio_vs_txtai", "-"),
+            ]
+            for name in ("ours fp32", "txtai fp32", "ours bf16")
+        ]
+        parts.append(
+            f"### 3. End-to-end indexing, {e2e['documents']:,} WordNet documents "
+            "(files to a verified store)\n\n"
+            + table(["indexer", "seconds", "docs/s", "x txtai"], rows)
+            + f"\n\nOurs end-to-end / pure embedding (fp32): "
+            f"{e2e['ours fp32']['ratio_vs_pure_embedding']}."
+        )
+    if "latency" in report:
+        lat = report["latency"]
+        rows = []
+        for size in latency.SIZES:
+            for spec, row in lat[str(size)].items():
+                if "skipped" in row:
+                    rows.append([f"{size:,}", spec, "-", "-", "-", "-", row["skipped"]])
+                else:
+                    rows.append(
+                        [
+                            f"{size:,}",
+                            spec,
+                            row["build_s"],
+                            row["p50_ms"],
+                            row["p99_ms"],
+                            row["search_p50_ms"],
+                            row["recall@10"],
+                        ]
+                    )
+        store = lat["store_100k"]
+        parts.append(
+            f"### 4. Query latency, {lat['queries']} Cranfield queries, embedding included "
+            f"(embedding alone: p50 {lat['embed_p50_ms']} ms)\n\n"
+            + table(
+                ["vectors", "index", "build s", "p50 ms", "p99 ms", "search p50 ms", "recall@10"],
+                rows,
+            )
+            + "\n\nThrough `Store.search` at 100k chunks (FAISS + SQLite, embedding included): "
+            + ", ".join(
+                f"{spec} p50 {r['p50_ms']} ms / p99 {r['p99_ms']} ms" for spec, r in store.items()
+            )
+            + f". {lat['auto_advice']}."
+        )
+    if "memory" in report:
+        memory = report["memory"]
+        rows = [
+            [docs, row["peak_rss_mb"], row["index_faiss_mb"], row["seconds"]]
+            for docs, row in memory.items()
+            if isinstance(row, dict)
+        ]
+        parts.append(
+            "### 5. Peak memory of `semsearch index` (bf16)\n\n"
+            + table(["documents", "peak RSS MB", "index.faiss MB", "seconds"], rows)
+            + f"\n\nRSS grew {memory['rss_growth_mb']} MB while the index grew "
+            f"{memory['index_growth_mb']} MB."
+        )
+    if "quality" in report:
+        qual = report["quality"]
+        reference = qual["reference"]["cranfield_ndcg@10"]
+        rows = [
+            [
+                mode,
+                qual["cranfield"][mode]["ndcg@10"],
+                reference[mode],
+                qual["cranfield"][mode]["recall@100"],
+                qual["cranfield"][mode]["mrr@10"],
+            ]
+            for mode in ("dense", "lexical", "hybrid")
+        ]
+        parts.append(
+            "### 6. Quality (all-MiniLM-L6-v2 weights)\n\n"
+            + table(["Cranfield mode", "nDCG@10", "reference", "recall@100", "MRR@10"], rows)
+            + f"\n\nSTS Benchmark test Spearman: {qual['sts_test_spearman']} "
+            f"(reference {qual['reference']['sts_test_spearman']})."
+        )
+    return "\n\n".join(parts) + "\n"
+
+
+def public(value: Any) -> Any:
+    """The report without working data (keys starting with `_`)."""
+    if isinstance(value, dict):
+        return {k: public(v) for k, v in value.items() if not str(k).startswith("_")}
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections: {', '.join(SECTIONS)}",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes, to check that the benchmarks run (the numbers mean little)",
+    )
+    parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="also replace the README's Performance results with this run's",
+    )
+    args = parser.parse_args(argv)
+    chosen = [s.strip() for s in args.only.split(",")]
+    if args.quick:
+        common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
+        latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
+    started = time.perf_counter()
+    report: dict[str, Any] = {"machine": machine()}
+    wordnet = embedding.wordnet_texts()
+    fp32_wordnet_vectors = None
+    if "embedding" in chosen:
+        print("bench: 1. embedding throughput", flush=True)
+        report["embedding"] = embedding.run(wordnet)
+        fp32_wordnet_vectors = report["embedding"]["wordnet"]["_fp32_vectors"]
+    if "seed" in chosen:
+        print("bench: 2. seed architecture", flush=True)
+        report["seed"] = embedding.seed_architecture(wordnet)
+    if "indexing" in chosen:
+        print("bench: 3. end-to-end indexing", flush=True)
+        pure = report.get("embedding", {}).get("wordnet", {}).get("ours fp32", {})
+        report["indexing"] = indexing.end_to_end(pure.get("docs_per_s", float("nan")))
+    embedder = Embedder.load(FALLBACK, device="cpu", quiet=True)
+    if "latency" in chosen:
+        print("bench: 4. query latency", flush=True)
+        if fp32_wordnet_vectors is None:
+            fp32_wordnet_vectors = embedder.embed(wordnet)
+        queries = list(cranfield()[1].values())[:QUERIES]
+        report["latency"] = latency.run(np.asarray(fp32_wordnet_vectors), embedder, queries)
+    if "memory" in chosen:
+        print("bench: 5. peak memory", flush=True)
+        report["memory"] = indexing.peak_memory()
+    if "quality" in chosen:
+        print("bench: 6. quality", flush=True)
+        report["quality"] = quality.run(embedder)
+    report["seconds"] = time.perf_counter() - started
+    report = public(report)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    text = markdown(report)
+    (RESULTS / "latest.md").write_text(text)
+    print(text)
+    if args.readme:
+        readme = README.read_text()
+        updated = re.sub(
+            r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)",
+            lambda m: m.group(1) + text + m.group(2),
+            readme,
+            flags=re.S,
+        )
+        README.write_text(updated)
+
+
+if __name__ == "__main__":
+    main()
