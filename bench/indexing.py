@@ -92,8 +92,7 @@ def high_water_kb(pid: int) -> int:
 
 
 def peak_memory() -> dict[str, Any]:
-    """Section 5: peak RSS of `semsearch index` at 20,000 and 117,659 documents (bf16, to keep
-    the run short; memory does not depend on the precision of the activations much)."""
+    """Section 5: peak RSS of `semsearch index` (default fp32) at 20,000 and 117,659 documents."""
     source = require("wordnet") / "corpus.jsonl"
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="semsearch-rss-") as folder:

@@ -195,7 +195,7 @@ def markdown(report: dict[str, Any]) -> str:
             if isinstance(row, dict)
         ]
         parts.append(
-            "### 5. Peak memory of `semsearch index` (bf16)\n\n"
+            "### 5. Peak memory of `semsearch index` (fp32, the default)\n\n"
             + table(["documents", "peak RSS MB", "index.faiss MB", "seconds"], rows)
             + f"\n\nRSS grew {memory['rss_growth_mb']} MB while the index grew "
             f"{memory['index_growth_mb']} MB."

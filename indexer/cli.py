@@ -114,7 +114,7 @@ def cli() -> None:
     "--index",
     "index_spec",
     type=click.Choice(SPECS),
-    help="FAISS index type (default auto: flat while small, hnsw past 200k chunks). "
+    help="FAISS index type (default auto: flat up to 20k chunks, then ivf-sq8). "
     "Changing it on an existing store rebuilds the index without re-embedding.",
 )
 @click.option(

@@ -101,6 +101,9 @@ class Embedder:
         self.overlap = overlap
         self.token_budget = token_budget
         self._tokenizer = _untruncated(loaded.tokenizer.backend_tokenizer)
+        # bf16 matrix units want aligned shapes (measured: 18% faster padded to 8 on AMX);
+        # fp32 is faster unpadded. Padding is masked, so vectors do not change.
+        self._pad_multiple = 8 if loaded.precision == "bf16" else 1
         tokenizer = loaded.tokenizer
         self._cls_id, self._sep_id, self._pad_id = (
             tokenizer.cls_token_id,
@@ -229,6 +232,7 @@ class Embedder:
 
     def _pad(self, rows: list[tuple[list[int], list[float]]]) -> tuple[torch.Tensor, ...]:
         width = max(len(ids) for ids, _ in rows)
+        width += -width % self._pad_multiple
         ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
         weights = np.zeros((len(rows), width), dtype=np.float32)

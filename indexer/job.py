@@ -30,7 +30,7 @@ class IndexOptions:
     precision: str = "fp32"
     device: str = "auto"
     token_budget: int = DEFAULT_TOKEN_BUDGET
-    commit_every: int = 256
+    commit_every: int = 1000
     sources: SourceOptions = field(default_factory=SourceOptions)
 
 

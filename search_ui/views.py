@@ -7,7 +7,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -53,46 +53,58 @@ def select(doc_id: str, chunk_ord: int, page: str | None = None) -> None:
 # -- search ---------------------------------------------------------------------------------
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def field_summary(
+    _ctx: Context, store: str, generation: int
+) -> tuple[dict[str, dict], dict[str, list]]:
+    """Metadata fields and the values of the few-valued ones, once per store generation."""
+    with _ctx.lock:
+        fields = _ctx.store.metadata_fields()
+        values = {
+            key: _ctx.store.distinct_values(key, 31)
+            for key, info in fields.items()
+            if info["types"] == ["text"]
+        }
+    return fields, values
+
+
 def filter_widgets(ctx: Context) -> list[Filter]:
     """Widgets for the metadata fields the store has; returns the filters they set."""
     filters: list[Filter] = []
     with ctx.lock:
-        fields = ctx.store.metadata_fields()
-        choices = {
-            k: ctx.store.distinct_values(k, 31)
-            for k, f in fields.items()
-            if f["types"] == ["text"] and f["distinct"] <= 30
-        }
+        generation = ctx.store.generation
+    fields, values = field_summary(ctx, str(ctx.store.folder), generation)
     with st.expander("Filters", expanded=False):
         title = st.text_input("Title contains", key="filter_title")
         if title:
             filters.append(Filter("title", "~", title))
         for key, info in sorted(fields.items()):
             types = set(info["types"])
+            widget = f"filter_{key}"
             if types <= {"integer", "real"} and info["min"] != info["max"]:
                 low, high = info["min"], info["max"]
-                st.session_state.setdefault(f"filter_{key}", (low, high))
-                chosen = st.slider(key, low, high, key=f"filter_{key}")
+                st.session_state.setdefault(widget, (low, high))
+                chosen = st.slider(key, low, high, key=widget)
                 if chosen[0] > low:
                     filters.append(Filter(key, ">=", chosen[0]))
                 if chosen[1] < high:
                     filters.append(Filter(key, "<=", chosen[1]))
-            elif key in choices:
-                picked = st.multiselect(key, choices[key], key=f"filter_{key}")
+            elif types == {"text"} and ISO_DATE.match(info["min"]) and ISO_DATE.match(info["max"]):
+                first, last = (date.fromisoformat(info[end][:10]) for end in ("min", "max"))
+                st.session_state.setdefault(widget, (first, last))
+                span = st.date_input(key, min_value=first, max_value=last, key=widget)
+                if len(span) == 2 and span[0] > first:
+                    filters.append(Filter(key, ">=", span[0].isoformat()))
+                if len(span) == 2 and span[1] < last:
+                    filters.append(Filter(key, "<", (span[1] + timedelta(days=1)).isoformat()))
+            elif types == {"text"} and info["distinct"] <= 30:
+                picked = st.multiselect(key, values[key], key=widget)
                 if picked:
                     filters.append(Filter(key, "in", tuple(picked)))
             elif types == {"text"}:
-                sample = choices.get(key) or ctx.store.distinct_values(key, 1)
-                if sample and ISO_DATE.match(str(sample[0])):
-                    st.session_state.setdefault(f"filter_{key}", ())
-                    span = st.date_input(key, key=f"filter_{key}")
-                    if len(span) == 2:
-                        filters.append(Filter(key, ">=", span[0].isoformat()))
-                        filters.append(Filter(key, "<", (span[1] + timedelta(days=1)).isoformat()))
-                else:
-                    text = st.text_input(f"{key} contains", key=f"filter_{key}")
-                    if text:
-                        filters.append(Filter(key, "~", text))
+                text = st.text_input(f"{key} contains", key=widget)
+                if text:
+                    filters.append(Filter(key, "~", text))
     return filters
 
 

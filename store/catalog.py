@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -179,18 +179,21 @@ def vector_batches(
         last = rows[-1][0]
 
 
+def select_in(db: sqlite_utils.Database, sql: str, values: Sequence) -> Iterator[tuple]:
+    """Rows of `sql`, whose `IN ({marks})` receives `values`, ID_BATCH parameters per query."""
+    for start in range(0, len(values), ID_BATCH):
+        part = [
+            v.item() if isinstance(v, np.generic) else v for v in values[start : start + ID_BATCH]
+        ]
+        yield from db.execute(sql.format(marks=", ".join("?" * len(part))), part)
+
+
 def vectors_for(
-    db: sqlite_utils.Database, chunk_ids: list[int], dim: int
+    db: sqlite_utils.Database, chunk_ids: Sequence[int], dim: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of the given chunk ids that exist."""
-    ids, blobs = [], []
-    for start in range(0, len(chunk_ids), ID_BATCH):
-        part = [int(i) for i in chunk_ids[start : start + ID_BATCH]]
-        marks = ", ".join("?" for _ in part)
-        for row in db.execute(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", part):
-            ids.append(row[0])
-            blobs.append(row[1])
-    return np.array(ids, np.int64), from_blobs(blobs, dim)
+    rows = list(select_in(db, "SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids))
+    return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
 
 
 def sample_vectors(db: sqlite_utils.Database, dim: int, size: int) -> np.ndarray:

@@ -241,7 +241,12 @@ class Store:
                 if len(training) == 0:
                     spec = "flat"  # nothing to train on yet
             return VectorIndex.build(
-                spec, self.dim, catalog.vector_batches(self.db, self.dim), training, generation, count
+                spec,
+                self.dim,
+                catalog.vector_batches(self.db, self.dim),
+                training,
+                generation,
+                count,
             )
 
     def _load_file(self) -> VectorIndex | None:
@@ -271,8 +276,10 @@ class Store:
                 index = self._catch_up(index, generation)
         if index is None:
             index = self._build_index()
-        if self.writable and resolve_spec(self.index_spec, index.count) != index.spec:
-            index = self._build_index()  # `auto` crossed its threshold
+        if self.writable and (
+            resolve_spec(self.index_spec, index.count) != index.spec or index.outgrown()
+        ):
+            index = self._build_index()  # `auto` crossed its threshold, or IVF needs more lists
         self._index = index
         return index
 
@@ -314,13 +321,8 @@ class Store:
 
     def hashes(self, doc_ids: list[str]) -> dict[str, str]:
         """content_hash of those of `doc_ids` that are stored."""
-        result = {}
-        for start in range(0, len(doc_ids), catalog.ID_BATCH):
-            part = doc_ids[start : start + catalog.ID_BATCH]
-            marks = ", ".join("?" for _ in part)
-            sql = f"SELECT id, content_hash FROM documents WHERE id IN ({marks})"
-            result.update(dict(self.db.execute(sql, part).fetchall()))
-        return result
+        sql = "SELECT id, content_hash FROM documents WHERE id IN ({marks})"
+        return dict(catalog.select_in(self.db, sql, doc_ids))
 
     def sources(self) -> dict[str, str | None]:
         """Every document id with its source."""
@@ -365,7 +367,7 @@ class Store:
         return rows
 
     def metadata_fields(self) -> dict[str, dict[str, Any]]:
-        """Each metadata key with its JSON types, count, and (for numbers) min and max."""
+        """Each metadata key with its JSON types, count, distinct values, min and max."""
         fields: dict[str, dict[str, Any]] = {}
         rows = self.db.execute(
             "SELECT j.key, j.type, count(*), min(j.value), max(j.value), "
@@ -377,8 +379,7 @@ class Store:
             entry["types"].append(kind)
             entry["count"] += count
             entry["distinct"] += distinct
-            if kind in ("integer", "real"):
-                entry["min"], entry["max"] = low, high
+            entry["min"], entry["max"] = low, high
         return fields
 
     def distinct_values(self, key: str, limit: int = 200) -> list[Any]:
@@ -498,19 +499,15 @@ class Store:
         matches = []
         for start in range(0, len(allowed), catalog.ID_BATCH * 10):
             ids, vectors = catalog.vectors_for(
-                self.db, allowed[start : start + catalog.ID_BATCH * 10].tolist(), self.dim
+                self.db, allowed[start : start + catalog.ID_BATCH * 10], self.dim
             )
             matches += self._matches(ids, vectors @ vector)
         return best_per_document(matches)
 
     def _matches(self, ids: np.ndarray, scores: np.ndarray) -> list[ChunkMatch]:
         id_list = [int(i) for i in ids]
-        doc_of = {}
-        for start in range(0, len(id_list), catalog.ID_BATCH):
-            part = id_list[start : start + catalog.ID_BATCH]
-            marks = ", ".join("?" for _ in part)
-            sql = f"SELECT id, doc_id FROM chunks WHERE id IN ({marks})"
-            doc_of.update(dict(self.db.execute(sql, part).fetchall()))
+        sql = "SELECT id, doc_id FROM chunks WHERE id IN ({marks})"
+        doc_of = dict(catalog.select_in(self.db, sql, id_list))
         return [
             ChunkMatch(chunk_id, doc_of[chunk_id], float(score))
             for chunk_id, score in zip(id_list, scores, strict=True)

@@ -332,3 +332,21 @@ def test_stats_and_metadata_fields(filled) -> None:
         assert fields["year"]["min"] == 2000 and fields["year"]["max"] == 2019
         assert set(store.distinct_values("lang")) == {"en", "de"}
         json.dumps(stats)
+
+
+def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, monkeypatch) -> None:
+    from store import faiss_index
+
+    monkeypatch.setattr(faiss_index, "AUTO_FLAT_MAX", 500)
+    with Store.create(tmp_path / "s", RECIPE) as store:
+        store.upsert(make_docs(200))
+        assert store.stats()["index_type"] == "flat"
+        store.upsert(make_docs(300, seed=1, prefix="b"))  # 1,000 chunks
+        assert store.stats()["index_type"] == "ivf-sq8"
+        small_lists = faiss_index.faiss.extract_index_ivf(store._current_index().index).nlist
+        store.upsert(make_docs(4000, seed=2, prefix="c"))  # 9,000 chunks: the lists are outgrown
+        grown = faiss_index.faiss.extract_index_ivf(store._current_index().index).nlist
+        assert grown > 2 * small_lists
+        assert store.verify()["ok"]
+        query = make_docs(4000, seed=2, prefix="c")[123].chunks[0].vector
+        assert store.search(query, k=1)[0].doc_id == "c123"

@@ -171,3 +171,12 @@ def test_document_html_is_rendered_as_text(app) -> None:
     assert "&lt;b&gt;bold&lt;/b&gt; title" in text and "<b>bold</b>" not in text
     app.button(key="open_1").click().run()
     assert "<script>" not in markdown(app) and "&lt;script&gt;" in markdown(app)
+
+
+def test_date_metadata_gets_a_date_range_filter(app) -> None:
+    from datetime import date
+
+    app.date_input(key="filter_published").set_value((date(1955, 1, 1), date(1965, 12, 31)))
+    search(app, "engines")
+    text = markdown(app)
+    assert "1. Wings" in text and "Jet engines" not in text and "Shock waves" not in text
