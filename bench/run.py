@@ -84,7 +84,8 @@ def markdown(report: dict[str, Any]) -> str:
     parts = [
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"torch {report['machine']['torch']} ({report['machine']['torch_threads']} threads). "
-        f"Command: `make bench` ({report['seconds']:.0f} s). Medians of interleaved runs."
+        f"Command: `make bench` ({report['seconds']:.0f} s). Medians of interleaved runs. "
+        "Measured: " + ", ".join(f"{k} {v}" for k, v in report.get("measured_at", {}).items()) + "."
     ]
     parts.append("### Targets\n\n" + table(["target", "measured", "goal", ""], targets(report)))
     if "embedding" in report:
@@ -281,6 +282,17 @@ def main(argv: list[str] | None = None) -> None:
         report["quality"] = quality.run(embedder)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    report["measured_at"] = {section: stamp for section in chosen if section in report}
+    previous = RESULTS / "latest.json"
+    if set(SECTIONS) - set(chosen) and previous.exists():  # a partial run keeps the others
+        earlier = json.loads(previous.read_text())
+        report = {
+            **earlier,
+            **report,
+            "seconds": earlier.get("seconds", 0.0),
+            "measured_at": {**earlier.get("measured_at", {}), **report["measured_at"]},
+        }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report)

@@ -197,6 +197,11 @@ def vectors_for(
 
 
 def sample_vectors(db: sqlite_utils.Database, dim: int, size: int) -> np.ndarray:
-    """A random sample of stored vectors (for training IVF quantizers)."""
-    rows = db.execute("SELECT vector FROM chunks ORDER BY random() LIMIT ?", [size]).fetchall()
-    return from_blobs([r[0] for r in rows], dim)
+    """A random sample of stored vectors (for training IVF quantizers): ids are drawn first, so
+    SQLite sorts ids rather than vectors, and the rows are copied once, into the result."""
+    ids = [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY random() LIMIT ?", [size])]
+    sample = np.empty((len(ids), dim), np.float32)
+    sql = "SELECT vector FROM chunks WHERE id IN ({marks})"
+    for row, (blob,) in enumerate(select_in(db, sql, ids)):
+        sample[row] = np.frombuffer(blob, dtype="<f4")
+    return sample

@@ -113,12 +113,11 @@ class VectorIndex:
     def dim(self) -> int:
         return int(self.index.d)
 
-    def outgrown(self) -> bool:
-        """True for an IVF index whose lists were sized for less than half its vectors."""
+    def outgrown(self, count: int) -> bool:
+        """True for an IVF index with less than half the lists `count` vectors call for."""
         if not self.spec.startswith("ivf"):
             return False
-        lists = faiss.extract_index_ivf(self.index).nlist
-        return ivf_lists(self.count, self.count) > 2 * lists
+        return ivf_lists(count, count) > 2 * faiss.extract_index_ivf(self.index).nlist
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):

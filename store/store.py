@@ -30,6 +30,7 @@ EXACT_SCAN_MAX = 20_000
 FUSION_DEPTH = 100
 TRAINING_SAMPLE = 100_000
 CATCH_UP_BATCH = 20_000
+MIN_IVF_TRAINING = 256
 QUERY_RECIPE_KEYS = ("model", "model_fingerprint", "dim", "pooling", "normalize")
 WRITE_RECIPE_KEYS = (*QUERY_RECIPE_KEYS, "chunk_tokens", "overlap")
 
@@ -238,8 +239,8 @@ class Store:
             training = None
             if spec.startswith("ivf"):
                 training = catalog.sample_vectors(self.db, self.dim, TRAINING_SAMPLE)
-                if len(training) == 0:
-                    spec = "flat"  # nothing to train on yet
+                if len(training) < MIN_IVF_TRAINING:
+                    spec = "flat"  # too few vectors to train on yet: exact search meanwhile
             return VectorIndex.build(
                 spec,
                 self.dim,
@@ -267,21 +268,26 @@ class Store:
             if self._index is not None and self._index.generation == generation:
                 return self._index
             floor = int(catalog.get_meta(self.db, "log_floor", 0))
+            count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             index = self._index
             if index is None or index.generation < floor or index.generation > generation:
                 index = self._load_file()
-            if index is None or index.generation < floor or index.generation > generation:
-                index = None
-            else:
-                index = self._catch_up(index, generation)
+            stale = index is None or index.generation < floor or index.generation > generation
+            if not stale and self.writable and self._needs_new_type(index, count):
+                stale = True  # rebuilt below: no point catching the old one up first
+            index = None if stale else self._catch_up(index, generation)
+        self._index = None  # let the old index go before a new one is built
         if index is None:
             index = self._build_index()
-        if self.writable and (
-            resolve_spec(self.index_spec, index.count) != index.spec or index.outgrown()
-        ):
-            index = self._build_index()  # `auto` crossed its threshold, or IVF needs more lists
         self._index = index
         return index
+
+    def _needs_new_type(self, index: VectorIndex, count: int) -> bool:
+        """`auto` crossed its threshold, or an IVF index has outgrown its lists."""
+        wanted = resolve_spec(self.index_spec, count)
+        if wanted.startswith("ivf") and count < MIN_IVF_TRAINING:
+            wanted = "flat"
+        return wanted != index.spec or index.outgrown(count)
 
     def _catch_up(self, index: VectorIndex, generation: int) -> VectorIndex | None:
         """Apply logged adds and deletes past the index's generation; None: rebuild it."""

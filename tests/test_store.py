@@ -350,3 +350,13 @@ def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, mo
         assert store.verify()["ok"]
         query = make_docs(4000, seed=2, prefix="c")[123].chunks[0].vector
         assert store.search(query, k=1)[0].doc_id == "c123"
+
+
+@pytest.mark.parametrize("spec", ["ivf", "ivf-sq8", "ivf-pq"])
+def test_ivf_store_with_too_few_vectors_searches_exactly_until_it_can_train(tmp_path, spec) -> None:
+    with Store.create(tmp_path / "s", RECIPE, spec) as store:
+        store.upsert(make_docs(5))
+        assert store.stats()["index_type"] == "flat"
+        assert store.search(make_docs(5)[3].chunks[1].vector, k=1)[0].doc_id == "d3"
+        store.upsert(make_docs(200, seed=4, prefix="more"))
+        assert store.stats()["index_type"] == spec and store.verify()["ok"]
