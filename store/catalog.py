@@ -164,19 +164,22 @@ def log(db: sqlite_utils.Database, generation: int, chunk_ids: list[int], op: st
     )
 
 
+def pages(db: sqlite_utils.Database, sql: str, batch: int) -> Iterator[list[tuple]]:
+    """Rows of `sql` (first column an id; `WHERE ... id > ? ORDER BY id LIMIT ?`) in pages of
+    `batch`, each page starting after the last id of the one before."""
+    last = -1
+    while rows := db.execute(sql, [last, batch]).fetchall():
+        yield rows
+        last = rows[-1][0]
+
+
 def vector_batches(
     db: sqlite_utils.Database, dim: int, batch: int = 20_000
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every (ids, vectors) in id order, `batch` rows at a time."""
-    last = -1
-    while True:
-        rows = db.execute(
-            "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", [last, batch]
-        ).fetchall()
-        if not rows:
-            return
+    sql = "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?"
+    for rows in pages(db, sql, batch):
         yield np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
-        last = rows[-1][0]
 
 
 def select_in(db: sqlite_utils.Database, sql: str, values: Sequence) -> Iterator[tuple]:

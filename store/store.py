@@ -30,7 +30,6 @@ EXACT_SCAN_MAX = 20_000
 FUSION_DEPTH = 100
 TRAINING_SAMPLE = 100_000
 CATCH_UP_BATCH = 20_000
-MIN_IVF_TRAINING = 256
 QUERY_RECIPE_KEYS = ("model", "model_fingerprint", "dim", "pooling", "normalize")
 WRITE_RECIPE_KEYS = (*QUERY_RECIPE_KEYS, "chunk_tokens", "overlap")
 
@@ -239,8 +238,6 @@ class Store:
             training = None
             if spec.startswith("ivf"):
                 training = catalog.sample_vectors(self.db, self.dim, TRAINING_SAMPLE)
-                if len(training) < MIN_IVF_TRAINING:
-                    spec = "flat"  # too few vectors to train on yet: exact search meanwhile
             return VectorIndex.build(
                 spec,
                 self.dim,
@@ -250,13 +247,15 @@ class Store:
                 count,
             )
 
-    def _load_file(self) -> VectorIndex | None:
+    def _load_file(self, count: int) -> VectorIndex | None:
         try:
             index = VectorIndex.load(self.folder / INDEX_FILE)
         except IndexFileError:
             return None
-        wanted = self.index_spec
-        if index.dim != self.dim or (wanted != "auto" and index.spec != wanted):
+        wanted = self.index_spec  # `auto`: any type will do; the writer switches it at flush
+        if index.dim != self.dim or (
+            wanted != "auto" and index.spec != resolve_spec(wanted, count)
+        ):
             return None
         self._file_generation = index.generation
         return index
@@ -271,7 +270,7 @@ class Store:
             count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             index = self._index
             if index is None or index.generation < floor or index.generation > generation:
-                index = self._load_file()
+                index = self._load_file(count)
             stale = index is None or index.generation < floor or index.generation > generation
             if not stale and self.writable and self._needs_new_type(index, count):
                 stale = True  # rebuilt below: no point catching the old one up first
@@ -283,11 +282,8 @@ class Store:
         return index
 
     def _needs_new_type(self, index: VectorIndex, count: int) -> bool:
-        """`auto` crossed its threshold, or an IVF index has outgrown its lists."""
-        wanted = resolve_spec(self.index_spec, count)
-        if wanted.startswith("ivf") and count < MIN_IVF_TRAINING:
-            wanted = "flat"
-        return wanted != index.spec or index.outgrown(count)
+        """`auto` crossed its threshold, IVF can train now, or IVF has outgrown its lists."""
+        return resolve_spec(self.index_spec, count) != index.spec or index.outgrown(count)
 
     def _catch_up(self, index: VectorIndex, generation: int) -> VectorIndex | None:
         """Apply logged adds and deletes past the index's generation; None: rebuild it."""
@@ -341,21 +337,20 @@ class Store:
 
     def iter_chunks(self, batch: int = 5_000) -> Iterator[dict[str, Any]]:
         """Every chunk (id, doc_id, title, ord, text, vector) in id order, read in batches."""
-        last = -1
-        while True:
-            rows = list(
-                self.db.query(
-                    "SELECT c.id, c.doc_id, d.title, c.ord, c.text, c.vector FROM chunks c "
-                    "JOIN documents d ON d.id = c.doc_id WHERE c.id > ? ORDER BY c.id LIMIT ?",
-                    [last, batch],
-                )
-            )
-            if not rows:
-                return
-            for row in rows:
-                row["vector"] = from_blobs([row["vector"]], self.dim)[0]
-                yield row
-            last = rows[-1]["id"]
+        sql = (
+            "SELECT c.id, c.doc_id, d.title, c.ord, c.text, c.vector FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id WHERE c.id > ? ORDER BY c.id LIMIT ?"
+        )
+        for rows in catalog.pages(self.db, sql, batch):
+            for chunk_id, doc_id, title, ord_, text, blob in rows:
+                yield {
+                    "id": chunk_id,
+                    "doc_id": doc_id,
+                    "title": title,
+                    "ord": ord_,
+                    "text": text,
+                    "vector": from_blobs([blob], self.dim)[0],
+                }
 
     def sample_documents(self, size: int, seed: int = 0) -> list[dict[str, Any]]:
         """Up to `size` documents (id, title, metadata) with their first chunk's vector."""
