@@ -371,3 +371,34 @@ def test_make_demo_store_builds_2000_real_documents(tiny_model_dir, tmp_path) ->
         text = connection.execute("SELECT text FROM documents WHERE id = 'json.dumps'").fetchone()
     assert kinds["topic"] >= 50 and kinds["function"] >= 500 and kinds["class"] >= 200
     assert "JSON" in text[0]
+
+
+def test_row_level_problems_are_listed_with_file_and_line(run, tmp_path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "rows.csv").write_text("id,text\nr1,fine row\nr2,too,many,fields\nr1,same id again\n")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    result = run("index", str(folder), "--store", str(tmp_path / "store"), model=True)
+    assert result.exit_code == 0
+    assert "rows.csv:3: 4 fields, the header has 2" in result.output
+    assert "rows.csv:4: duplicate id 'r1' (first at rows.csv:2)" in result.output
+    assert "notes.pdf: unsupported file type .pdf" in result.output
+    assert [row[0] for row in documents_table(tmp_path / "store")] == ["r1"]
+
+
+def test_missing_csv_metadata_column_stops_the_run(run, tmp_path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("id,text,year\n1,hello,2000\n")
+    result = run(
+        "index",
+        str(table),
+        "--store",
+        str(tmp_path / "store"),
+        "--metadata-column",
+        "author",
+        model=True,
+    )
+    assert (
+        result.exit_code == 2 and "t.csv:1: CSV has no metadata column(s) author" in result.stderr
+    )
+    assert not (tmp_path / "store").exists()

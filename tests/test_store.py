@@ -360,3 +360,20 @@ def test_ivf_store_with_too_few_vectors_searches_exactly_until_it_can_train(tmp_
         assert store.search(make_docs(5)[3].chunks[1].vector, k=1)[0].doc_id == "d3"
         store.upsert(make_docs(200, seed=4, prefix="more"))
         assert store.stats()["index_type"] == spec and store.verify()["ok"]
+
+
+def test_misuse_of_the_store_api_is_refused_clearly(filled) -> None:
+    folder, docs = filled
+    with Store.open(folder) as reader:
+        with pytest.raises(StoreError, match="open read-only"):
+            reader.delete(["d1"])
+        with pytest.raises(ValueError, match="unknown mode 'fuzzy'"):
+            reader.search(docs[0].chunks[0].vector, "x", mode="fuzzy")
+        with pytest.raises(ValueError, match="hybrid search needs query text"):
+            reader.search(docs[0].chunks[0].vector, mode="hybrid")
+    wrong = make_docs(1, prefix="w")[0]
+    wrong.chunks[0].vector = np.zeros(DIM + 1, np.float32)
+    with Store.open(folder, writable=True) as store, pytest.raises(StoreError, match="shape"):
+        store.upsert([wrong])
+    with Store.open(folder) as store:
+        assert store.get("w0") is None and store.stats()["documents"] == 300
