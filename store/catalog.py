@@ -1,31 +1,42 @@
-"""The SQLite schema of a store and the statements that read and write it."""
+"""The SQLite side of a store: schema, connections, and the batched statements that write it.
+
+Chunk text is not stored twice: a chunk is a span of its document's text, and the full-text index
+(FTS5, external content) reads it through the `chunk_text` view. The write path keeps the
+full-text index in step explicitly, one statement per batch.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlite_utils
 
+from store import id_checksum
+from store.errors import DamagedStoreError, StoreError
 from store.vectors import from_blobs, to_blob
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 ID_BATCH = 500
+FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
+CHUNK_TEXT = 'substr(d.text, c.start + 1, c."end" - c.start)'  # for `chunks c JOIN documents d`
 
-SCHEMA = """
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY,
     source TEXT,
     title TEXT,
     text TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}',
+    metadata TEXT NOT NULL DEFAULT '{{}}',
     content_hash TEXT NOT NULL,
     indexed_at TEXT NOT NULL
 );
@@ -36,7 +47,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     start INTEGER NOT NULL,
     "end" INTEGER NOT NULL,
     n_tokens INTEGER NOT NULL,
-    text TEXT NOT NULL,
     vector BLOB NOT NULL,
     UNIQUE (doc_id, ord)
 );
@@ -46,19 +56,22 @@ CREATE TABLE IF NOT EXISTS index_log (
     op TEXT NOT NULL CHECK (op IN ('add', 'del'))
 );
 CREATE INDEX IF NOT EXISTS index_log_generation ON index_log (generation);
+CREATE VIEW IF NOT EXISTS chunk_text AS
+    SELECT c.id AS id, {CHUNK_TEXT} AS text FROM chunks c JOIN documents d ON d.id = c.doc_id;
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, tokenize='{FTS_TOKENIZER}', content='chunk_text', content_rowid='id'
+);
 """
-FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 
 @dataclass
 class ChunkRecord:
-    """One window of a document: character span, wordpiece count, text and unit vector."""
+    """One window of a document: character span `start:end`, wordpiece count and unit vector."""
 
     ord: int
     start: int
     end: int
     n_tokens: int
-    text: str
     vector: np.ndarray
 
 
@@ -84,16 +97,91 @@ def content_hash(text: str, title: str | None, metadata: dict[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def connect(path: str) -> sqlite_utils.Database:
-    """Open (creating if needed) a store database in WAL mode with the schema in place. The
-    connection may be used from other threads (the UI's script threads), one at a time."""
-    db = sqlite_utils.Database(sqlite3.connect(path, check_same_thread=False))
-    db.execute("PRAGMA busy_timeout = 30000")
-    db.enable_wal()
-    db.executescript(SCHEMA)
-    if not db["chunks_fts"].exists():
-        db["chunks"].enable_fts(["text"], create_triggers=True, tokenize=FTS_TOKENIZER)
+# -- connections ----------------------------------------------------------------------------
+
+
+def open_writable(path: Path) -> sqlite_utils.Database:
+    """A connection that may write: the schema is created in a new file and brought up to date
+    in an old one. It may be used from other threads, one at a time."""
+    try:
+        db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+        db.execute("PRAGMA busy_timeout = 30000")
+        fresh = not db.table_names()
+        if not fresh:
+            _check_ours(db, path)
+        db.enable_wal()
+        with db.conn:
+            if fresh or get_meta(db, "schema_version") == SCHEMA_VERSION:
+                db.executescript(SCHEMA)
+            else:
+                _migrate(db, path)
+    except sqlite3.OperationalError as error:
+        raise StoreError(f"cannot write the store at {path.parent}: {error}") from None
+    except sqlite3.DatabaseError as error:
+        raise damaged(path, error) from None
     return db
+
+
+def open_readonly(path: Path) -> sqlite_utils.Database:
+    """A connection that never writes: `mode=ro`, or `immutable=1` for a store in a folder this
+    process cannot write to (so no writer can be active) whose write-ahead log is absent or empty
+    (closed cleanly)."""
+    wal = Path(str(path) + "-wal")
+    pending = wal.exists() and wal.stat().st_size > 0
+    flags = "mode=ro" if os.access(path.parent, os.W_OK) or pending else "immutable=1"
+    try:
+        uri = f"{path.resolve().as_uri()}?{flags}"
+        connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        db = sqlite_utils.Database(connection)
+        db.execute("PRAGMA busy_timeout = 30000")
+        _check_ours(db, path)
+        version = get_meta(db, "schema_version")
+    except sqlite3.DatabaseError as error:
+        raise damaged(path, error) from None
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{path} has schema version {version}; this semsearch reads version "
+            f"{SCHEMA_VERSION}: run `semsearch repair --store {path.parent}` once to upgrade it"
+        )
+    return db
+
+
+def damaged(path: Path, error: Exception) -> DamagedStoreError:
+    """The error for a store.db that SQLite cannot read."""
+    return DamagedStoreError(
+        f"{path} is damaged or not a database ({error}). Nothing can be repaired from inside it: "
+        f"`sqlite3 {path} .recover` may salvage its rows; otherwise move it away and index your "
+        "sources again"
+    )
+
+
+def _check_ours(db: sqlite_utils.Database, path: Path) -> None:
+    tables = set(db.table_names())
+    if "meta" not in tables or get_meta(db, "schema_version") is None:
+        raise DamagedStoreError(
+            f"{path} is an SQLite database but not a semsearch store (no manifest); "
+            "nothing was changed. Choose another --store folder"
+        )
+
+
+def _migrate(db: sqlite_utils.Database, path: Path) -> None:
+    """Schema 1 to 2: chunk text is read from the documents instead of being stored twice, and
+    the full-text index is written by the store instead of triggers."""
+    version = get_meta(db, "schema_version")
+    if version != 1:
+        raise StoreError(f"{path} has schema version {version}, newer than this semsearch knows")
+    for trigger in ("chunks_ai", "chunks_ad", "chunks_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    db.execute("DROP TABLE IF EXISTS chunks_fts")
+    db.execute("ALTER TABLE chunks DROP COLUMN text")
+    db.executescript(SCHEMA)
+    db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
+    ids = np.array([row[0] for row in db.execute("SELECT id FROM chunks")], np.int64)
+    set_meta(db, "id_checksum", id_checksum.checksum(ids))
+    set_meta(db, "schema_version", SCHEMA_VERSION)
+
+
+# -- the manifest ---------------------------------------------------------------------------
 
 
 def get_meta(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
@@ -102,59 +190,106 @@ def get_meta(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
 
 
 def set_meta(db: sqlite_utils.Database, key: str, value: Any) -> None:
-    db["meta"].upsert({"key": key, "value": json.dumps(value, sort_keys=True)}, pk="key")
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, json.dumps(value, sort_keys=True)],
+    )
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def write_document(db: sqlite_utils.Database, doc: DocumentRecord, generation: int) -> bool:
-    """Replace a document and its chunks (inside the caller's transaction), logging chunk ids
-    for the FAISS index. True when the document existed before."""
-    old = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", [doc.id])]
-    existed = db.execute("SELECT 1 FROM documents WHERE id = ?", [doc.id]).fetchone() is not None
-    if old:
-        log(db, generation, old, "del")
-        db.execute("DELETE FROM chunks WHERE doc_id = ?", [doc.id])
-    db["documents"].upsert(
-        {
-            "id": doc.id,
-            "source": doc.source,
-            "title": doc.title,
-            "text": doc.text,
-            "metadata": json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False),
-            "content_hash": doc.content_hash,
-            "indexed_at": now(),
-        },
-        pk="id",
-    )
-    new = []
-    for chunk in doc.chunks:
-        cursor = db.execute(
-            'INSERT INTO chunks (doc_id, ord, start, "end", n_tokens, text, vector) '
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
+# -- writing (inside the caller's transaction) ----------------------------------------------
+
+
+def write_documents(
+    db: sqlite_utils.Database, docs: Sequence[DocumentRecord], generation: int
+) -> dict[str, int]:
+    """Add or replace documents with all their chunks: a few statements per batch, whatever its
+    size. Chunk ids are logged for the FAISS index. Returns counts of added and updated."""
+    ids = [doc.id for doc in docs]
+    existed = {row[0] for row in select_in(db, "SELECT id FROM documents WHERE id IN ({m})", ids)}
+    old = _chunk_ids_of(db, ids)
+    _remove_chunks(db, old, generation)
+    stamp = now()
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO documents (id, source, title, text, metadata, content_hash, "
+        "indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
                 doc.id,
-                chunk.ord,
-                chunk.start,
-                chunk.end,
-                chunk.n_tokens,
-                chunk.text,
-                to_blob(chunk.vector),
-            ],
-        )
-        new.append(cursor.lastrowid)
+                doc.source,
+                doc.title,
+                doc.text,
+                json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False),
+                doc.content_hash,
+                stamp,
+            )
+            for doc in docs
+        ],
+    )
+    next_id = db.execute(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'chunks'), 0) + 1"
+    ).fetchone()[0]
+    rows, texts = [], []
+    for doc in docs:
+        for chunk in doc.chunks:
+            vector = to_blob(chunk.vector)
+            rows.append(
+                (next_id, doc.id, chunk.ord, chunk.start, chunk.end, chunk.n_tokens, vector)
+            )
+            texts.append((next_id, doc.text[chunk.start : chunk.end]))
+            next_id += 1
+    db.conn.executemany(
+        'INSERT INTO chunks (id, doc_id, ord, start, "end", n_tokens, vector) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    db.conn.executemany("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", texts)
+    new = [row[0] for row in rows]
     log(db, generation, new, "add")
-    return existed
+    _update_checksum(db, new, old)
+    return {"added": len(set(ids) - existed), "updated": len(existed)}
 
 
-def delete_document(db: sqlite_utils.Database, doc_id: str, generation: int) -> bool:
-    """Remove a document and its chunks (inside the caller's transaction); False if absent."""
-    old = [row[0] for row in db.execute("SELECT id FROM chunks WHERE doc_id = ?", [doc_id])]
-    log(db, generation, old, "del")
-    db.execute("DELETE FROM chunks WHERE doc_id = ?", [doc_id])
-    return db.execute("DELETE FROM documents WHERE id = ?", [doc_id]).rowcount > 0
+def delete_documents(db: sqlite_utils.Database, doc_ids: Sequence[str], generation: int) -> int:
+    """Remove documents and their chunks; returns how many existed."""
+    old = _chunk_ids_of(db, doc_ids)
+    _remove_chunks(db, old, generation)
+    _update_checksum(db, [], old)
+    deleted = 0
+    for start in range(0, len(doc_ids), ID_BATCH):
+        part = list(doc_ids[start : start + ID_BATCH])
+        marks = ", ".join("?" * len(part))
+        deleted += db.execute(f"DELETE FROM documents WHERE id IN ({marks})", part).rowcount
+    return deleted
+
+
+def _chunk_ids_of(db: sqlite_utils.Database, doc_ids: Sequence[str]) -> list[int]:
+    sql = "SELECT id FROM chunks WHERE doc_id IN ({m})"
+    return [row[0] for row in select_in(db, sql, list(doc_ids))]
+
+
+def _remove_chunks(db: sqlite_utils.Database, chunk_ids: list[int], generation: int) -> None:
+    """Take chunks out of the full-text index (while their text is still readable), the chunks
+    table, and log them for FAISS."""
+    for start in range(0, len(chunk_ids), ID_BATCH):
+        part = chunk_ids[start : start + ID_BATCH]
+        marks = ", ".join("?" * len(part))
+        db.execute(
+            "INSERT INTO chunks_fts (chunks_fts, rowid, text) "
+            f"SELECT 'delete', id, text FROM chunk_text WHERE id IN ({marks})",
+            part,
+        )
+        db.execute(f"DELETE FROM chunks WHERE id IN ({marks})", part)
+    log(db, generation, chunk_ids, "del")
+
+
+def _update_checksum(db: sqlite_utils.Database, added: list[int], removed: list[int]) -> None:
+    current = int(get_meta(db, "id_checksum", 0))
+    set_meta(db, "id_checksum", id_checksum.updated(current, added, removed))
 
 
 def log(db: sqlite_utils.Database, generation: int, chunk_ids: list[int], op: str) -> None:
@@ -162,6 +297,14 @@ def log(db: sqlite_utils.Database, generation: int, chunk_ids: list[int], op: st
         "INSERT INTO index_log (generation, chunk_id, op) VALUES (?, ?, ?)",
         [(generation, chunk_id, op) for chunk_id in chunk_ids],
     )
+
+
+def rebuild_fulltext(db: sqlite_utils.Database) -> None:
+    """The full-text index anew from the chunks and their documents."""
+    db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
+
+
+# -- reading --------------------------------------------------------------------------------
 
 
 def pages(db: sqlite_utils.Database, sql: str, batch: int) -> Iterator[list[tuple]]:
@@ -183,19 +326,19 @@ def vector_batches(
 
 
 def select_in(db: sqlite_utils.Database, sql: str, values: Sequence) -> Iterator[tuple]:
-    """Rows of `sql`, whose `IN ({marks})` receives `values`, ID_BATCH parameters per query."""
+    """Rows of `sql`, whose `IN ({m})` receives `values`, ID_BATCH parameters per query."""
     for start in range(0, len(values), ID_BATCH):
         part = [
             v.item() if isinstance(v, np.generic) else v for v in values[start : start + ID_BATCH]
         ]
-        yield from db.execute(sql.format(marks=", ".join("?" * len(part))), part)
+        yield from db.execute(sql.format(m=", ".join("?" * len(part))), part)
 
 
 def vectors_for(
     db: sqlite_utils.Database, chunk_ids: Sequence[int], dim: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of the given chunk ids that exist."""
-    rows = list(select_in(db, "SELECT id, vector FROM chunks WHERE id IN ({marks})", chunk_ids))
+    rows = list(select_in(db, "SELECT id, vector FROM chunks WHERE id IN ({m})", chunk_ids))
     return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
 
 
@@ -204,7 +347,7 @@ def sample_vectors(db: sqlite_utils.Database, dim: int, size: int) -> np.ndarray
     SQLite sorts ids rather than vectors, and the rows are copied once, into the result."""
     ids = [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY random() LIMIT ?", [size])]
     sample = np.empty((len(ids), dim), np.float32)
-    sql = "SELECT vector FROM chunks WHERE id IN ({marks})"
+    sql = "SELECT vector FROM chunks WHERE id IN ({m})"
     for row, (blob,) in enumerate(select_in(db, sql, ids)):
         sample[row] = np.frombuffer(blob, dtype="<f4")
     return sample

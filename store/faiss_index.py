@@ -1,7 +1,8 @@
 """The FAISS side of a store: index specs, building from batches, the tagged file, searching.
 
-The file is `MAGIC`, one JSON header line (generation, spec, dim, count), then the index as
-`faiss.write_index` streams it, so the generation it reflects travels in the same atomic rename.
+The file is `MAGIC`, one JSON header line (store id, generation, spec, dim, count, checksum of
+the ids), then the index as `faiss.write_index` streams it, so what it reflects travels in the same
+atomic rename, and a file from another store is recognised as foreign.
 `flat` and `hnsw` are wrapped in an `IndexIDMap2` keyed by chunk id; IVF indexes keep the chunk
 ids themselves (IndexIDMap's removal assumes a sub-index that shifts its rows, which IVF does not).
 """
@@ -17,8 +18,12 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-MAGIC = b"SEMSEARCH-FAISS 1\n"
+from store import id_checksum
+from store.errors import StoreError
+
+MAGIC = b"SEMSEARCH-FAISS 2\n"
 SPECS = ("auto", "flat", "hnsw", "ivf", "ivf-sq8", "ivf-pq")
+DEFAULT_SPEC = "auto"
 AUTO_FLAT_MAX = 20_000  # flat reads every vector per query: ~13 ms at 100k x 384-d (make bench)
 AUTO_LARGE = "ivf-sq8"  # recall@10 0.95 at 1M; removes in place, unlike hnsw (make bench)
 MIN_IVF_TRAINING = 256  # below this, IVF types search exactly (flat) until they can train
@@ -27,14 +32,14 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256  # recall@10 0.99 at 100k (96 gave 0.93), 0.3 ms a query
 
 
-class IndexFileError(RuntimeError):
-    """The index file is missing, truncated or not ours."""
+class IndexFileError(StoreError):
+    """The index file is missing, truncated, damaged or another store's."""
 
 
 def check_spec(spec: str) -> str:
-    """The spec itself, or ValueError naming the accepted ones."""
+    """The spec itself, or StoreError naming the accepted ones."""
     if spec not in SPECS:
-        raise ValueError(f"unknown index type {spec!r}; choose one of {', '.join(SPECS)}")
+        raise StoreError(f"unknown index type {spec!r}; choose one of {', '.join(SPECS)}")
     return spec
 
 
@@ -61,10 +66,13 @@ def ivf_nprobe(nlist: int) -> int:
 class VectorIndex:
     """A FAISS index over L2-normalized vectors (inner product = cosine), keyed by chunk id."""
 
-    def __init__(self, index: faiss.Index, spec: str, generation: int) -> None:
+    def __init__(
+        self, index: faiss.Index, spec: str, generation: int, store_id: str | None = None
+    ) -> None:
         self.index = index
         self.spec = spec
         self.generation = generation
+        self.store_id = store_id  # the store it was built from
 
     @classmethod
     def empty(
@@ -100,6 +108,7 @@ class VectorIndex:
         batches: Iterable[tuple[np.ndarray, np.ndarray]],
         training: np.ndarray | None,
         generation: int,
+        store_id: str,
         count: int | None = None,
     ) -> VectorIndex:
         """A new index filled from (ids, vectors) batches."""
@@ -107,6 +116,7 @@ class VectorIndex:
         for ids, vectors in batches:
             built.add(ids, vectors)
         built.generation = generation
+        built.store_id = store_id
         return built
 
     @property
@@ -151,6 +161,10 @@ class VectorIndex:
         ]
         return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
 
+    def id_checksum(self) -> int:
+        """The checksum of the ids held (`store.id_checksum`)."""
+        return id_checksum.checksum(self.ids())
+
     def reconstruct(self, chunk_id: int) -> np.ndarray:
         """The stored (possibly compressed) vector of one chunk id."""
         if not isinstance(self.index, faiss.IndexIDMap2):
@@ -192,7 +206,14 @@ class VectorIndex:
         """Write to a temporary file, fsync, and rename over `path` atomically. FAISS streams
         into the file, so saving costs no second copy of the index in memory."""
         header = json.dumps(
-            {"generation": self.generation, "spec": self.spec, "dim": self.dim, "count": self.count}
+            {
+                "store_id": self.store_id,
+                "generation": self.generation,
+                "spec": self.spec,
+                "dim": self.dim,
+                "count": self.count,
+                "id_checksum": self.id_checksum(),
+            }
         ).encode()
         temporary = path.with_name(path.name + f".tmp{os.getpid()}")
         with open(temporary, "wb") as handle:
@@ -204,7 +225,8 @@ class VectorIndex:
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex:
-        """Read a file written by `save`; IndexFileError when it is missing or damaged."""
+        """Read a file written by `save`; IndexFileError when it is missing, damaged or does not
+        hold what its header says."""
         try:
             handle = open(path, "rb")  # noqa: SIM115 - closed below, after FAISS streams it
         except FileNotFoundError:
@@ -215,11 +237,13 @@ class VectorIndex:
             try:
                 header = json.loads(handle.readline(4096))
                 index = faiss.read_index(faiss.PyCallbackIOReader(handle.read))
-            except (ValueError, RuntimeError) as error:
+                loaded = cls(index, header["spec"], int(header["generation"]), header["store_id"])
+                expected = (header["count"], header["dim"], header["id_checksum"])
+            except (ValueError, RuntimeError, KeyError, TypeError) as error:
                 raise IndexFileError(f"{path} is damaged: {error}") from None
-        if index.ntotal != header["count"] or index.d != header["dim"]:
-            raise IndexFileError(f"{path} does not match its header")
-        return cls(index, header["spec"], int(header["generation"]))
+        if (loaded.count, loaded.dim, loaded.id_checksum()) != expected:
+            raise IndexFileError(f"{path} does not hold what its header says")
+        return loaded
 
 
 def _pq_parts(dim: int) -> int:

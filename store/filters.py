@@ -4,26 +4,36 @@ Expression syntax (one condition per expression; several are ANDed):
   field=value   field!=value   field>value   field>=value   field<value   field<=value
   field~text    (substring, case-insensitive)
   field in a,b,c   (membership)
-`field` is `id`, `source`, `title`, or a metadata key (`a.b` for nested keys). Values that look
-like numbers compare as numbers; ISO dates compare as text, which orders them correctly. Quote a
-value ("...") to keep it text or to include commas.
+
+Fields: `id`, `source` and `title` are the document's own fields; `metadata.KEY` is always a
+metadata key (`metadata.source` when a record has a metadata field named like a built-in one), and
+any other name is a metadata key too (`year`, `a.b` for nested keys).
+
+Values are typed: unquoted numbers are numbers, `true`/`false` booleans, anything else (and
+anything quoted, "007") text. A metadata value matches only a filter value of its own type, so
+`year<"1000"` never matches the number 1999 and `code>100` never matches the text "7". The built-in
+fields are text: a number given for them is compared as its text. ISO dates are text, which orders
+them correctly. `!=` also matches documents that lack the field or hold another type.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
+from store.errors import SemsearchError
+
 COLUMNS = {"id": "d.id", "source": "d.source", "title": "d.title"}
+METADATA_PREFIX = "metadata."
 OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "~", "in")
 _FIELD = r"[A-Za-z_][\w\-]*(?:\.[\w\-]+)*"
 _EXPRESSION = re.compile(rf"^\s*({_FIELD})\s*(?:(!=|>=|<=|=|>|<|~)|\s(in)\s)\s*(.*?)\s*$", re.S)
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
+_JSON_TYPES = {bool: ("true", "false"), int: ("integer", "real"), float: ("integer", "real")}
 
 
-class FilterError(ValueError):
+class FilterError(SemsearchError):
     """A filter expression that cannot be understood."""
 
 
@@ -41,10 +51,29 @@ class Filter:
         if self.op not in OPERATORS:
             raise FilterError(f"unknown operator {self.op!r}; use one of {' '.join(OPERATORS)}")
 
+    def __str__(self) -> str:
+        """The filter as an expression `parse_filter` reads back."""
+        if self.op == "in":
+            return f"{self.field} in {','.join(_literal(v) for v in self.value)}"
+        value = self.value if self.op == "~" else _literal(self.value)
+        return f"{self.field}{self.op}{value}"
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    text = str(value)
+    plain = text and not _NUMBER.match(text) and text not in ("true", "false")
+    return text if plain and re.fullmatch(r"[^\s,\"']+", text) else f'"{text}"'
+
 
 def _value(text: str) -> Any:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1]
+    if text in ("true", "false"):
+        return text == "true"
     if _NUMBER.match(text):
         return float(text) if any(c in text for c in ".eE") else int(text)
     return text
@@ -78,34 +107,56 @@ def parse_filter(expression: str) -> Filter:
     return Filter(field, op, raw if op == "~" else _value(raw))
 
 
-def _field_sql(field: str) -> tuple[str, list]:
+def metadata_path(field: str) -> str | None:
+    """The JSON path of a metadata field, or None for a built-in column."""
     if field in COLUMNS:
-        return COLUMNS[field], []
-    path = "$" + "".join(f'."{part}"' for part in field.split("."))
-    return "json_extract(d.metadata, ?)", [path]
+        return None
+    key = field.removeprefix(METADATA_PREFIX) if field.startswith(METADATA_PREFIX) else field
+    return "$" + "".join(f'."{part}"' for part in key.split("."))
+
+
+def _typed(value: Any) -> tuple[str, ...]:
+    """The JSON types a metadata value must have to be compared with `value`."""
+    return _JSON_TYPES.get(type(value), ("text",))
+
+
+def _condition(field: str, op: str, values: tuple) -> tuple[str, list]:
+    """SQL that holds when the field compares true with one of `values` of its own type."""
+    path = metadata_path(field)
+    if path is None:
+        marks = ", ".join("?" * len(values))
+        sql = f"{COLUMNS[field]} IN ({marks})" if op == "in" else f"{COLUMNS[field]} {op} ?"
+        return sql, [str(v) for v in values]
+    clauses, params = [], []
+    for types in dict.fromkeys(_typed(v) for v in values):
+        same = [v for v in values if _typed(v) == types]
+        type_marks = ", ".join("?" * len(types))
+        marks = ", ".join("?" * len(same))
+        compare = f"IN ({marks})" if op == "in" else f"{op} ?"
+        clauses.append(
+            f"(json_type(d.metadata, ?) IN ({type_marks}) "
+            f"AND json_extract(d.metadata, ?) {compare})"
+        )
+        params += [path, *types, path, *same]
+    return "(" + " OR ".join(clauses) + ")", params
 
 
 def compile_filters(filters: list[Filter]) -> tuple[str, list]:
     """SQL condition over `documents d` that every filter holds, and its parameters."""
     clauses, params = [], []
     for item in filters:
-        column, column_params = _field_sql(item.field)
-        if item.op == "in":
-            marks = ", ".join("?" for _ in item.value)
-            clauses.append(f"{column} IN ({marks})")
-            params += column_params + list(item.value)
-        elif item.op == "~":
+        if item.op == "~":
+            path = metadata_path(item.field)
+            column = COLUMNS[item.field] if path is None else "json_extract(d.metadata, ?)"
             clauses.append(f"instr(lower(CAST({column} AS TEXT)), lower(?)) > 0")
-            params += column_params + [str(item.value)]
+            params += ([] if path is None else [path]) + [str(item.value)]
         elif item.op == "!=":
-            clauses.append(f"({column} IS NULL OR {column} != ?)")
-            params += column_params + column_params + [item.value]
+            sql, sql_params = _condition(item.field, "=", (item.value,))
+            clauses.append(f"NOT coalesce({sql}, 0)")
+            params += sql_params
         else:
-            clauses.append(f"{column} {item.op} ?")
-            params += column_params + [item.value]
+            values = item.value if item.op == "in" else (item.value,)
+            sql, sql_params = _condition(item.field, item.op, values)
+            clauses.append(sql)
+            params += sql_params
     return (" AND ".join(clauses) or "1"), params
-
-
-def describe(filters: list[Filter]) -> str:
-    """Filters as text, for messages."""
-    return " AND ".join(f"{f.field} {f.op} {json.dumps(f.value)}" for f in filters)

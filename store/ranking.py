@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+
+from store.results import Hit
 
 RRF_K = 60
 
@@ -16,40 +17,6 @@ class ChunkMatch:
     chunk_id: int
     doc_id: str
     score: float
-
-
-@dataclass
-class Hit:
-    """One document in a result list, represented by its best chunk."""
-
-    doc_id: str
-    score: float
-    chunk_id: int
-    title: str | None = None
-    source: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    chunk_ord: int = 0
-    start: int = 0
-    end: int = 0
-    text: str = ""
-    parts: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> rank, score
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.doc_id,
-            "title": self.title,
-            "source": self.source,
-            "score": self.score,
-            "chunk": {
-                "id": self.chunk_id,
-                "ord": self.chunk_ord,
-                "start": self.start,
-                "end": self.end,
-                "text": self.text,
-            },
-            "metadata": self.metadata,
-            "parts": self.parts,
-        }
 
 
 def best_per_document(matches: list[ChunkMatch]) -> list[ChunkMatch]:

@@ -2,57 +2,43 @@
 
 Every write is one SQLite transaction that bumps `generation` and logs the chunk ids it added
 and deleted. The FAISS index catches up from that log (or is rebuilt from the vectors in SQLite),
-so a missing, damaged or stale `index.faiss` costs time, never data.
+so a missing, damaged, stale or foreign `index.faiss` costs time, never data.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from store import catalog
-from store.catalog import DocumentRecord
-from store.faiss_index import IndexFileError, VectorIndex, check_spec, resolve_spec
+from store import catalog, verification
+from store.catalog import CHUNK_TEXT, DocumentRecord
+from store.errors import RecipeMismatchError, StoreError
+from store.faiss_index import DEFAULT_SPEC, VectorIndex, check_spec
 from store.filters import Filter, compile_filters
+from store.index_cache import INDEX_FILE, IndexCache
 from store.lock import WriterLock
-from store.ranking import ChunkMatch, Hit, best_per_document, fts_query, fuse
+from store.ranking import ChunkMatch, best_per_document, fts_query, fuse
+from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
+from store.results import Hit
 from store.vectors import from_blobs
 
 DB_FILE = "store.db"
-INDEX_FILE = "index.faiss"
 MODES = ("dense", "lexical", "hybrid")
 EXACT_SCAN_MAX = 20_000
 FUSION_DEPTH = 100
-TRAINING_SAMPLE = 100_000
-CATCH_UP_BATCH = 20_000
-QUERY_RECIPE_KEYS = ("model", "model_fingerprint", "dim", "pooling", "normalize")
-WRITE_RECIPE_KEYS = (*QUERY_RECIPE_KEYS, "chunk_tokens", "overlap")
-
-
-class StoreError(RuntimeError):
-    """A store that cannot be used as asked; the message says why and what to do."""
-
-
-class RecipeMismatchError(StoreError):
-    """Vectors made another way than the store's."""
-
-
-def describe_recipe(recipe: dict) -> str:
-    return (
-        f"model {recipe.get('model')} ({recipe.get('model_fingerprint')}), {recipe.get('dim')}-d, "
-        f"pooling {recipe.get('pooling')}, chunks of {recipe.get('chunk_tokens')} wordpieces "
-        f"overlapping {recipe.get('overlap')}"
-    )
 
 
 class Store:
     """Open with `Store.create` (new or existing, writable) or `Store.open` (read-only unless
-    `writable=True`). Use as a context manager, or call `close()`, so a writer saves its index."""
+    `writable=True`). Use as a context manager, or call `close()`, so a writer saves its index.
+
+    A reader never creates or changes anything in `store.db`."""
 
     def __init__(self, folder: Path, writable: bool) -> None:
         self.folder = Path(folder)
@@ -61,12 +47,15 @@ class Store:
         if self._lock:
             self._lock.acquire()
         try:
-            self.db = catalog.connect(str(self.folder / DB_FILE))
-        except Exception:
+            path = self.folder / DB_FILE
+            self.db = catalog.open_writable(path) if writable else catalog.open_readonly(path)
+        except BaseException:
             self._release()
             raise
-        self._index: VectorIndex | None = None
-        self._file_generation = -1
+        recipe = catalog.get_meta(self.db, "recipe")
+        self.recipe: Recipe | None = Recipe.from_dict(recipe) if recipe else None
+        self.store_id: str = catalog.get_meta(self.db, "store_id") or ""
+        self._cache: IndexCache | None = None
         if writable:
             for stale in self.folder.glob(INDEX_FILE + ".tmp*"):
                 stale.unlink()
@@ -74,28 +63,48 @@ class Store:
     # -- opening and closing ------------------------------------------------------------------
 
     @classmethod
-    def create(cls, folder: str | Path, recipe: dict, index_spec: str = "auto") -> Store:
-        """A writable store in `folder`, made with `recipe` if new; an existing one must have the
-        same recipe (RecipeMismatchError otherwise)."""
+    def create(cls, folder: str | Path, recipe: Recipe, index_spec: str = DEFAULT_SPEC) -> Store:
+        """A writable store in `folder`, made with `recipe` if new. An existing one must have
+        the same recipe (RecipeMismatchError otherwise); when only the model's location differs,
+        the store remembers the new one."""
         check_spec(index_spec)
         folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the store folder {folder}: {error.strerror}") from None
         store = cls(folder, writable=True)
         try:
-            if store.recipe is None:
-                with store.db.atomic():
-                    catalog.set_meta(store.db, "schema_version", catalog.SCHEMA_VERSION)
-                    catalog.set_meta(store.db, "recipe", recipe)
-                    catalog.set_meta(store.db, "index_spec", index_spec)
-                    catalog.set_meta(store.db, "generation", 0)
-                    catalog.set_meta(store.db, "log_floor", 0)
-                    catalog.set_meta(store.db, "created_at", catalog.now())
-            else:
-                store.check_recipe(recipe, WRITE_RECIPE_KEYS)
-        except Exception:
+            with store.db.atomic():
+                if store.recipe is None:
+                    store._initialise(recipe, index_spec)
+                else:
+                    store.check_recipe(recipe, WRITE_KEYS)
+                    if recipe.model != store.recipe.model:
+                        catalog.set_meta(store.db, "recipe", recipe.to_dict())
+                        store.recipe = recipe
+                if not store.store_id:  # made before stores had ids
+                    store.store_id = uuid.uuid4().hex
+                    catalog.set_meta(store.db, "store_id", store.store_id)
+        except BaseException:
             store.close()
             raise
         return store
+
+    def _initialise(self, recipe: Recipe, index_spec: str) -> None:
+        self.store_id = uuid.uuid4().hex
+        for key, value in {
+            "schema_version": catalog.SCHEMA_VERSION,
+            "store_id": self.store_id,
+            "recipe": recipe.to_dict(),
+            "index_spec": index_spec,
+            "generation": 0,
+            "log_floor": 0,
+            "id_checksum": 0,
+            "created_at": catalog.now(),
+        }.items():
+            catalog.set_meta(self.db, key, value)
+        self.recipe = recipe
 
     @classmethod
     def open(cls, folder: str | Path, writable: bool = False) -> Store:
@@ -114,7 +123,7 @@ class Store:
     def close(self) -> None:
         """Save the index (writer) and release the lock."""
         try:
-            if self.writable:
+            if self.writable and self.recipe is not None:
                 self.flush()
         finally:
             self.db.close()
@@ -133,12 +142,8 @@ class Store:
     # -- manifest -----------------------------------------------------------------------------
 
     @property
-    def recipe(self) -> dict | None:
-        return catalog.get_meta(self.db, "recipe")
-
-    @property
     def index_spec(self) -> str:
-        return catalog.get_meta(self.db, "index_spec", "auto")
+        return catalog.get_meta(self.db, "index_spec", DEFAULT_SPEC)
 
     @property
     def generation(self) -> int:
@@ -146,16 +151,21 @@ class Store:
 
     @property
     def dim(self) -> int:
-        return int(self.recipe["dim"])
+        return self.recipe.dim
 
-    def check_recipe(self, recipe: dict, keys: Iterable[str] = QUERY_RECIPE_KEYS) -> None:
+    @property
+    def cache(self) -> IndexCache:
+        if self._cache is None:
+            self._cache = IndexCache(self.folder, self.db, self.dim, self.store_id, self.writable)
+        return self._cache
+
+    def check_recipe(self, recipe: Recipe, keys: tuple[str, ...] = QUERY_KEYS) -> None:
         """RecipeMismatchError naming both recipes when they differ in any of `keys`."""
-        mine = self.recipe
-        differing = [key for key in keys if mine.get(key) != recipe.get(key)]
+        differing = self.recipe.differences(recipe, keys)
         if differing:
             raise RecipeMismatchError(
-                f"store {self.folder} holds vectors made with {describe_recipe(mine)}; "
-                f"this run uses {describe_recipe(recipe)} (differs in {', '.join(differing)}). "
+                f"store {self.folder} holds vectors made with {self.recipe.describe()}; "
+                f"this run uses {recipe.describe()} (differs in {', '.join(differing)}). "
                 "Use the store's recipe (omit --model and chunking options), or another --store."
             )
 
@@ -165,7 +175,7 @@ class Store:
         if not self.writable:
             raise StoreError(f"store {self.folder} is open read-only")
 
-    def upsert(self, documents: list[DocumentRecord]) -> dict[str, int]:
+    def upsert(self, documents: Sequence[DocumentRecord]) -> dict[str, int]:
         """Add or replace documents and all their chunks in one transaction."""
         self._require_writer()
         for doc in documents:
@@ -175,12 +185,11 @@ class Store:
                         f"document {doc.id!r}: vector of shape {chunk.vector.shape}, "
                         f"store dimension is {self.dim}"
                     )
-        counts = {"added": 0, "updated": 0}
+        if not documents:
+            return {"added": 0, "updated": 0}
         with self.db.atomic():
             generation = self.generation + 1
-            for doc in documents:
-                existed = catalog.write_document(self.db, doc, generation)
-                counts["updated" if existed else "added"] += 1
+            counts = catalog.write_documents(self.db, documents, generation)
             catalog.set_meta(self.db, "generation", generation)
         return counts
 
@@ -189,21 +198,18 @@ class Store:
         self._require_writer()
         with self.db.atomic():
             generation = self.generation + 1
-            deleted = sum(
-                catalog.delete_document(self.db, doc_id, generation) for doc_id in doc_ids
-            )
+            deleted = catalog.delete_documents(self.db, list(doc_ids), generation)
             catalog.set_meta(self.db, "generation", generation)
         return deleted
 
     def flush(self) -> None:
-        """Bring the index up to date and save it if the file is behind; then drop log rows the
-        file covers."""
+        """Bring the index up to date and save it if the file is behind, damaged or of another
+        type; then drop the log rows the file covers."""
         self._require_writer()
-        index = self._current_index()
-        if index.generation == self._file_generation and (self.folder / INDEX_FILE).exists():
+        index = self.cache.current()
+        if index.generation == self.cache.file_generation:
             return
-        index.save(self.folder / INDEX_FILE)
-        self._file_generation = index.generation
+        self.cache.save(index)
         with self.db.atomic():
             self.db.execute("DELETE FROM index_log WHERE generation <= ?", [index.generation])
             catalog.set_meta(self.db, "log_floor", index.generation)
@@ -215,94 +221,18 @@ class Store:
             check_spec(index_spec)
             with self.db.atomic():
                 catalog.set_meta(self.db, "index_spec", index_spec)
-        self._index = self._build_index()
-        self._file_generation = -1
+        self.cache.index = self.cache.build()
+        self.cache.file_generation = -1
         self.flush()
-        return self._index
+        return self.cache.index
 
     def repair(self) -> dict[str, Any]:
         """Rebuild the full-text index and the FAISS index from the documents and vectors."""
         self._require_writer()
         with self.db.atomic():
-            self.db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
+            catalog.rebuild_fulltext(self.db)
         self.rebuild()
         return self.verify()
-
-    # -- the FAISS index's life cycle ------------------------------------------------------
-
-    def _build_index(self) -> VectorIndex:
-        with self.db.atomic():  # one snapshot: the generation matches the vectors read
-            generation = self.generation
-            count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            spec = resolve_spec(self.index_spec, count)
-            training = None
-            if spec.startswith("ivf"):
-                training = catalog.sample_vectors(self.db, self.dim, TRAINING_SAMPLE)
-            return VectorIndex.build(
-                spec,
-                self.dim,
-                catalog.vector_batches(self.db, self.dim),
-                training,
-                generation,
-                count,
-            )
-
-    def _load_file(self, count: int) -> VectorIndex | None:
-        try:
-            index = VectorIndex.load(self.folder / INDEX_FILE)
-        except IndexFileError:
-            return None
-        wanted = self.index_spec  # `auto`: any type will do; the writer switches it at flush
-        if index.dim != self.dim or (
-            wanted != "auto" and index.spec != resolve_spec(wanted, count)
-        ):
-            return None
-        self._file_generation = index.generation
-        return index
-
-    def _current_index(self) -> VectorIndex:
-        """The index at the database's generation: loaded, caught up from the log, or rebuilt."""
-        with self.db.atomic():  # a consistent snapshot of generation, log floor and log
-            generation = self.generation
-            if self._index is not None and self._index.generation == generation:
-                return self._index
-            floor = int(catalog.get_meta(self.db, "log_floor", 0))
-            count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            index = self._index
-            if index is None or index.generation < floor or index.generation > generation:
-                index = self._load_file(count)
-            stale = index is None or index.generation < floor or index.generation > generation
-            if not stale and self.writable and self._needs_new_type(index, count):
-                stale = True  # rebuilt below: no point catching the old one up first
-            index = None if stale else self._catch_up(index, generation)
-        self._index = None  # let the old index go before a new one is built
-        if index is None:
-            index = self._build_index()
-        self._index = index
-        return index
-
-    def _needs_new_type(self, index: VectorIndex, count: int) -> bool:
-        """`auto` crossed its threshold, IVF can train now, or IVF has outgrown its lists."""
-        return resolve_spec(self.index_spec, count) != index.spec or index.outgrown(count)
-
-    def _catch_up(self, index: VectorIndex, generation: int) -> VectorIndex | None:
-        """Apply logged adds and deletes past the index's generation; None: rebuild it."""
-        rows = self.db.execute(
-            "SELECT chunk_id, op FROM index_log WHERE generation > ? AND generation <= ?",
-            [index.generation, generation],
-        ).fetchall()
-        deleted = {chunk_id for chunk_id, op in rows if op == "del"}
-        added = [chunk_id for chunk_id, op in rows if op == "add" and chunk_id not in deleted]
-        present = np.intersect1d(index.ids(), np.fromiter(deleted, np.int64, len(deleted)))
-        if not index.remove(present):
-            return None
-        for start in range(0, len(added), CATCH_UP_BATCH):  # bounded memory for big catch-ups
-            ids, vectors = catalog.vectors_for(
-                self.db, added[start : start + CATCH_UP_BATCH], self.dim
-            )
-            index.add(ids, vectors)
-        index.generation = generation
-        return index
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -321,9 +251,20 @@ class Store:
         )
         return doc
 
+    def chunk(self, chunk_id: int) -> dict[str, Any] | None:
+        """One chunk: its document id, span, wordpiece count and text (no vector), or None."""
+        rows = list(
+            self.db.query(
+                f'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.n_tokens, {CHUNK_TEXT} AS text '
+                "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
+                [chunk_id],
+            )
+        )
+        return rows[0] if rows else None
+
     def hashes(self, doc_ids: list[str]) -> dict[str, str]:
         """content_hash of those of `doc_ids` that are stored."""
-        sql = "SELECT id, content_hash FROM documents WHERE id IN ({marks})"
+        sql = "SELECT id, content_hash FROM documents WHERE id IN ({m})"
         return dict(catalog.select_in(self.db, sql, doc_ids))
 
     def sources(self) -> dict[str, str | None]:
@@ -338,7 +279,7 @@ class Store:
     def iter_chunks(self, batch: int = 5_000) -> Iterator[dict[str, Any]]:
         """Every chunk (id, doc_id, title, ord, text, vector) in id order, read in batches."""
         sql = (
-            "SELECT c.id, c.doc_id, d.title, c.ord, c.text, c.vector FROM chunks c "
+            f"SELECT c.id, c.doc_id, d.title, c.ord, {CHUNK_TEXT}, c.vector FROM chunks c "
             "JOIN documents d ON d.id = c.doc_id WHERE c.id > ? ORDER BY c.id LIMIT ?"
         )
         for rows in catalog.pages(self.db, sql, batch):
@@ -393,13 +334,20 @@ class Store:
         )
         return [row[0] for row in rows]
 
+    def count_matching(self, filters: list[Filter]) -> int:
+        """Documents that every filter holds for."""
+        condition, params = compile_filters(filters)
+        return self.db.execute(
+            f"SELECT count(*) FROM documents d WHERE {condition}", params
+        ).fetchone()[0]
+
     def stats(self) -> dict[str, Any]:
         """Counts, recipe, index type and sizes on disk."""
         documents, chunks, tokens = self.db.execute(
             "SELECT (SELECT count(*) FROM documents), count(*), coalesce(sum(n_tokens), 0) "
             "FROM chunks"
         ).fetchone()
-        index = self._current_index()
+        index = self.cache.current()
         sizes = {
             name: (self.folder / name).stat().st_size
             for name in (DB_FILE, DB_FILE + "-wal", INDEX_FILE)
@@ -411,7 +359,7 @@ class Store:
             "chunks": chunks,
             "tokens": tokens,
             "generation": self.generation,
-            "recipe": self.recipe,
+            "recipe": self.recipe.to_dict(),
             "index_spec": self.index_spec,
             "index_type": index.spec,
             "dim": self.dim,
@@ -431,11 +379,11 @@ class Store:
         """Top-k documents by `mode`: dense needs `vector`, lexical needs `text`, hybrid both.
         With filters, returns min(k, number of matching documents) hits."""
         if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+            raise StoreError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode in ("dense", "hybrid") and vector is None:
-            raise ValueError(f"{mode} search needs a query vector")
+            raise StoreError(f"{mode} search needs a query vector")
         if mode in ("lexical", "hybrid") and text is None:
-            raise ValueError(f"{mode} search needs query text")
+            raise StoreError(f"{mode} search needs query text")
         if k <= 0:
             return []
         condition, params = compile_filters(filters or [])
@@ -458,8 +406,8 @@ class Store:
 
     def _dense(self, vector: np.ndarray, k: int, condition: str, params: list) -> list[ChunkMatch]:
         if vector.shape != (self.dim,):
-            raise ValueError(f"query vector has shape {vector.shape}; the store is {self.dim}-d")
-        index = self._current_index()
+            raise StoreError(f"query vector has shape {vector.shape}; the store is {self.dim}-d")
+        index = self.cache.current()
         if condition == "1":
             return self._dense_search(index, vector, k, None, None)
         rows = self.db.execute(
@@ -507,7 +455,7 @@ class Store:
 
     def _matches(self, ids: np.ndarray, scores: np.ndarray) -> list[ChunkMatch]:
         id_list = [int(i) for i in ids]
-        sql = "SELECT id, doc_id FROM chunks WHERE id IN ({marks})"
+        sql = "SELECT id, doc_id FROM chunks WHERE id IN ({m})"
         doc_of = dict(catalog.select_in(self.db, sql, id_list))
         return [
             ChunkMatch(chunk_id, doc_of[chunk_id], float(score))
@@ -533,10 +481,10 @@ class Store:
         return [ChunkMatch(row[0], row[1], float(row[2])) for row in rows]
 
     def _describe(self, hits: list[Hit]) -> list[Hit]:
-        """Fill in titles, sources, metadata and chunk spans."""
+        """Fill in titles, sources, metadata and chunk spans and text."""
         for hit in hits:
             row = self.db.execute(
-                'SELECT d.title, d.source, d.metadata, c.ord, c.start, c."end", c.text '
+                f'SELECT d.title, d.source, d.metadata, c.ord, c.start, c."end", {CHUNK_TEXT} '
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
                 [hit.chunk_id],
             ).fetchone()
@@ -548,74 +496,8 @@ class Store:
     # -- checking -----------------------------------------------------------------------------
 
     def verify(self, sample: int = 100) -> dict[str, Any]:
-        """Compare SQLite with FAISS: counts, id sets, dimension, generation, a sample of vectors;
-        and the full-text index's row count. `ok` is True when all agree. A missing, damaged or
-        stale index file is a warning: it is a cache, rebuilt or caught up on open."""
-        problems: list[str] = []
-        warnings: list[str] = []
-        documents = self.db.execute("SELECT count(*) FROM documents").fetchone()[0]
-        chunk_ids = np.array(
-            [row[0] for row in self.db.execute("SELECT id FROM chunks ORDER BY id")], np.int64
-        )
-        orphans = self.db.execute(
-            "SELECT count(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)"
-        ).fetchone()[0]
-        if orphans:
-            problems.append(f"{orphans} chunks belong to no document")
-        fts_rows = self.db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0]
-        if fts_rows != len(chunk_ids):
-            problems.append(f"full-text index has {fts_rows} rows for {len(chunk_ids)} chunks")
-        file_generation = None
-        try:
-            file_index = VectorIndex.load(self.folder / INDEX_FILE)
-            file_generation = file_index.generation
-        except IndexFileError as error:
-            warnings.append(f"index file: {error}; it is rebuilt in memory (`repair` rewrites it)")
-        index = self._current_index()
-        faiss_ids = index.ids()
-        missing = np.setdiff1d(chunk_ids, faiss_ids)
-        extra = np.setdiff1d(faiss_ids, chunk_ids)
-        if len(missing):
-            problems.append(
-                f"{len(missing)} chunks missing from FAISS, e.g. {missing[:5].tolist()}"
-            )
-        if len(extra):
-            problems.append(f"{len(extra)} FAISS ids with no chunk, e.g. {extra[:5].tolist()}")
-        if index.dim != self.dim:
-            problems.append(f"FAISS dimension {index.dim}, store dimension {self.dim}")
-        mismatched = self._compare_sample(index, chunk_ids, sample)
-        if mismatched:
-            problems.append(f"{len(mismatched)} sampled vectors differ, e.g. {mismatched[:5]}")
-        return {
-            "ok": not problems,
-            "problems": problems,
-            "warnings": warnings,
-            "documents": int(documents),
-            "chunks": len(chunk_ids),
-            "faiss_vectors": index.count,
-            "index_type": index.spec,
-            "dim": self.dim,
-            "generation": self.generation,
-            "index_file_generation": file_generation,
-            "sampled_vectors": min(sample, len(chunk_ids)),
-        }
-
-    def _compare_sample(self, index: VectorIndex, chunk_ids: np.ndarray, sample: int) -> list[int]:
-        if not len(chunk_ids):
-            return []
-        rng = np.random.default_rng(0)
-        picked = rng.choice(chunk_ids, size=min(sample, len(chunk_ids)), replace=False)
-        present = set(index.ids().tolist())
-        picked = [int(i) for i in picked if int(i) in present]
-        if not picked:
-            return []
-        stored = self.chunk_vectors(picked)
-        expected = index.expected_reconstruction(np.stack([stored[i] for i in picked]))
-        return [
-            chunk_id
-            for chunk_id, want in zip(picked, expected, strict=True)
-            if not np.allclose(index.reconstruct(chunk_id), want, atol=1e-5)
-        ]
+        """Compare SQLite with FAISS and the full-text index; `ok` is True when all agree."""
+        return verification.verify(self, sample)
 
 
 def store_exists(folder: str | Path) -> bool:

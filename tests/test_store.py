@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,21 +16,15 @@ import pytest
 
 from store import store as store_module
 from store.catalog import ChunkRecord, DocumentRecord
+from store.errors import RecipeMismatchError, StoreError, StoreLockedError
 from store.faiss_index import VectorIndex
 from store.filters import Filter, FilterError, parse_filter
-from store.lock import StoreLockedError
-from store.store import INDEX_FILE, RecipeMismatchError, Store, StoreError
+from store.index_cache import INDEX_FILE
+from store.recipe import WRITE_KEYS, Recipe
+from store.store import Store
 
 DIM = 16
-RECIPE = {
-    "model": "test-model",
-    "model_fingerprint": "sha256:abc",
-    "dim": DIM,
-    "pooling": "mean",
-    "normalize": True,
-    "chunk_tokens": 256,
-    "overlap": 32,
-}
+RECIPE = Recipe("test-model", "sha256:abc", DIM, "mean", chunk_tokens=256, overlap=32)
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -43,17 +39,15 @@ def make_docs(n: int, seed: int = 0, chunks: int = 2, prefix: str = "d") -> list
     for i in range(n):
         vectors = unit(rng, chunks)
         words = "cats purr" if i % 3 else "dogs bark"
+        text = f"document {i}: {words}"
         docs.append(
             DocumentRecord(
                 id=f"{prefix}{i}",
-                text=f"document {i}: {words}",
+                text=text,
                 title=f"Title {i}",
                 source=f"src/{i}.txt",
                 metadata={"year": 2000 + i % 20, "lang": "en" if i % 2 else "de", "n": i},
-                chunks=[
-                    ChunkRecord(j, 0, 5, 4, f"chunk {j} of {i} {words}", vectors[j])
-                    for j in range(chunks)
-                ],
+                chunks=[ChunkRecord(j, 0, len(text), 4, vectors[j]) for j in range(chunks)],
             )
         )
     return docs
@@ -87,6 +81,15 @@ def test_flat_search_equals_numpy_brute_force(filled) -> None:
     assert hits[0].parts["dense"]["rank"] == 1 and hits[0].title and hits[0].text
 
 
+def damage_file(path: Path, damage: str) -> None:
+    if damage == "delete":
+        path.unlink()
+    elif damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    else:
+        path.write_bytes(b"not an index")
+
+
 @pytest.mark.parametrize("damage", ["delete", "truncate", "garbage"])
 def test_lost_or_damaged_index_file_gives_same_results(filled, damage: str) -> None:
     folder, docs = filled
@@ -94,20 +97,30 @@ def test_lost_or_damaged_index_file_gives_same_results(filled, damage: str) -> N
     with Store.open(folder) as store:
         before = ranking(store.search(query, k=10))
     path = folder / INDEX_FILE
-    if damage == "delete":
-        path.unlink()
-    elif damage == "truncate":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    else:
-        path.write_bytes(b"not an index")
+    damage_file(path, damage)
+    damaged = path.read_bytes() if path.exists() else None
+    with Store.open(folder, writable=True):  # while a writer is active, readers leave the file
+        with Store.open(folder) as store:
+            assert ranking(store.search(query, k=10)) == before
+            report = store.verify()
+            assert report["ok"], report
+            assert report["warnings"], "a damaged index file is reported"
+        assert (path.read_bytes() if path.exists() else None) == damaged
+    assert VectorIndex.load(path).count == 600, "the writer saved a good file when it closed"
+
+
+@pytest.mark.parametrize("damage", ["delete", "garbage"])
+def test_reader_saves_the_index_it_rebuilt_when_no_writer_is_active(filled, damage) -> None:
+    folder, _ = filled
+    path = folder / INDEX_FILE
+    damage_file(path, damage)
     with Store.open(folder) as store:
-        assert ranking(store.search(query, k=10)) == before
-        report = store.verify()
-        assert report["ok"], report
-        assert report["warnings"], "a damaged index file is reported"
-    with Store.open(folder, writable=True) as store:
-        store.repair()
-    assert VectorIndex.load(path).count == 600
+        store.search(unit(np.random.default_rng(3), 1)[0], k=3)
+        generation = store.generation
+    saved = VectorIndex.load(path)
+    assert (saved.count, saved.generation) == (600, generation)
+    with Store.open(folder) as store:
+        assert store.verify()["warnings"] == []
 
 
 def test_index_file_one_generation_behind_is_caught_up(filled) -> None:
@@ -160,15 +173,24 @@ def test_crash_between_commit_and_rename_leaves_a_consistent_store(tmp_path, spe
 
 def test_other_recipe_is_refused_naming_both(filled) -> None:
     folder, _ = filled
-    other = {**RECIPE, "model": "other-model", "model_fingerprint": "sha256:def", "dim": 8}
+    other = replace(RECIPE, model="other-model", model_fingerprint="sha256:def", dim=8)
     with pytest.raises(RecipeMismatchError) as error:
         Store.create(folder, other)
     message = str(error.value)
     assert "test-model" in message and "other-model" in message and "sha256:def" in message
     with Store.open(folder) as store:
         with pytest.raises(RecipeMismatchError, match="chunk_tokens"):
-            store.check_recipe({**RECIPE, "chunk_tokens": 128}, store_module.WRITE_RECIPE_KEYS)
-        store.check_recipe({**RECIPE, "chunk_tokens": 128})  # queries do not depend on chunking
+            store.check_recipe(replace(RECIPE, chunk_tokens=128), WRITE_KEYS)
+        store.check_recipe(replace(RECIPE, chunk_tokens=128))  # queries ignore chunking
+
+
+def test_a_model_that_moved_is_the_same_model(filled) -> None:
+    folder, _ = filled
+    moved = replace(RECIPE, model="/new/home/of/test-model")
+    with Store.create(folder, moved) as store:  # same fingerprint: accepted, location remembered
+        assert store.recipe.model == "/new/home/of/test-model"
+    with Store.open(folder) as store:
+        assert store.recipe == moved
 
 
 def test_second_writer_is_refused_clearly(filled) -> None:
@@ -261,6 +283,9 @@ def test_filter_values_are_data(tmp_path, value: str) -> None:
     docs = make_docs(20)
     docs[4].metadata["name"] = value
     docs[5].title = value
+    docs[6].text = f"quoted {value} here"
+    for chunk in docs[6].chunks:
+        chunk.end = len(docs[6].text)
     with Store.create(tmp_path / "s", RECIPE, "flat") as store:
         store.upsert(docs)
         query = docs[0].chunks[0].vector
@@ -271,7 +296,11 @@ def test_filter_values_are_data(tmp_path, value: str) -> None:
             "d5"
         ]
         assert store.search(query, filters=[Filter("name", "in", (value, "x"))])[0].doc_id == "d4"
-        assert store.search(text=value, mode="lexical") is not None
+        lexical = store.search(text=value, mode="lexical")
+        if re.search(r"[^\W_]", value):  # words are searched as words, operators as text
+            assert lexical[0].doc_id == "d6" and value in lexical[0].text
+        else:
+            assert lexical == []
         assert store.stats()["documents"] == 20
 
 
@@ -313,7 +342,7 @@ def test_rebuild_changes_index_type_without_reembedding(filled) -> None:
             assert store.stats()["index_type"] == spec
             assert store.search(query, k=1)[0].doc_id == "d10"
             assert store.verify()["ok"]
-        with pytest.raises(ValueError, match="unknown index type"):
+        with pytest.raises(StoreError, match="unknown index type"):
             store.rebuild("annoy")
 
 
@@ -327,7 +356,7 @@ def test_stats_and_metadata_fields(filled) -> None:
     with Store.open(folder) as store:
         stats = store.stats()
         assert (stats["documents"], stats["chunks"], stats["tokens"]) == (300, 600, 2400)
-        assert stats["bytes"]["store.db"] > 0 and stats["recipe"] == RECIPE
+        assert stats["bytes"]["store.db"] > 0 and stats["recipe"] == RECIPE.to_dict()
         fields = store.metadata_fields()
         assert fields["year"]["min"] == 2000 and fields["year"]["max"] == 2019
         assert set(store.distinct_values("lang")) == {"en", "de"}
@@ -343,9 +372,9 @@ def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, mo
         assert store.stats()["index_type"] == "flat"
         store.upsert(make_docs(300, seed=1, prefix="b"))  # 1,000 chunks
         assert store.stats()["index_type"] == "ivf-sq8"
-        small_lists = faiss_index.faiss.extract_index_ivf(store._current_index().index).nlist
+        small_lists = faiss_index.faiss.extract_index_ivf(store.cache.current().index).nlist
         store.upsert(make_docs(4000, seed=2, prefix="c"))  # 9,000 chunks: the lists are outgrown
-        grown = faiss_index.faiss.extract_index_ivf(store._current_index().index).nlist
+        grown = faiss_index.faiss.extract_index_ivf(store.cache.current().index).nlist
         assert grown > 2 * small_lists
         assert store.verify()["ok"]
         query = make_docs(4000, seed=2, prefix="c")[123].chunks[0].vector
@@ -367,9 +396,9 @@ def test_misuse_of_the_store_api_is_refused_clearly(filled) -> None:
     with Store.open(folder) as reader:
         with pytest.raises(StoreError, match="open read-only"):
             reader.delete(["d1"])
-        with pytest.raises(ValueError, match="unknown mode 'fuzzy'"):
+        with pytest.raises(StoreError, match="unknown mode 'fuzzy'"):
             reader.search(docs[0].chunks[0].vector, "x", mode="fuzzy")
-        with pytest.raises(ValueError, match="hybrid search needs query text"):
+        with pytest.raises(StoreError, match="hybrid search needs query text"):
             reader.search(docs[0].chunks[0].vector, mode="hybrid")
     wrong = make_docs(1, prefix="w")[0]
     wrong.chunks[0].vector = np.zeros(DIM + 1, np.float32)

@@ -1,0 +1,62 @@
+"""The embedding recipe a store records: everything that determines a stored vector."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from store.errors import DamagedStoreError
+
+QUERY_KEYS = ("model_fingerprint", "dim", "pooling", "normalize")
+WRITE_KEYS = (*QUERY_KEYS, "chunk_tokens", "overlap")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a store's vectors were made. `model` is where the weights were found (a hub id, a folder
+    or the shipped fallback's name): a hint for loading them again. The weights themselves are
+    identified by `model_fingerprint`, so a model that moved is still the same model."""
+
+    model: str
+    model_fingerprint: str
+    dim: int
+    pooling: str
+    chunk_tokens: int
+    overlap: int
+    normalize: bool = True
+
+    @property
+    def max_length(self) -> int:
+        """Positions of the longest window: its wordpieces plus [CLS] and [SEP]."""
+        return self.chunk_tokens + 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "max_length": self.max_length}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Recipe:
+        """The recipe saved by `to_dict`; DamagedStoreError when a field is missing."""
+        names = [f.name for f in fields(cls)]
+        missing = [name for name in names if name != "normalize" and name not in data]
+        if missing:
+            raise DamagedStoreError(f"the store's recipe lacks {', '.join(missing)}")
+        return cls(**{name: data[name] for name in names if name in data})
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        return cls.from_dict(json.loads(text))
+
+    def describe(self) -> str:
+        """One line for messages."""
+        return (
+            f"model {self.model} ({self.model_fingerprint}), {self.dim}-d, pooling {self.pooling}, "
+            f"chunks of {self.chunk_tokens} wordpieces overlapping {self.overlap}"
+        )
+
+    def differences(self, other: Recipe, keys: tuple[str, ...] = WRITE_KEYS) -> list[str]:
+        """Names of the `keys` in which `other` differs."""
+        return [key for key in keys if getattr(self, key) != getattr(other, key)]

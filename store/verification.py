@@ -1,0 +1,100 @@
+"""`verify`: SQLite against FAISS and the full-text index, and the index file against the store."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from store.faiss_index import IndexFileError, VectorIndex, resolve_spec
+
+if TYPE_CHECKING:
+    from store.store import Store
+
+
+def verify(store: Store, sample: int = 100) -> dict[str, Any]:
+    """Counts, id sets, dimension, a sample of vectors, the full-text index's rows, and the index
+    file's owner, type and generation. `ok` is True when nothing needs repair. A missing, damaged,
+    stale or foreign index file is a warning: it is a cache, rebuilt or caught up on open."""
+    db = store.db
+    problems: list[str] = []
+    warnings: list[str] = []
+    documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
+    chunk_ids = np.array([row[0] for row in db.execute("SELECT id FROM chunks ORDER BY id")])
+    chunk_ids = chunk_ids.astype(np.int64)
+    orphans = db.execute(
+        "SELECT count(*) FROM chunks WHERE doc_id NOT IN (SELECT id FROM documents)"
+    ).fetchone()[0]
+    if orphans:
+        problems.append(f"{orphans} chunks belong to no document")
+    unindexed, stray = db.execute(
+        "SELECT (SELECT count(*) FROM chunks WHERE id NOT IN (SELECT id FROM chunks_fts_docsize)),"
+        " (SELECT count(*) FROM chunks_fts_docsize WHERE id NOT IN (SELECT id FROM chunks))"
+    ).fetchone()
+    if unindexed or stray:
+        problems.append(
+            f"full-text index: {unindexed} chunks missing, {stray} rows with no chunk "
+            "(`semsearch repair` rebuilds it)"
+        )
+    file_generation = _check_file(store, len(chunk_ids), problems, warnings)
+    index = store.cache.current()
+    faiss_ids = index.ids()
+    missing = np.setdiff1d(chunk_ids, faiss_ids)
+    extra = np.setdiff1d(faiss_ids, chunk_ids)
+    if len(missing):
+        problems.append(f"{len(missing)} chunks missing from FAISS, e.g. {missing[:5].tolist()}")
+    if len(extra):
+        problems.append(f"{len(extra)} FAISS ids with no chunk, e.g. {extra[:5].tolist()}")
+    if index.dim != store.dim:
+        problems.append(f"FAISS dimension {index.dim}, store dimension {store.dim}")
+    picked = _sample(chunk_ids, np.intersect1d(chunk_ids, faiss_ids), sample)
+    mismatched = store.cache.differing_vectors(index, picked)
+    if mismatched:
+        problems.append(f"{len(mismatched)} sampled vectors differ, e.g. {mismatched[:5]}")
+    return {
+        "ok": not problems,
+        "problems": problems,
+        "warnings": warnings,
+        "documents": int(documents),
+        "chunks": len(chunk_ids),
+        "faiss_vectors": index.count,
+        "index_type": index.spec,
+        "dim": store.dim,
+        "generation": store.generation,
+        "index_file_generation": file_generation,
+        "sampled_vectors": len(picked),
+    }
+
+
+def _check_file(store: Store, count: int, problems: list[str], warnings: list[str]) -> int | None:
+    """The index file's generation, with what is wrong with it added to problems or warnings."""
+    path = store.cache.path
+    try:
+        loaded = VectorIndex.load(path)
+    except IndexFileError as error:
+        warnings.append(f"index file: {error}; it is rebuilt in memory (`repair` rewrites it)")
+        return None
+    if loaded.store_id != store.store_id:
+        warnings.append(
+            f"{path} belongs to another store ({loaded.store_id}); it is never searched, and is "
+            "rebuilt from this store's vectors (`repair` rewrites it)"
+        )
+    configured = store.index_spec
+    if configured != "auto" and loaded.spec != resolve_spec(configured, count):
+        problems.append(
+            f"{path} is a {loaded.spec} index but the store is configured for {configured} "
+            "(an interrupted rebuild?); every reader rebuilds it: run `semsearch repair`"
+        )
+    if loaded.generation < store.generation:
+        warnings.append(
+            f"{path} is at generation {loaded.generation}, the store at {store.generation}: "
+            "readers catch it up from the log; the next write saves it"
+        )
+    return loaded.generation
+
+
+def _sample(chunk_ids: np.ndarray, present: np.ndarray, sample: int) -> list[int]:
+    if not len(present):
+        return []
+    rng = np.random.default_rng(0)
+    return [int(i) for i in rng.choice(present, size=min(sample, len(present)), replace=False)]
