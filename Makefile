@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STORE ?= demo/store
+# The store of `make index` and `make ui`: $SEMSEARCH_STORE, else ./semsearch-store (as the CLI and
+# the UI); `make demo` and `make demo-store` use DEMO_STORE.
+STORE ?= $(or $(SEMSEARCH_STORE),semsearch-store)
+DEMO_STORE ?= demo/store
 CORPUS ?= demo/stdlib.jsonl
 PORT ?= 8501
 MODEL ?=
@@ -20,11 +23,11 @@ $(STAMP): pyproject.toml
 install: $(STAMP) ## venv with torch (CPU build, pinned) first, then the project
 
 demo: demo-store ## build the standard-library documentation store and open the UI
-	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)
+	$(BIN)/semsearch ui --store $(DEMO_STORE) --port $(PORT)
 
 demo-store: $(STAMP) ## only build the demo store (offline)
 	$(BIN)/python -m indexer.demo_corpus $(CORPUS)
-	$(BIN)/semsearch index $(CORPUS) --store $(STORE) $(MODEL_OPTION)
+	$(BIN)/semsearch index $(CORPUS) --store $(DEMO_STORE) $(MODEL_OPTION)
 
 index: $(STAMP) ## index PATHS="..." into STORE
 	$(BIN)/semsearch index $(PATHS) --store $(STORE) $(MODEL_OPTION)
@@ -49,8 +52,8 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
-screenshots: $(STAMP) chromium ## README screenshots from STORE (build it with make demo-store)
-	$(BIN)/python -m tests.test_browser $(STORE) docs "how do I parse command line arguments"
+screenshots: $(STAMP) chromium ## README screenshots from DEMO_STORE (build it with make demo-store)
+	$(BIN)/python -m tests.test_browser $(DEMO_STORE) docs "how do I parse command line arguments"
 
 clean:
 	rm -rf $(VENV) demo

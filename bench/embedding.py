@@ -11,7 +11,6 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from bench import common
 from bench.common import (
-    FALLBACK,
     cranfield,
     dense_ndcg,
     indexed_text,
@@ -24,6 +23,7 @@ from bench.common import (
 )
 from indexer.embedder import Embedder
 from indexer.model import fallback_model_path, prepare
+from indexer.settings import FALLBACK_MODEL
 
 SLICES = 4
 SEED_CONFIG = {
@@ -96,8 +96,8 @@ def run(wordnet: list[str]) -> dict[str, Any]:
 
     docs, queries, qrels = cranfield()
     cran_texts = [indexed_text(r) for r in docs]
-    ours = Embedder.load(FALLBACK, device="cpu")
-    ours_bf16 = Embedder.load(FALLBACK, device="cpu", precision="bf16")
+    ours = Embedder.load(FALLBACK_MODEL, device="cpu")
+    ours_bf16 = Embedder.load(FALLBACK_MODEL, device="cpu", precision="bf16")
     st = SentenceTransformer(str(fallback_model_path()), device="cpu")
     variants = {
         "ours fp32": lambda s: ours.embed(list(s)),

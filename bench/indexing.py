@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bench import common
-from bench.common import FALLBACK, interleaved, median, read_corpus, require
-from indexer.job import IndexOptions, index_paths
+from bench.common import indexed_text, interleaved, median, read_corpus, require
+from indexer.collection import Collection
 from indexer.model import fallback_model_path
+from indexer.settings import FALLBACK_MODEL, Settings
 from indexer.sources import SourceOptions
-from store.store import Store
 
 REPEATS = 2
 MEMORY_SIZES: tuple[int | None, ...] = (20_000, None)  # None: the whole WordNet corpus
@@ -27,12 +27,10 @@ def ours(corpus: Path, scratch: Path, precision: str) -> dict[str, Any]:
     """Files to a verified store."""
     store = scratch / f"ours-{precision}"
     shutil.rmtree(store, ignore_errors=True)
-    options = IndexOptions(
-        model=FALLBACK, device="cpu", precision=precision, sources=SourceOptions(id_field="_id")
-    )
-    summary = index_paths(store, [str(corpus)], options, quiet=True)
-    with Store.open(store) as opened:
-        report = opened.verify()
+    chosen = Settings(model=FALLBACK_MODEL, device="cpu", precision=precision)
+    with Collection(store, chosen, quiet=True) as collection:
+        summary = collection.add([str(corpus)], SourceOptions(id_field="_id"))
+        report = collection.verify()
     if not report["ok"]:
         raise RuntimeError(f"bench: store not clean after indexing: {report['problems']}")
     return {"added": summary.added}
@@ -42,7 +40,7 @@ def txtai(corpus: Path, scratch: Path) -> dict[str, Any]:
     """txtai's documented path: Embeddings(content=True, backend='faiss').index(...)."""
     from txtai import Embeddings
 
-    rows = [{"id": r["_id"], "text": f"{r['title']}\n\n{r['text']}"} for r in read_corpus(corpus)]
+    rows = [{"id": r["_id"], "text": indexed_text(r)} for r in read_corpus(corpus)]
     embeddings = Embeddings(path=str(fallback_model_path()), content=True, backend="faiss")
     embeddings.index(rows)
     return {"count": embeddings.count()}
@@ -114,7 +112,7 @@ def peak_memory() -> dict[str, Any]:
                     "--id-field",
                     "_id",
                     "--model",
-                    FALLBACK,
+                    FALLBACK_MODEL,
                     "--precision",
                     "bf16",
                     "--device",

@@ -14,7 +14,8 @@ from bench.common import median, percentile
 from indexer.embedder import Embedder
 from store.catalog import ChunkRecord, DocumentRecord
 from store.faiss_index import VectorIndex
-from store.store import TRAINING_SAMPLE, Store
+from store.index_cache import TRAINING_SAMPLE
+from store.store import Store
 
 SIZES = (100_000, 1_000_000)
 SPECS = ("flat", "hnsw", "ivf", "ivf-sq8", "ivf-pq")
@@ -125,7 +126,7 @@ def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -
                     DocumentRecord(
                         id=f"d{i}",
                         text=f"document {i}",
-                        chunks=[ChunkRecord(0, 0, 10, 3, f"document {i}", data[i])],
+                        chunks=[ChunkRecord(0, 0, len(f"document {i}"), 3, data[i])],
                     )
                     for i in range(start, min(start + 10_000, len(data)))
                 ]

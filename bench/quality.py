@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.common import FALLBACK, require
+from bench.common import require
+from indexer.collection import Collection
 from indexer.embedder import Embedder
-from indexer.evaluation import evaluate
-from indexer.job import IndexOptions
+from indexer.settings import FALLBACK_MODEL, Settings
 
 REFERENCE = {
     "cranfield_ndcg@10": {"dense": 0.368, "lexical": 0.327, "hybrid": 0.383},
@@ -33,11 +33,9 @@ def sts_spearman(embedder: Embedder) -> float:
 
 def run(embedder: Embedder) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as folder:
-        cranfield = evaluate(
-            require("cranfield"),
-            Path(folder) / "store",
-            options=IndexOptions(model=FALLBACK, device="cpu"),
-        )
+        chosen = Settings(model=FALLBACK_MODEL, device="cpu")
+        with Collection(Path(folder) / "store", chosen, quiet=True) as collection:
+            cranfield = collection.evaluate(require("cranfield"))
     return {
         "cranfield": cranfield,
         "sts_test_spearman": round(sts_spearman(embedder), 4),

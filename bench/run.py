@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from bench import common, embedding, indexing, latency, quality
-from bench.common import FALLBACK, cranfield, machine
+from bench.common import cranfield, machine
 from indexer.embedder import Embedder
+from indexer.settings import FALLBACK_MODEL
 
 SECTIONS = ("embedding", "seed", "indexing", "latency", "memory", "quality")
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -267,7 +268,7 @@ def main(argv: list[str] | None = None) -> None:
         print("bench: 3. end-to-end indexing", flush=True)
         pure = report.get("embedding", {}).get("wordnet", {}).get("ours fp32", {})
         report["indexing"] = indexing.end_to_end(pure.get("docs_per_s", float("nan")))
-    embedder = Embedder.load(FALLBACK, device="cpu", quiet=True)
+    embedder = Embedder.load(FALLBACK_MODEL, device="cpu", quiet=True)
     if "latency" in chosen:
         print("bench: 4. query latency", flush=True)
         if fp32_wordnet_vectors is None:

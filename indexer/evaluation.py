@@ -6,12 +6,13 @@ import csv
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from indexer.embedder import Embedder
-from indexer.job import IndexOptions, index_paths
-from indexer.sources import SourceOptions
-from store.store import MODES, Store, store_exists
+from indexer.sources import SourceError, SourceOptions
+from store.store import MODES
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection
 
 DEPTH = 100
 
@@ -21,18 +22,27 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     with open(path, encoding="utf-8", newline="") as handle:
         for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
-            if number == 1 and not row[-1].lstrip("-").isdigit():
+            if number == 1 and row and not row[-1].lstrip("-").isdigit():
                 continue
-            if len(row) < 3:
-                raise ValueError(f"{path}:{number}: expected query-id, corpus-id, score")
+            if len(row) < 3 or not row[2].lstrip("-").isdigit():
+                raise SourceError(f"{path}:{number}: expected query-id, corpus-id, integer score")
             qrels.setdefault(row[0], {})[row[1]] = int(row[2])
     return qrels
 
 
 def read_queries(path: Path) -> dict[str, str]:
+    """query id -> text from a BEIR queries.jsonl."""
+    queries = {}
     with open(path, encoding="utf-8") as handle:
-        records = [json.loads(line) for line in handle if line.strip()]
-    return {str(r["_id"]): r["text"] for r in records}
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                queries[str(record["_id"])] = record["text"]
+            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                raise SourceError(f"{path}:{number}: not a BEIR query ({error})") from None
+    return queries
 
 
 def ndcg_at(ranked: list[str], relevance: dict[str, int], k: int = 10) -> float:
@@ -56,37 +66,26 @@ def mrr_at(ranked: list[str], relevance: dict[str, int], k: int = 10) -> float:
     return 0.0
 
 
-def evaluate(
-    beir: str | Path,
-    store_path: str | Path,
-    split: str = "test",
-    options: IndexOptions | None = None,
-    embedder: Embedder | None = None,
-    quiet: bool = True,
-) -> dict[str, Any]:
-    """Index `beir/corpus.jsonl` into the store (unless it already holds a store), run every judged
-    query in each mode, and return the mean metrics keyed by mode."""
-    beir = Path(beir)
+def evaluate(collection: Collection, beir: Path, split: str = "test") -> dict[str, Any]:
+    """Index `beir/corpus.jsonl` into the collection (unless its store exists), run every judged
+    query in each mode with the collection's one model, and return mean metrics by mode."""
+    for needed in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):
+        if not (beir / needed).is_file():
+            raise SourceError(f"{beir} is not a BEIR folder: {needed} is missing")
     qrels = read_qrels(beir / "qrels" / f"{split}.tsv")
-    queries = {
-        qid: text for qid, text in read_queries(beir / "queries.jsonl").items() if qid in qrels
-    }
-    if not store_exists(store_path):
-        options = options or IndexOptions()
-        options.sources = SourceOptions(id_field="_id")
-        index_paths(store_path, [str(beir / "corpus.jsonl")], options, quiet, embedder)
-    with Store.open(store_path) as store:
-        embedder = embedder or Embedder.from_recipe(store.recipe, quiet=True)
-        ids = list(queries)
-        vectors = embedder.embed([queries[qid] for qid in ids])
-        sums = {mode: {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0} for mode in MODES}
-        for qid, vector in zip(ids, vectors, strict=True):
-            for mode in MODES:
-                hits = store.search(vector, queries[qid], k=DEPTH, mode=mode)
-                ranked = [hit.doc_id for hit in hits]
-                sums[mode]["ndcg@10"] += ndcg_at(ranked, qrels[qid])
-                sums[mode]["recall@100"] += recall_at(ranked, qrels[qid])
-                sums[mode]["mrr@10"] += mrr_at(ranked, qrels[qid])
+    queries = {q: t for q, t in read_queries(beir / "queries.jsonl").items() if q in qrels}
+    if not collection.exists:
+        collection.add([str(beir / "corpus.jsonl")], SourceOptions(id_field="_id"))
+    ids = list(queries)
+    vectors = collection.embed([queries[qid] for qid in ids])
+    sums = {mode: {"ndcg@10": 0.0, "recall@100": 0.0, "mrr@10": 0.0} for mode in MODES}
+    for qid, vector in zip(ids, vectors, strict=True):
+        for mode in MODES:
+            hits = collection.search(queries[qid], k=DEPTH, mode=mode, vector=vector)
+            ranked = [hit.doc_id for hit in hits]
+            sums[mode]["ndcg@10"] += ndcg_at(ranked, qrels[qid])
+            sums[mode]["recall@100"] += recall_at(ranked, qrels[qid])
+            sums[mode]["mrr@10"] += mrr_at(ranked, qrels[qid])
     count = max(len(ids), 1)
     result: dict[str, Any] = {
         mode: {name: round(total / count, 4) for name, total in metrics.items()}

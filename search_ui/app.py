@@ -1,20 +1,19 @@
 """The Streamlit app. Run with `semsearch ui --store PATH` (or `make ui`), which binds to
-127.0.0.1. The store comes from `-- --store PATH`, else $SEMSEARCH_STORE, else ./store."""
+127.0.0.1. The store comes from `-- --store PATH`, else $SEMSEARCH_STORE, else ./semsearch-store;
+`-- --model PATH` says where the store's model is now if it moved."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import threading
 from pathlib import Path
 
 import streamlit as st
 
-from indexer.embedder import Embedder
-from indexer.model import ModelLoadError
+from indexer.collection import Collection
+from indexer.settings import Settings, default_store
 from search_ui import views
-from store.store import Store, StoreError
+from store.errors import SemsearchError, StoreError
 
 PAGES = {
     "Search": views.search_page,
@@ -25,23 +24,25 @@ PAGES = {
 }
 
 
-def store_path() -> str:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--store")
+    parser.add_argument("--model")
     known, _ = parser.parse_known_args(sys.argv[1:])
-    return known.store or os.environ.get("SEMSEARCH_STORE") or "store"
-
-
-@st.cache_resource(show_spinner=False)
-def open_store(path: str) -> tuple[Store, threading.Lock]:
-    """One read-only store per path for every session, with a lock so one thread uses it at once."""
-    return Store.open(path), threading.Lock()
+    return known
 
 
 @st.cache_resource(show_spinner="Loading the store's model…")
-def load_embedder(model: str, fingerprint: str, recipe: tuple) -> Embedder:
-    """The model recorded in the store's manifest, loaded once."""
-    return Embedder.from_recipe(dict(recipe), quiet=True)
+def open_collection(path: str, model: str | None) -> tuple[Collection, str | None]:
+    """One Collection per store for every session (it serialises its calls), with its model loaded
+    once; the model's error, if it cannot be loaded (then only lexical search works)."""
+    collection = Collection(path, Settings(model=model), quiet=True)
+    collection.stats()  # a missing or damaged store is reported now, not on the first query
+    try:
+        collection.load_model()
+    except SemsearchError as error:
+        return collection, str(error)
+    return collection, None
 
 
 PERSISTENT_PREFIXES = ("query", "k", "mode", "filter_", "token_", "compare_", "map_")
@@ -60,9 +61,10 @@ def keep_widget_state() -> None:
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
     keep_widget_state()
-    path = store_path()
+    args = arguments()
+    path = Path(args.store) if args.store else default_store()
     try:
-        store, lock = open_store(str(Path(path).resolve()))
+        collection, model_error = open_collection(str(path.resolve()), args.model)
     except StoreError as error:
         st.title("semsearch")
         st.error(str(error))
@@ -72,25 +74,17 @@ def main() -> None:
             "or run `make demo` for the Python standard library's documentation."
         )
         return
-    recipe = store.recipe
-    embedder, model_error = None, None
-    try:
-        embedder = load_embedder(
-            recipe["model"], recipe["model_fingerprint"], tuple(sorted(recipe.items()))
-        )
-    except (ModelLoadError, ValueError) as error:
-        model_error = str(error)
+    recipe = collection.recipe
     with st.sidebar:
         st.title("semsearch")
         page = st.radio("Page", list(PAGES), key="page")
-        with lock:
-            st.caption(f"Store `{path}` · generation {store.generation}")
-        st.caption(f"Model `{recipe['model']}` · {recipe['dim']}-d · {recipe['pooling']} pooling")
+        st.caption(f"Store `{path}` · generation {collection.generation}")
+        st.caption(f"Model `{recipe.model}` · {recipe.dim}-d · {recipe.pooling} pooling")
         if model_error:
             st.error(
                 f"The store's model cannot be loaded ({model_error}); only lexical search works."
             )
-    PAGES[page](views.Context(store, lock, embedder))
+    PAGES[page](views.Context(collection, model_error is None))
 
 
 main()

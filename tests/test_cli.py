@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import os
 import signal
@@ -11,10 +13,16 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import pytest
+import torch
 from click.testing import CliRunner
 
+from indexer import settings as defaults
 from indexer.cli import cli
+from indexer.collection import Collection
+from indexer.settings import Settings
+from indexer.sources import SourceOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
@@ -163,7 +171,7 @@ def test_bad_inputs_are_reported_and_the_rest_goes_on(run, corpus, tmp_path) -> 
     assert {"ok1", "latin1.txt"} <= ids and "binary.txt" not in ids
     strict = run("index", str(corpus), "--store", str(store), "--strict", "--json")
     assert strict.exit_code == 1
-    assert json.loads(strict.stdout)["skipped_by_reason"]["invalid JSON"] == 1
+    assert json.loads(strict.stdout)["skipped_by_kind"]["invalid JSON"] == 1
 
 
 def test_configuration_errors_stop_before_anything_is_written(run, corpus, tmp_path) -> None:
@@ -259,25 +267,104 @@ def test_embed_tokens_and_projector_export(run, corpus, tmp_path) -> None:
     assert len(rows) == chunks == len(labels) - 1 and len(rows[0].split("\t")) == 32
 
 
-def test_help_explains_every_subcommand(run) -> None:
-    commands = [
-        "index",
-        "search",
-        "delete",
-        "prune",
-        "stats",
-        "verify",
-        "repair",
-        "rebuild",
-        "export",
-        "embed",
-        "tokens",
-        "ui",
-    ]
-    top = run("--help").stdout
-    for name in commands:
-        assert name in top
-        assert run(name, "--help").exit_code == 0
+def facade_defaults() -> dict[str, object]:
+    """The default each CLI option must show: the facade's signatures and the settings."""
+    search = inspect.signature(Collection.search).parameters
+    return {
+        "k": search["k"].default,
+        "mode": search["mode"].default,
+        "sample": inspect.signature(Collection.verify).parameters["sample"].default,
+        "split": inspect.signature(Collection.evaluate).parameters["split"].default,
+        "port": defaults.UI_PORT,
+        "host": defaults.UI_HOST,
+    }
+
+
+EFFECTIVE = {  # what a Settings field left at None (or unchanged) means
+    "model": defaults.DEFAULT_MODEL,
+    "device": Settings().device,
+    "precision": Settings().precision,
+    "batch_tokens": defaults.BATCH_TOKENS["cpu"],
+    "pooling": defaults.POOLING,
+    "chunk_tokens": defaults.CHUNK_TOKENS,
+    "overlap": defaults.OVERLAP,
+    "index": defaults.INDEX,
+    "commit_every": Settings().commit_every,
+}
+
+
+def received_when_omitted(name: str, command: click.Command) -> dict[str, object]:
+    """The values `command` receives for every parameter that the command line leaves out."""
+    args: list[str] = []
+    for param in command.params:
+        value = param.type.choices[0] if isinstance(param.type, click.Choice) else "."
+        if isinstance(param, click.Argument):
+            args.append(value)
+        elif param.required:
+            args += [param.opts[0], value]
+    return command.make_context(name, args).params
+
+
+def test_cli_defaults_are_the_facades() -> None:
+    """Options that set a Settings or SourceOptions field are passed on only when given (None
+    otherwise) and name the real default in their help; every other default is the facade's."""
+    sources = dataclasses.asdict(SourceOptions())
+    checked = set()
+    for name, command in cli.commands.items():
+        values = received_when_omitted(name, command)
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.is_flag or param.multiple:
+                continue
+            if param.required:
+                continue
+            value = values[param.name]
+            if param.name in EFFECTIVE or param.name in sources:
+                assert value is None, (name, param.name, value)
+                shown = EFFECTIVE.get(param.name, sources.get(param.name))
+                if (name, param.name) == ("ui", "model"):  # the UI only opens existing stores
+                    shown = "where the store's recipe says"
+                assert str(shown) in param.help, (name, param.name, param.help)
+            elif param.name != "store_path":
+                assert value == facade_defaults()[param.name], (name, param.name, value)
+            checked.add(param.name)
+    assert {"k", "mode", "port", "chunk_tokens", "commit_every", "id_field"} <= checked
+
+
+def test_eval_embeds_corpus_and_queries_with_one_model_as_asked(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    from indexer import embedder as embedder_module
+    from tests.test_evaluation import write_beir
+
+    loads = []
+    real_load = embedder_module.load_model
+
+    def counting(*args, **kwargs):
+        loaded = real_load(*args, **kwargs)
+        loads.append(loaded)
+        return loaded
+
+    monkeypatch.setattr(embedder_module, "load_model", counting)
+    beir = write_beir(tmp_path / "beir")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "eval",
+            str(beir),
+            "--model",
+            str(tiny_model_dir),
+            "--precision",
+            "bf16",
+            "--device",
+            "cpu",
+            "--json",
+        ],
+        catch_exceptions=False,
+    )
+    assert json.loads(result.stdout)["queries"] == 2
+    assert len(loads) == 1, "one model for the corpus and the queries"
+    assert loads[0].precision == "bf16" and loads[0].device.type == "cpu"
+    assert next(loads[0].model.parameters()).dtype == torch.bfloat16
 
 
 def test_run_killed_mid_way_resumes_to_a_clean_store(tiny_model_dir, tmp_path) -> None:
@@ -345,7 +432,7 @@ def test_make_demo_store_builds_2000_real_documents(tiny_model_dir, tmp_path) ->
             "make",
             "-s",
             "demo-store",
-            f"STORE={store}",
+            f"DEMO_STORE={store}",
             f"CORPUS={corpus}",
             f"MODEL={tiny_model_dir}",
         ],

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from indexer.job import IndexOptions, index_paths
+from indexer.collection import Collection
+from indexer.settings import Settings
 
 APP = str(Path(__file__).resolve().parents[1] / "search_ui" / "app.py")
 DOCS = [
@@ -45,9 +46,8 @@ def ui_store(tmp_path_factory, tiny_model_dir) -> Path:
     folder = tmp_path_factory.mktemp("ui")
     source = folder / "docs.jsonl"
     source.write_text("".join(json.dumps(doc) + "\n" for doc in DOCS))
-    index_paths(
-        folder / "store", [str(source)], IndexOptions(model=str(tiny_model_dir)), quiet=True
-    )
+    with Collection(folder / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add([str(source)])
     return folder / "store"
 
 
@@ -147,11 +147,17 @@ def test_token_explorer_on_a_word_split_into_wordpieces(app) -> None:
     assert not app.exception
 
 
-def test_compare_view_shows_both_pooled_cosines(app) -> None:
+def test_compare_view_shows_the_pooled_cosines_of_both_poolings(app, ui_store) -> None:
     app.sidebar.radio(key="page").set_value("Compare").run()
-    labels = [m.label for m in app.metric]
-    assert labels == ["Pooled cosine (mean)", "Pooled cosine (spark-nlp)"]
-    assert all(-1 <= float(m.value) <= 1 for m in app.metric)
+    shown = {m.label: float(m.value) for m in app.metric}
+    with Collection(ui_store) as collection:
+        expected = collection.compare(
+            app.text_area(key="compare_a").value, "Someone plays an instrument."
+        )
+    assert shown == {
+        f"Pooled cosine ({pooling})": pytest.approx(cosine, abs=1e-4)
+        for pooling, cosine in expected.pooled.items()
+    }
     assert not app.exception
 
 

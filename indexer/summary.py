@@ -1,0 +1,66 @@
+"""What an index run did: counts, and every thing left out or altered, with where and why."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Skipped:
+    """Something not indexed: where it was (file, or file:line), what kind of problem, and the
+    whole reason."""
+
+    where: str
+    kind: str  # a short category, e.g. "invalid JSON", "duplicate id"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+@dataclass
+class Summary:
+    """What a run did. `skipped` lists each thing left out; `replaced` each input whose
+    undecodable bytes were replaced; `unknown_only` the documents with a window of nothing but
+    [UNK] (text the vocabulary cannot represent: indexed, but its vector says little)."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+    replaced: dict[str, int] = field(default_factory=dict)  # where -> bytes replaced
+    unknown_only: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+    @property
+    def stored(self) -> int:
+        """Documents written by this run (added or updated)."""
+        return self.added + self.updated
+
+    @property
+    def replaced_bytes(self) -> int:
+        return sum(self.replaced.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": len(self.skipped),
+            "skipped_by_kind": dict(Counter(item.kind for item in self.skipped)),
+            "skipped_items": [
+                {"where": s.where, "kind": s.kind, "reason": s.reason} for s in self.skipped
+            ],
+            "chunks": self.chunks,
+            "tokens": self.tokens,
+            "replaced_bytes": self.replaced_bytes,
+            "replaced_items": [{"where": w, "bytes": n} for w, n in self.replaced.items()],
+            "unknown_only": self.unknown_only,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 3),
+        }
