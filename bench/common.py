@@ -12,12 +12,26 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers import AutoTokenizer, BertConfig, BertModel
 
+from indexer.documents import with_title
 from indexer.evaluation import ndcg_at, read_qrels, read_queries
-from indexer.sources import with_title
+from indexer.model import fallback_model_path
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WORDNET_DOCS = 20_000
+SEED_CONFIG = {  # google/bert_uncased_L-6_H-256_A-4
+    "hidden_size": 256,
+    "num_hidden_layers": 6,
+    "num_attention_heads": 4,
+    "intermediate_size": 1024,
+    "vocab_size": 30522,
+    "max_position_embeddings": 512,
+}
+SEED_NOTE = (
+    "random weights: google/bert_uncased_L-6_H-256_A-4 cannot be downloaded here; speed depends "
+    "only on the shape"
+)
 
 
 def require(name: str) -> Path:
@@ -41,6 +55,28 @@ def read_corpus(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
 def indexed_text(record: dict[str, Any]) -> str:
     """The text `semsearch index` embeds for a BEIR record (`sources.with_title`)."""
     return with_title(record.get("title") or None, record["text"])
+
+
+def seed_model_folder(folder: Path) -> Path:
+    """The default model's exact architecture with random weights and the same uncased
+    vocabulary, saved as a model folder (same FLOPs as the real weights)."""
+    torch.manual_seed(0)
+    BertModel(BertConfig(**SEED_CONFIG), add_pooling_layer=False).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(fallback_model_path()).save_pretrained(folder)
+    return folder
+
+
+def wordnet_subset(path: Path, count: int | None) -> list[str]:
+    """Write the first `count` WordNet documents (all: None) to `path` as JSONL; returns their
+    texts as `semsearch index` embeds them."""
+    texts = []
+    with open(require("wordnet") / "corpus.jsonl") as reader, open(path, "w") as writer:
+        for number, line in enumerate(reader):
+            if count is not None and number >= count:
+                break
+            writer.write(line)
+            texts.append(indexed_text(json.loads(line)))
+    return texts
 
 
 def cranfield() -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:

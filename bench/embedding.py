@@ -11,6 +11,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from bench import common
 from bench.common import (
+    SEED_NOTE,
     cranfield,
     dense_ndcg,
     indexed_text,
@@ -26,14 +27,6 @@ from indexer.model import fallback_model_path, prepare
 from indexer.settings import FALLBACK_MODEL
 
 SLICES = 4
-SEED_CONFIG = {
-    "hidden_size": 256,
-    "num_hidden_layers": 6,
-    "num_attention_heads": 4,
-    "intermediate_size": 1024,
-    "vocab_size": 30522,
-    "max_position_embeddings": 512,
-}
 
 
 def wordpieces(embedder: Embedder, texts: list[str]) -> int:
@@ -145,7 +138,7 @@ def seed_architecture(wordnet: list[str]) -> dict[str, Any]:
     embedders = {}
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
-        model = BertModel(BertConfig(**SEED_CONFIG), add_pooling_layer=False)
+        model = BertModel(BertConfig(**common.SEED_CONFIG), add_pooling_layer=False)
         loaded = prepare(model, tokenizer, "random L-6 H-256 A-4", "cpu", precision)
         embedders[precision] = Embedder(loaded)
     texts = wordnet[:10_000]
@@ -157,15 +150,14 @@ def seed_architecture(wordnet: list[str]) -> dict[str, Any]:
     seconds, _ = interleaved(variants, slices)
     mean_length = sum(tokens) / len(texts)
     result: dict[str, Any] = {
-        "note": "random weights: google/bert_uncased_L-6_H-256_A-4 cannot be "
-        "downloaded here; speed depends only on the shape",
+        "note": SEED_NOTE,
         "documents": len(texts),
         "mean_positions": round(mean_length, 1),
     }
     for precision, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         speed = throughput(seconds[precision], slices, tokens)
         limit = matmul_flops(dtype)
-        used = flops_per_token(SEED_CONFIG, mean_length) * speed["tokens_per_s"]
+        used = flops_per_token(common.SEED_CONFIG, mean_length) * speed["tokens_per_s"]
         result[precision] = {
             **speed,
             "matmul_gflops": round(limit / 1e9, 1),

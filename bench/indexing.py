@@ -14,12 +14,13 @@ from typing import Any
 from bench import common
 from bench.common import indexed_text, interleaved, median, read_corpus, require
 from indexer.collection import Collection
+from indexer.documents import SourceOptions
 from indexer.model import fallback_model_path
 from indexer.settings import FALLBACK_MODEL, Settings
-from indexer.sources import SourceOptions
 
 REPEATS = 2
 MEMORY_SIZES: tuple[int | None, ...] = (20_000, None)  # None: the whole WordNet corpus
+PRECISIONS = ("fp32", "bf16")
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 
 
@@ -90,10 +91,12 @@ def high_water_kb(pid: int) -> int:
 
 
 def peak_memory() -> dict[str, Any]:
-    """Section 5: peak RSS of `semsearch index` (default fp32) at 20,000 and 117,659 documents."""
+    """Section 5: peak RSS of `semsearch index` at 20,000 and 117,659 documents, fp32 and bf16,
+    with the store's size on disk per document."""
     source = require("wordnet") / "corpus.jsonl"
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="semsearch-rss-") as folder:
+        corpora = {}
         for count in MEMORY_SIZES:
             corpus = Path(folder) / f"part-{count}.jsonl"
             with open(source) as reader, open(corpus, "w") as writer:
@@ -101,42 +104,55 @@ def peak_memory() -> dict[str, Any]:
                     if count is not None and number >= count:
                         break
                     writer.write(line)
-            store = Path(folder) / f"store-{count}"
-            process = subprocess.Popen(
-                [
-                    SEMSEARCH,
-                    "index",
-                    str(corpus),
-                    "--store",
-                    str(store),
-                    "--id-field",
-                    "_id",
-                    "--model",
-                    FALLBACK_MODEL,
-                    "--precision",
-                    "bf16",
-                    "--device",
-                    "cpu",
-                    "--json",
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            )
-            peak_kb = 0
-            while process.poll() is None:
-                peak_kb = max(peak_kb, high_water_kb(process.pid))
-                time.sleep(0.1)
-            output = process.stdout.read()
-            if process.returncode != 0:
-                raise RuntimeError(f"bench: indexing {corpus} failed ({process.returncode})")
-            summary = json.loads(output)
-            index_bytes = (store / "index.faiss").stat().st_size
-            result[str(summary["added"])] = {
-                "peak_rss_mb": round(peak_kb / 1024, 1),
-                "index_faiss_mb": round(index_bytes / 1e6, 1),
-                "seconds": summary["seconds"],
+            corpora[count] = corpus
+        for precision in PRECISIONS:
+            rows = {}
+            for count, corpus in corpora.items():
+                store = Path(folder) / f"store-{precision}-{count}"
+                rows[count] = measure_index_run(corpus, store, precision)
+            small, large = rows[MEMORY_SIZES[0]], rows[MEMORY_SIZES[-1]]
+            result[precision] = {
+                "runs": list(rows.values()),
+                "rss_ratio": round(large["peak_rss_mb"] / small["peak_rss_mb"], 3),
             }
-    small, large = result.values()
-    result["rss_growth_mb"] = round(large["peak_rss_mb"] - small["peak_rss_mb"], 1)
-    result["index_growth_mb"] = round(large["index_faiss_mb"] - small["index_faiss_mb"], 1)
     return result
+
+
+def measure_index_run(corpus: Path, store: Path, precision: str) -> dict[str, Any]:
+    """Peak RSS (VmHWM, polled) and sizes of one `semsearch index` process."""
+    process = subprocess.Popen(
+        [
+            SEMSEARCH,
+            "index",
+            str(corpus),
+            "--store",
+            str(store),
+            "--id-field",
+            "_id",
+            "--model",
+            FALLBACK_MODEL,
+            "--precision",
+            precision,
+            "--device",
+            "cpu",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    peak_kb = 0
+    while process.poll() is None:
+        peak_kb = max(peak_kb, high_water_kb(process.pid))
+        time.sleep(0.1)
+    output = process.stdout.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"bench: indexing {corpus} failed ({process.returncode})")
+    summary = json.loads(output)
+    store_bytes = sum(path.stat().st_size for path in store.iterdir() if path.is_file())
+    return {
+        "documents": summary["added"],
+        "peak_rss_mb": round(peak_kb / 1024, 1),
+        "index_faiss_mb": round((store / "index.faiss").stat().st_size / 1e6, 1),
+        "store_bytes_per_document": round(store_bytes / summary["added"]),
+        "seconds": summary["seconds"],
+    }

@@ -1,7 +1,8 @@
 """`make bench`: every comparison interleaved in one process, medians and ratios, written to
 bench/results/latest.json and latest.md.
 
-    python -m bench.run [--only embedding,seed,indexing,latency,memory,quality] [--readme]
+    python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long]
+                        [--quick] [--readme]
 """
 
 from __future__ import annotations
@@ -15,12 +16,22 @@ from typing import Any
 
 import numpy as np
 
-from bench import common, embedding, indexing, latency, quality
+from bench import common, embedding, gpu, indexing, latency, long_documents, pipeline, quality
 from bench.common import cranfield, machine
 from indexer.embedder import Embedder
 from indexer.settings import FALLBACK_MODEL
 
-SECTIONS = ("embedding", "seed", "indexing", "latency", "memory", "quality")
+SECTIONS = (
+    "embedding",
+    "seed",
+    "indexing",
+    "pipeline",
+    "latency",
+    "memory",
+    "quality",
+    "gpu",
+    "long",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
 QUERIES = 200
@@ -64,6 +75,27 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
         )
         ratio = e2e["ours fp32"]["ratio_vs_pure_embedding"]
         add("end-to-end vs pure embedding (fp32)", ratio, ">= 0.9x", ratio >= 0.9)
+    flow = report.get("pipeline", {}).get("fp32")
+    if flow:
+        value = flow["end_to_end_vs_pure"]
+        add("CPU end-to-end vs pure embedding (seed, fp32)", value, ">= 0.95x", value >= 0.95)
+        value = flow["end_to_end_vs_sentence_transformers"]
+        add("CPU end-to-end vs sentence-transformers encode", value, ">= 1.15x", value >= 1.15)
+    memory = report.get("memory", {})
+    for precision in ("fp32", "bf16"):
+        if precision in memory:
+            value = memory[precision]["rss_ratio"]
+            add(f"peak RSS 117k / 20k ({precision})", value, "<= 1.10", value <= 1.10)
+    graphics = report.get("gpu", {})
+    if "skipped" in graphics:
+        add("GPU targets", None, "need a CUDA machine", None)
+    for precision in ("fp32", "bf16"):
+        if precision in graphics:
+            row = graphics[precision]
+            value = row["end_to_end_vs_pure"]
+            add(f"GPU end-to-end vs pure embedding ({precision})", value, ">= 0.6x", value >= 0.6)
+            value = row["pure_vs_best_sentence_transformers"]
+            add(f"GPU pure embedding vs best ST ({precision})", value, ">= 2.5x", value >= 2.5)
     lat = report.get("latency")
     if lat:
         largest = max(latency.SIZES)
@@ -189,18 +221,36 @@ def markdown(report: dict[str, Any]) -> str:
             )
             + f". {lat['auto_advice']}."
         )
-    if "memory" in report:
-        memory = report["memory"]
-        rows = [
-            [docs, row["peak_rss_mb"], row["index_faiss_mb"], row["seconds"]]
-            for docs, row in memory.items()
-            if isinstance(row, dict)
-        ]
+    if "pipeline" in report:
         parts.append(
-            "### 5. Peak memory of `semsearch index` (fp32, the default)\n\n"
-            + table(["documents", "peak RSS MB", "index.faiss MB", "seconds"], rows)
-            + f"\n\nRSS grew {memory['rss_growth_mb']} MB while the index grew "
-            f"{memory['index_growth_mb']} MB."
+            "### 3b. End-to-end vs pure embedding vs sentence-transformers, seed architecture\n\n"
+            + pipeline_table(report["pipeline"])
+        )
+    if "memory" in report:
+        rows = [
+            [
+                precision,
+                run["documents"],
+                run["peak_rss_mb"],
+                run["index_faiss_mb"],
+                run["store_bytes_per_document"],
+                run["seconds"],
+            ]
+            for precision in ("fp32", "bf16")
+            for run in report["memory"].get(precision, {}).get("runs", [])
+        ]
+        ratios = ", ".join(
+            f"{p} {report['memory'][p]['rss_ratio']}"
+            for p in ("fp32", "bf16")
+            if p in report["memory"]
+        )
+        parts.append(
+            "### 5. Peak memory and store size of `semsearch index` (all-MiniLM-L6-v2, CPU)\n\n"
+            + table(
+                ["precision", "documents", "peak RSS MB", "index.faiss MB", "store bytes/doc", "s"],
+                rows,
+            )
+            + f"\n\nPeak RSS at 117k / at 20k: {ratios}."
         )
     if "quality" in report:
         qual = report["quality"]
@@ -221,7 +271,58 @@ def markdown(report: dict[str, Any]) -> str:
             + f"\n\nSTS Benchmark test Spearman: {qual['sts_test_spearman']} "
             f"(reference {qual['reference']['sts_test_spearman']})."
         )
+    if "gpu" in report:
+        graphics = report["gpu"]
+        body = (
+            f"skipped: {graphics['skipped']}; "
+            "run `python -m bench.run --only gpu` on a CUDA machine"
+            if "skipped" in graphics
+            else f"{graphics['gpu']}.\n\n" + pipeline_table(graphics)
+        )
+        parts.append("### 7. GPU: all of WordNet, seed architecture\n\n" + body)
+    if "long" in report:
+        rows = [
+            [
+                size,
+                row["prepare_seconds_per_mb"],
+                row["windows"],
+                row["prepare_peak_mb_above_start"],
+                row.get("index_seconds_per_mb", "-"),
+            ]
+            for size, row in report["long"].items()
+        ]
+        parts.append(
+            "### 8. One long document (WordNet glosses as one text, all-MiniLM-L6-v2, CPU)\n\n"
+            + table(
+                ["size", "preparation s/MB", "windows", "preparation peak MB", "index s/MB"],
+                rows,
+            )
+        )
     return "\n\n".join(parts) + "\n"
+
+
+def pipeline_table(section: dict[str, Any]) -> str:
+    """Rows of every variant for each precision, then the ratios."""
+    rows, notes = [], []
+    for precision in ("fp32", "bf16"):
+        if precision not in section:
+            continue
+        result = section[precision]
+        for name, row in result["rows"].items():
+            rows.append([precision, name, row["seconds"], row["docs_per_s"]])
+        notes.append(
+            f"{precision}: end to end / {result['best_pure']} {result['end_to_end_vs_pure']}, "
+            f"end to end / {result['best_sentence_transformers']} "
+            f"{result['end_to_end_vs_sentence_transformers']}, {result['best_pure']} / "
+            f"{result['best_sentence_transformers']} {result['pure_vs_best_sentence_transformers']}"
+        )
+    return (
+        f"{section['documents']:,} WordNet documents on {section['device']}; {section['note']}.\n\n"
+        + table(["precision", "variant", "seconds", "docs/s"], rows)
+        + "\n\nRatios (medians of interleaved rounds, x faster): "
+        + "; ".join(notes)
+        + "."
+    )
 
 
 def public(value: Any) -> Any:
@@ -252,10 +353,11 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
+        pipeline.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
     started = time.perf_counter()
     report: dict[str, Any] = {"machine": machine()}
-    wordnet = embedding.wordnet_texts()
+    wordnet = embedding.wordnet_texts() if {"embedding", "seed", "latency"} & set(chosen) else []
     fp32_wordnet_vectors = None
     if "embedding" in chosen:
         print("bench: 1. embedding throughput", flush=True)
@@ -268,7 +370,12 @@ def main(argv: list[str] | None = None) -> None:
         print("bench: 3. end-to-end indexing", flush=True)
         pure = report.get("embedding", {}).get("wordnet", {}).get("ours fp32", {})
         report["indexing"] = indexing.end_to_end(pure.get("docs_per_s", float("nan")))
-    embedder = Embedder.load(FALLBACK_MODEL, device="cpu", quiet=True)
+    embedder = None
+    if {"latency", "quality", "long"} & set(chosen):
+        embedder = Embedder.load(FALLBACK_MODEL, device="cpu", quiet=True)
+    if "pipeline" in chosen:
+        print("bench: 3b. end to end vs pure embedding (seed architecture)", flush=True)
+        report["pipeline"] = pipeline.compare("cpu", common.WORDNET_DOCS, ("fp32", "bf16"))
     if "latency" in chosen:
         print("bench: 4. query latency", flush=True)
         if fp32_wordnet_vectors is None:
@@ -281,6 +388,12 @@ def main(argv: list[str] | None = None) -> None:
     if "quality" in chosen:
         print("bench: 6. quality", flush=True)
         report["quality"] = quality.run(embedder)
+    if "gpu" in chosen:
+        print("bench: 7. GPU", flush=True)
+        report["gpu"] = gpu.run()
+    if "long" in chosen:
+        print("bench: 8. one long document", flush=True)
+        report["long"] = long_documents.run(embedder)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -37,12 +38,13 @@ def window_spans(n_tokens: int, chunk_tokens: int, overlap: int) -> list[tuple[i
         start = end - overlap
 
 
-def windows(offsets: list[tuple[int, int]], chunk_tokens: int, overlap: int) -> list[Window]:
-    """Windows over a text whose wordpieces have character `offsets`."""
+def windows(offsets: Sequence[Sequence[int]], chunk_tokens: int, overlap: int) -> list[Window]:
+    """Windows over a text whose wordpieces have character `offsets` (pairs start, end)."""
     result = []
     for ord_, (first, last) in enumerate(window_spans(len(offsets), chunk_tokens, overlap)):
         if first == last:
             result.append(Window(ord_, 0, 0, 0, 0))
         else:
-            result.append(Window(ord_, first, last, offsets[first][0], offsets[last - 1][1]))
+            start, end = int(offsets[first][0]), int(offsets[last - 1][1])
+            result.append(Window(ord_, first, last, start, end))
     return result

@@ -21,14 +21,15 @@ import click
 
 from indexer import settings as defaults
 from indexer.collection import Collection
+from indexer.console import EXIT_INTERRUPTED
+from indexer.documents import SourceOptions
 from indexer.pipeline import IndexInterrupted
 from indexer.settings import Settings, default_store
-from indexer.sources import SourceOptions
 from indexer.summary import Summary
 from store.errors import SemsearchError, StoreError
 from store.store import store_exists
 
-EXIT_SKIPPED, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_SKIPPED, EXIT_USAGE = 1, 2
 SOURCE_DEFAULTS = SourceOptions()
 STORE_HELP = f"Store folder (default: ${defaults.STORE_ENV}, else ./{defaults.STORE_FOLDER})."
 

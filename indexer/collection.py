@@ -9,31 +9,54 @@
 
 The command line, the UI, `eval` and the benchmarks go through this class. Its defaults live in
 `indexer.settings`. The model is loaded on first use and once per Collection: a lexical search or
-`stats` never loads it. Calls are serialised, so one Collection may be shared between threads.
+`stats` never loads it (nor imports torch). Calls are serialised, so one Collection may be shared
+between threads.
 """
 
 from __future__ import annotations
 
+import functools
+import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from indexer import pipeline
-from indexer.comparison import Comparison, compare
-from indexer.embedder import Embedder, Explanation, TokenView
+from indexer.documents import SourceOptions
+from indexer.records import from_record
 from indexer.settings import CHUNK_TOKENS, INDEX, MODE, OVERLAP, POOLING, K, Settings, default_store
-from indexer.sources import SourceOptions, check_sources, from_record, read_sources
+from indexer.sources import check_sources, read_sources
 from indexer.summary import Summary
+from store.catalog import translated
 from store.errors import StoreError
 from store.filters import Filter, parse_filter
 from store.recipe import QUERY_KEYS, Recipe
 from store.results import Hit
-from store.store import Store, store_exists
+from store.store import DB_FILE, Store, store_exists
+
+if TYPE_CHECKING:
+    from indexer.comparison import Comparison
+    from indexer.embedder import Embedder, Explanation, TokenView
+
+
+def _store_conditions(method: Callable) -> Callable:
+    """SQLite failures that are the store's or the disk's condition (a damaged file, a read-only
+    or full disk) become StoreErrors naming the store; anything else stays what it is."""
+
+    @functools.wraps(method)
+    def wrapper(self: Collection, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            path = (self.path or Path(".")) / DB_FILE
+            raise translated(path, error) or error from None
+
+    return wrapper
 
 
 class Collection:
@@ -86,12 +109,14 @@ class Collection:
         return self.path is not None and store_exists(self.path)
 
     @property
+    @_store_conditions
     def recipe(self) -> Recipe | None:
         """The store's recipe, or None before anything was added."""
         with self._lock:
             return self._store().recipe if self.exists else None
 
     @property
+    @_store_conditions
     def generation(self) -> int:
         """The store's write counter: it changes with every write, from any process."""
         with self._lock:
@@ -113,6 +138,8 @@ class Collection:
         """The store's model (from where its recipe says, or from `settings.model`, which must
         hold the same weights), or for a new store the settings' model. Pooling and chunking: the
         settings' when given (a store refuses other ones), else the store's, else the defaults."""
+        from indexer.embedder import Embedder
+
         chosen, recipe = self.settings, self.recipe
         shape = {
             "pooling": chosen.pooling or (recipe.pooling if recipe else POOLING),
@@ -163,6 +190,7 @@ class Collection:
 
     # -- writing --------------------------------------------------------------------------------
 
+    @_store_conditions
     def add(
         self, paths: Sequence[str], sources: SourceOptions | None = None, progress: bool = False
     ) -> Summary:
@@ -171,9 +199,10 @@ class Collection:
         documents (same content hash) are not embedded again."""
         sources = sources or SourceOptions()
         with self._lock:
-            check_sources(list(paths), sources)
-            return self._index(read_sources(list(paths), sources), progress)
+            check_sources(list(paths), sources, self.path)
+            return self._index(read_sources(list(paths), sources, self.path), progress)
 
+    @_store_conditions
     def add_records(
         self,
         records: Iterable[Mapping[str, Any]],
@@ -198,11 +227,13 @@ class Collection:
                 store, self.embedder, items, self.settings.commit_every, progress=progress
             )
 
+    @_store_conditions
     def delete(self, ids: Iterable[str]) -> int:
         """Delete documents by id; returns how many existed."""
         with self._lock, self._writing() as store:
             return store.delete(list(ids))
 
+    @_store_conditions
     def prune(self, dry_run: bool = False) -> list[str]:
         """Delete documents whose source file no longer exists; returns their ids."""
         with self._lock:
@@ -215,12 +246,14 @@ class Collection:
                 self.delete(gone)
             return gone
 
+    @_store_conditions
     def rebuild(self, index: str) -> dict[str, Any]:
         """Rebuild the FAISS index as another type from the stored vectors (no re-embedding)."""
         with self._lock, self._writing() as store:
             built = store.rebuild(index)
             return {"index_type": built.spec, "vectors": built.count}
 
+    @_store_conditions
     def repair(self) -> dict[str, Any]:
         """Rebuild the full-text and FAISS indexes from SQLite; returns the verify report."""
         with self._lock, self._writing() as store:
@@ -228,6 +261,7 @@ class Collection:
 
     # -- searching ------------------------------------------------------------------------------
 
+    @_store_conditions
     def search(
         self,
         query: str,
@@ -251,6 +285,7 @@ class Collection:
         with self._lock:
             return self._query_embedder().explain(query, text)
 
+    @_store_conditions
     def count(self, filters: Sequence[str | Filter] = ()) -> int:
         """Documents that every filter holds for (all documents without filters)."""
         with self._lock:
@@ -258,41 +293,49 @@ class Collection:
 
     # -- reading --------------------------------------------------------------------------------
 
+    @_store_conditions
     def document(self, doc_id: str) -> dict[str, Any] | None:
         """A document (text, title, source, metadata) with its chunks' spans, or None."""
         with self._lock:
             return self._store().get(doc_id)
 
+    @_store_conditions
     def chunk(self, chunk_id: int) -> dict[str, Any] | None:
         """One chunk with its document id, span and text, or None."""
         with self._lock:
             return self._store().chunk(chunk_id)
 
+    @_store_conditions
     def fields(self) -> dict[str, dict[str, Any]]:
         """Metadata keys with their types, counts, distinct values, min and max."""
         with self._lock:
             return self._store().metadata_fields()
 
+    @_store_conditions
     def values(self, key: str, limit: int = 200) -> list[Any]:
         """Distinct values of one metadata key, most frequent first."""
         with self._lock:
             return self._store().distinct_values(key, limit)
 
+    @_store_conditions
     def sample(self, size: int) -> list[dict[str, Any]]:
         """Up to `size` documents (id, title, metadata) with their first chunk's vector."""
         with self._lock:
             return self._store().sample_documents(size)
 
+    @_store_conditions
     def stats(self) -> dict[str, Any]:
         """Counts, recipe, index type and sizes on disk."""
         with self._lock:
             return self._store().stats()
 
+    @_store_conditions
     def verify(self, sample: int = 100) -> dict[str, Any]:
         """Compare SQLite with FAISS and the full-text index; `ok` when all agree."""
         with self._lock:
             return self._store().verify(sample)
 
+    @_store_conditions
     def export(self, folder: str | Path) -> int:
         """Write the TensorBoard Embedding Projector files; returns the number of vectors."""
         from indexer.export import export_projector
@@ -300,6 +343,7 @@ class Collection:
         with self._lock:
             return export_projector(self._store(), Path(folder))
 
+    @_store_conditions
     def evaluate(self, beir: str | Path, split: str = "test") -> dict[str, Any]:
         """nDCG@10, recall@100 and MRR@10 per mode on a BEIR folder, indexing its corpus first
         when this store does not exist yet."""
@@ -309,6 +353,7 @@ class Collection:
 
     # -- the model ------------------------------------------------------------------------------
 
+    @_store_conditions
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Pooled, normalized vectors of `texts`, as the store's recipe makes them (the settings'
         model when there is no store)."""
@@ -323,6 +368,8 @@ class Collection:
 
     def compare(self, a: str, b: str) -> Comparison:
         """Token-by-token and pooled cosines of two texts."""
+        from indexer.comparison import compare
+
         with self._lock:
             return compare(self.embedder, a, b)
 

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tokenizers import Encoding, Tokenizer
 
+from indexer import tokenization
 from indexer.chunking import Window, windows
 from indexer.model import LoadedModel, ModelLoadError, load_model
 from indexer.pooling import position_weights, weighted_mean
@@ -24,6 +24,7 @@ from indexer.settings import (
     PRECISION,
     SettingsError,
 )
+from indexer.tokenization import Tokens
 from store.errors import SemsearchError
 from store.recipe import Recipe
 
@@ -92,10 +93,13 @@ class TextTooLongError(SemsearchError):
 
 @dataclass
 class Prepared:
-    """Texts cut into windows and turned into model inputs, ready for the forward pass."""
+    """Texts cut into windows and turned into model inputs, ready for the forward pass. Inputs are
+    kept compactly: every window's ids (with [CLS] and [SEP]) one after another in one array."""
 
     windows: list[list[Window]]  # per text
-    inputs: list[tuple[list[int], list[float]]]  # per window: ids with [CLS]/[SEP], weights
+    ids: np.ndarray  # int32
+    bounds: np.ndarray  # window i is ids[bounds[i]:bounds[i + 1]]
+    weights: np.ndarray | None  # float32 beside ids; None: every position weighs 1 (mean)
     unknown_only: list[int]  # indices of texts with a window that is nothing but [UNK]
 
     @property
@@ -137,8 +141,10 @@ class Embedder:
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         self.batch_tokens = batch_tokens
-        self._tokenizer = _untruncated(loaded.tokenizer.backend_tokenizer)
-        # bf16 matrix units want aligned shapes (measured: 18% faster padded to 8 on AMX);
+        self._tokenizer = tokenization.untruncated(loaded.tokenizer.backend_tokenizer)
+        # bf16 matrix units want aligned shapes (measured: 18% faster padded to 8 on AMX), and
+        # oneDNN compiles and keeps a kernel for every bf16 input shape: padding the rows too
+        # bounds their number (a 117k-document run held 410 MB of kernels for unpadded rows).
         # fp32 is faster unpadded. Padding is masked, so vectors do not change.
         self._pad_multiple = 8 if loaded.precision == "bf16" else 1
         tokenizer = loaded.tokenizer
@@ -214,41 +220,51 @@ class Embedder:
 
     # -- tokens and windows ---------------------------------------------------------------------
 
-    def tokenize(self, texts: Sequence[str]) -> list[Encoding]:
-        """Wordpieces of each whole text, without special tokens, truncation or padding."""
-        return self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+    def tokenize(self, texts: Sequence[str], parallel: bool = True) -> list[Tokens]:
+        """Wordpieces of each whole text, without special tokens, truncation or padding (with
+        their word indices when the pooling needs them). `parallel=False` keeps to the calling
+        thread (no tokenizer thread pool)."""
+        return tokenization.tokenize(
+            self._tokenizer, list(texts), parallel, words=self.pooling != "mean"
+        )
 
-    def windows(self, encoding: Encoding) -> list[Window]:
+    def windows(self, tokens: Tokens) -> list[Window]:
         """The windows a tokenized text is cut into."""
-        return windows(encoding.offsets, self.chunk_tokens, self.overlap)
+        return windows(tokens.offsets, self.chunk_tokens, self.overlap)
 
-    def prepare(self, texts: Sequence[str]) -> Prepared:
-        """Tokenize and cut every text into windows with their model inputs (no model needed)."""
-        per_text, inputs, unknown_only = [], [], []
-        for number, encoding in enumerate(self.tokenize(texts)):
-            ids, word_ids = encoding.ids, encoding.word_ids  # each access copies the whole list
-            text_windows = windows(encoding.offsets, self.chunk_tokens, self.overlap)
+    def prepare(self, texts: Sequence[str], parallel: bool = True) -> Prepared:
+        """Tokenize and cut every text into windows with their model inputs (no model needed).
+        `parallel`: as for `tokenize`."""
+        per_text, pieces, weights, unknown_only = [], [], [], []
+        cls, sep = np.array([self._cls_id], np.int32), np.array([self._sep_id], np.int32)
+        for number, tokens in enumerate(self.tokenize(texts, parallel)):
+            text_windows = self.windows(tokens)
             per_text.append(text_windows)
             for window in text_windows:
-                span = ids[window.token_start : window.token_end]
-                inputs.append(
-                    (
-                        [self._cls_id, *span, self._sep_id],
-                        position_weights(
-                            self.pooling,
-                            [None, *word_ids[window.token_start : window.token_end], None],
-                        ),
-                    )
-                )
-                if span and all(token == self._unk_id for token in span):
+                span = tokens.ids[window.token_start : window.token_end]
+                pieces += [cls, span, sep]
+                if tokens.word_ids is not None:
+                    inner = tokens.word_ids[window.token_start : window.token_end].tolist()
+                    words = [None, *inner, None]
+                    weights.append(np.asarray(position_weights(self.pooling, words), np.float32))
+                if len(span) and (span == self._unk_id).all():
                     unknown_only.append(number)
-        return Prepared(per_text, inputs, sorted(set(unknown_only)))
+        lengths = [n.n_tokens + 2 for text in per_text for n in text]
+        bounds = np.zeros(len(lengths) + 1, np.int64)
+        np.cumsum(lengths, out=bounds[1:])
+        return Prepared(
+            per_text,
+            np.concatenate(pieces) if pieces else np.zeros(0, np.int32),
+            bounds,
+            np.concatenate(weights) if weights else None,
+            sorted(set(unknown_only)),
+        )
 
     # -- vectors --------------------------------------------------------------------------------
 
     def vectors(self, prepared: Prepared) -> list[list[EmbeddedChunk]]:
         """Run the model over prepared windows: every window of every text with its vector."""
-        vectors = iter(self._encode(prepared.inputs))
+        vectors = iter(self._encode(prepared))
         return [
             [EmbeddedChunk(w, next(vectors)) for w in text_windows]
             for text_windows in prepared.windows
@@ -283,33 +299,54 @@ class Embedder:
         if batch:
             yield batch
 
-    def _encode(self, inputs: list[tuple[list[int], list[float]]]) -> np.ndarray:
-        """Pooled, normalized vectors for (ids, weights) windows, returned in input order. The
-        results stay on the device until one copy at the end (no synchronisation per batch)."""
-        if not inputs:
+    def _encode(self, prepared: Prepared) -> np.ndarray:
+        """Pooled, normalized vectors of the prepared windows, in their order. The results stay
+        on the device until one copy at the end (no synchronisation per batch)."""
+        lengths = np.diff(prepared.bounds)
+        if not len(lengths):
             return np.zeros((0, self.dim), np.float32)
         order, pooled = [], []
-        for batch in self._batches([len(ids) for ids, _ in inputs]):
-            ids, mask, weights = self._pad([inputs[i] for i in batch])
-            hidden = self._forward(ids, mask)
+        for batch in self._batches(lengths.tolist()):
+            ids, mask, weights = self._pad(prepared, batch)
+            hidden = self._forward(ids, mask)[: len(batch)]
+            weights = weights[: len(batch)]
             device_weights = weights.to(hidden.device, non_blocking=True)
             pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
             order += batch
-        out = np.empty((len(inputs), self.dim), np.float32)
+        out = np.empty((len(lengths), self.dim), np.float32)
         out[order] = torch.cat(pooled).cpu().numpy()
         return out
 
-    def _pad(self, rows: list[tuple[list[int], list[float]]]) -> tuple[torch.Tensor, ...]:
-        width = max(len(ids) for ids, _ in rows)
+    def _pad(self, prepared: Prepared, batch: list[int]) -> tuple[torch.Tensor, ...]:
+        """ids, attention mask and pooling weights of some windows, padded to one width (and in
+        bf16 to a few row counts: the extra rows attend to one pad token and are dropped)."""
+        bounds = prepared.bounds
+        width = int(max(bounds[i + 1] - bounds[i] for i in batch))
+        rows = self._rows(len(batch), width)
         width += -width % self._pad_multiple
-        ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        weights = np.zeros((len(rows), width), dtype=np.float32)
-        for row, (row_ids, row_weights) in enumerate(rows):
-            ids[row, : len(row_ids)] = row_ids
-            mask[row, : len(row_ids)] = 1
-            weights[row, : len(row_ids)] = row_weights
+        ids = np.full((rows, width), self._pad_id, dtype=np.int64)
+        mask = np.zeros((rows, width), dtype=np.int64)
+        mask[len(batch) :, 0] = 1
+        weights = None if prepared.weights is None else np.zeros((rows, width), np.float32)
+        for row, window in enumerate(batch):
+            start, end = bounds[window], bounds[window + 1]
+            ids[row, : end - start] = prepared.ids[start:end]
+            mask[row, : end - start] = 1
+            if weights is not None:
+                weights[row, : end - start] = prepared.weights[start:end]
+        weights = mask.astype(np.float32) if weights is None else weights
         return torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(weights)
+
+    def _rows(self, count: int, width: int) -> int:
+        """Rows of a padded batch. In bf16 a partial batch takes the next power of two (a full
+        one keeps its size), rounded to a multiple of 8: a few shapes per width, whatever the
+        corpus, so oneDNN's kernels stop multiplying (117k WordNet documents in bf16: peak RSS
+        905 MB with rows padded to 8, 862 MB like this; 20k documents: 799 MB)."""
+        if self._pad_multiple == 1:
+            return count
+        full = max(self.batch_tokens // width, count)
+        rows = min(1 << max(count - 1, 0).bit_length(), full)
+        return rows + (-rows % self._pad_multiple)
 
     def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden layer as float32, (batch, seq, dim)."""
@@ -326,7 +363,7 @@ class Embedder:
 
     def token_embeddings(self, text: str) -> TokenView:
         """Every position's vector from the last layer, with its wordpiece and character offsets."""
-        encoding = self.tokenize([text])[0]
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
         limit = self.loaded.max_positions - 2
         if len(encoding.ids) > limit:
             raise TextTooLongError(
@@ -355,11 +392,3 @@ class Embedder:
         pooled = (weights[:, None] * hidden).sum(axis=0) / weights.sum()
         shares = weights * (hidden @ query_vector) / (weights.sum() * np.linalg.norm(pooled))
         return Explanation(view.tokens, view.offsets, shares, float(shares.sum()))
-
-
-def _untruncated(tokenizer: Tokenizer) -> Tokenizer:
-    """A copy of the fast tokenizer with truncation and padding off (some ship with them on)."""
-    copy = Tokenizer.from_str(tokenizer.to_str())
-    copy.no_truncation()
-    copy.no_padding()
-    return copy

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.sources import SourceError, SourceOptions
+from indexer.documents import SourceError, SourceOptions
 from store.store import MODES
 
 if TYPE_CHECKING:

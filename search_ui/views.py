@@ -350,7 +350,7 @@ def index_page(ctx: Context) -> None:
     columns = st.columns(4)
     columns[0].metric("Documents", f"{stats['documents']:,}")
     columns[1].metric("Chunks", f"{stats['chunks']:,}")
-    columns[2].metric("Tokens", f"{stats['tokens']:,}")
+    columns[2].metric("Wordpieces", f"{stats['wordpieces']:,}")
     columns[3].metric("Dimension", stats["dim"])
     st.table(
         pd.DataFrame(

@@ -85,10 +85,11 @@ class DocumentRecord:
     source: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     chunks: list[ChunkRecord] = field(default_factory=list)
+    content_hash: str = ""  # computed from text, title and metadata when not given
 
-    @property
-    def content_hash(self) -> str:
-        return content_hash(self.text, self.title, self.metadata)
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = content_hash(self.text, self.title, self.metadata)
 
 
 def content_hash(text: str, title: str | None, metadata: dict[str, Any]) -> str:
@@ -115,11 +116,22 @@ def open_writable(path: Path) -> sqlite_utils.Database:
                 db.executescript(SCHEMA)
             else:
                 _migrate(db, path)
-    except sqlite3.OperationalError as error:
-        raise StoreError(f"cannot write the store at {path.parent}: {error}") from None
-    except sqlite3.DatabaseError as error:
-        raise damaged(path, error) from None
+    except sqlite3.Error as error:
+        raise translated(path, error) or error from None
     return db
+
+
+def require_ours(path: Path) -> None:
+    """DamagedStoreError unless an existing `path` is a semsearch store (of any schema version);
+    opened read-only, so that nothing is created next to a database that is not ours."""
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            _check_ours(sqlite_utils.Database(connection), path)
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise translated(path, error) or error from None
 
 
 def open_readonly(path: Path) -> sqlite_utils.Database:
@@ -136,14 +148,34 @@ def open_readonly(path: Path) -> sqlite_utils.Database:
         db.execute("PRAGMA busy_timeout = 30000")
         _check_ours(db, path)
         version = get_meta(db, "schema_version")
-    except sqlite3.DatabaseError as error:
-        raise damaged(path, error) from None
+    except sqlite3.Error as error:
+        raise translated(path, error) or error from None
     if version != SCHEMA_VERSION:
         raise StoreError(
             f"{path} has schema version {version}; this semsearch reads version "
             f"{SCHEMA_VERSION}: run `semsearch repair --store {path.parent}` once to upgrade it"
         )
     return db
+
+
+def translated(path: Path, error: sqlite3.Error) -> StoreError | None:
+    """The user-facing error for an SQLite failure that is the store's or the disk's condition
+    (damaged, read-only, full, busy, unreadable); None for anything else, which is a bug."""
+    name = getattr(error, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+        return damaged(path, error)
+    conditions = {
+        "SQLITE_READONLY": "the store is read-only here",
+        "SQLITE_IOERR": "the disk could not be read or written",
+        "SQLITE_FULL": "the disk is full",
+        "SQLITE_BUSY": "another process keeps the database busy",
+        "SQLITE_CANTOPEN": "the database file cannot be opened",
+        "SQLITE_PERM": "permission denied",
+    }
+    for prefix, meaning in conditions.items():
+        if name.startswith(prefix):
+            return StoreError(f"store {path.parent}: {meaning} ({error})")
+    return None
 
 
 def damaged(path: Path, error: Exception) -> DamagedStoreError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import faiss
@@ -94,6 +94,10 @@ class VectorIndex:
             bits = 8 if len(training) >= 256 * 39 else 4  # PQ codebooks need 39 points a centroid
             code = {"ivf": "Flat", "ivf-sq8": "SQ8", "ivf-pq": f"PQ{_pq_parts(dim)}x{bits}"}[spec]
             index = faiss.index_factory(dim, f"IVF{nlist},{code}", faiss.METRIC_INNER_PRODUCT)
+            if spec == "ivf-sq8":
+                # encode the vectors, not their residuals: training then needs no second copy of
+                # the sample (-145 MB at 100k x 384), for recall@10 0.968 instead of 0.970
+                index.by_residual = False
             index.train(np.ascontiguousarray(training, dtype=np.float32))
             index.nprobe = ivf_nprobe(nlist)
         else:
@@ -106,13 +110,14 @@ class VectorIndex:
         spec: str,
         dim: int,
         batches: Iterable[tuple[np.ndarray, np.ndarray]],
-        training: np.ndarray | None,
+        training: Callable[[], np.ndarray] | None,
         generation: int,
         store_id: str,
         count: int | None = None,
     ) -> VectorIndex:
-        """A new index filled from (ids, vectors) batches."""
-        built = cls.empty(spec, dim, training, count)
+        """A new index filled from (ids, vectors) batches. `training` gives the IVF training
+        sample, which is let go once trained, before the vectors are added (a lower peak)."""
+        built = cls.empty(spec, dim, training() if training else None, count)
         for ids, vectors in batches:
             built.add(ids, vectors)
         built.generation = generation

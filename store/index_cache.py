@@ -79,14 +79,15 @@ class IndexCache:
             generation = int(catalog.get_meta(self.db, "generation", 0))
             count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             spec = resolve_spec(self.spec(), count)
-            training = None
-            if spec.startswith("ivf"):
-                training = catalog.sample_vectors(self.db, self.dim, TRAINING_SAMPLE)
+
+            def training() -> np.ndarray:
+                return catalog.sample_vectors(self.db, self.dim, TRAINING_SAMPLE)
+
             return VectorIndex.build(
                 spec,
                 self.dim,
                 catalog.vector_batches(self.db, self.dim),
-                training,
+                training if spec.startswith("ivf") else None,
                 generation,
                 self.store_id,
                 count,
@@ -151,7 +152,8 @@ class IndexCache:
 
     def _save_if_no_writer(self, index: VectorIndex) -> None:
         """Save what a reader rebuilt or caught up, so the next process need not, when no writer
-        is active and the file on disk is older (a cache: skipped where the folder is read-only)."""
+        is active, unless a writer has since saved a newer file of this store (a cache: skipped
+        where the folder is read-only)."""
         if not os.access(self.path.parent, os.W_OK):
             return
         lock = WriterLock(self.path.parent)
@@ -159,10 +161,11 @@ class IndexCache:
             return
         try:
             try:
-                on_disk = VectorIndex.load(self.path).generation
+                on_disk = VectorIndex.load(self.path)
+                newer = on_disk.store_id == self.store_id and on_disk.generation > index.generation
             except IndexFileError:
-                on_disk = -1
-            if on_disk < index.generation:
+                newer = False
+            if not newer:
                 self.save(index)
         finally:
             lock.release()

@@ -43,6 +43,8 @@ class Store:
     def __init__(self, folder: Path, writable: bool) -> None:
         self.folder = Path(folder)
         self.writable = writable
+        if writable and (self.folder / DB_FILE).exists():
+            catalog.require_ours(self.folder / DB_FILE)  # before a lock file is created there
         self._lock = WriterLock(self.folder) if writable else None
         if self._lock:
             self._lock.acquire()
@@ -342,8 +344,9 @@ class Store:
         ).fetchone()[0]
 
     def stats(self) -> dict[str, Any]:
-        """Counts, recipe, index type and sizes on disk."""
-        documents, chunks, tokens = self.db.execute(
+        """Counts, recipe, index type and sizes on disk. `wordpieces` counts each wordpiece of
+        the documents once; `wordpieces_embedded` counts those the windows' overlaps repeat."""
+        documents, chunks, embedded = self.db.execute(
             "SELECT (SELECT count(*) FROM documents), count(*), coalesce(sum(n_tokens), 0) "
             "FROM chunks"
         ).fetchone()
@@ -357,7 +360,8 @@ class Store:
             "store": str(self.folder),
             "documents": documents,
             "chunks": chunks,
-            "tokens": tokens,
+            "wordpieces": embedded - self.recipe.overlap * (chunks - documents),
+            "wordpieces_embedded": embedded,
             "generation": self.generation,
             "recipe": self.recipe.to_dict(),
             "index_spec": self.index_spec,

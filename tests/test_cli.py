@@ -21,8 +21,8 @@ from click.testing import CliRunner
 from indexer import settings as defaults
 from indexer.cli import cli
 from indexer.collection import Collection
+from indexer.documents import SourceOptions
 from indexer.settings import Settings
-from indexer.sources import SourceOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")

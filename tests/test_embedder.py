@@ -12,6 +12,7 @@ import torch
 from indexer.embedder import Embedder, TextTooLongError
 from indexer.model import ModelLoadError, hub_reachable, load_model
 from indexer.settings import DEFAULT_MODEL, FALLBACK_MODEL, SettingsError
+from indexer.tokenization import untruncated
 from tests.conftest import shared_data, tiny_loaded
 
 TEXTS = [
@@ -68,25 +69,29 @@ def test_long_document_windows_cover_every_wordpiece_with_exact_overlap(shipped:
         f"word{i % 97} aerodynamic-{i}" if i % 7 == 0 else f"token{i % 13}" for i in range(5000)
     ]
     text = " ".join(words)
-    encoding = shipped.tokenize([text])[0]
-    windows = shipped.windows(encoding)
-    n = len(encoding.ids)
+    tokens = shipped.tokenize([text])[0]
+    encoding = untruncated(shipped.loaded.tokenizer.backend_tokenizer).encode(
+        text, add_special_tokens=False
+    )
+    assert tokens.ids.tolist() == encoding.ids
+    windows = shipped.windows(tokens)
+    n = len(tokens)
     assert n > 5000 and len(windows) > 20
     assert windows[0].token_start == 0 and windows[-1].token_end == n
     covered = np.zeros(n, bool)
-    ids, word_ids, tokens = encoding.ids, encoding.word_ids, encoding.tokens
+    ids, word_ids, pieces = encoding.ids, encoding.word_ids, encoding.tokens
     starts_inside_a_word = 0
     for window in windows:
         first = window.token_start
         assert 0 < window.n_tokens <= shipped.chunk_tokens
         covered[first : window.token_end] = True
-        assert window.start == encoding.offsets[first][0]
+        assert window.start == encoding.offsets[first][0] == tokens.offsets[first][0]
         assert window.end == encoding.offsets[window.token_end - 1][1]
-        piece_ids = shipped.tokenize([text[window.start : window.end]])[0].ids
+        piece_ids = shipped.tokenize([text[window.start : window.end]])[0].ids.tolist()
         if first > 0 and word_ids[first] == word_ids[first - 1]:
             # the window starts inside a word: its text starts with that word's later pieces
             starts_inside_a_word += 1
-            assert tokens[first].startswith("##")
+            assert pieces[first].startswith("##")
             assert piece_ids[0] != ids[first]
         else:  # its text tokenizes back to the window's own wordpieces
             assert piece_ids[:5] == ids[first : first + 5]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -355,7 +357,12 @@ def test_stats_and_metadata_fields(filled) -> None:
     folder, _ = filled
     with Store.open(folder) as store:
         stats = store.stats()
-        assert (stats["documents"], stats["chunks"], stats["tokens"]) == (300, 600, 2400)
+        assert (stats["documents"], stats["chunks"], stats["wordpieces_embedded"]) == (
+            300,
+            600,
+            2400,
+        )
+        assert stats["wordpieces"] == 2400 - RECIPE.overlap * 300  # consecutive windows overlap
         assert stats["bytes"]["store.db"] > 0 and stats["recipe"] == RECIPE.to_dict()
         fields = store.metadata_fields()
         assert fields["year"]["min"] == 2000 and fields["year"]["max"] == 2019
@@ -406,3 +413,161 @@ def test_misuse_of_the_store_api_is_refused_clearly(filled) -> None:
         store.upsert([wrong])
     with Store.open(folder) as store:
         assert store.get("w0") is None and store.stats()["documents"] == 300
+
+
+def snapshot(folder: Path) -> dict:
+    """What a store holds, independent of the chunk ids it happened to allocate."""
+    with Store.open(folder) as store:
+        db = store.db
+        documents = db.execute(
+            "SELECT id, source, title, text, metadata, content_hash FROM documents ORDER BY id"
+        ).fetchall()
+        chunks = db.execute(
+            'SELECT doc_id, ord, start, "end", n_tokens, vector FROM chunks ORDER BY doc_id, ord'
+        ).fetchall()
+        hits = {
+            word: [h.doc_id for h in store.search(text=word, mode="lexical", k=1000)]
+            for word in ("cats", "dogs", "zeppelin", "document")
+        }
+        log = db.execute(
+            "SELECT l.generation, l.op, count(*) FROM index_log l GROUP BY 1, 2 ORDER BY 1, 2"
+        ).fetchall()
+        live = db.execute(
+            "SELECT count(*) FROM index_log l JOIN chunks c ON c.id = l.chunk_id WHERE op = 'add'"
+        ).fetchone()[0]
+        return {"documents": documents, "chunks": chunks, "hits": hits, "log": log, "live": live}
+
+
+def test_batched_writes_equal_one_document_at_a_time(tmp_path) -> None:
+    first, replacements = make_docs(60, seed=1), make_docs(30, seed=2, chunks=3)
+    for doc in replacements:
+        doc.text = f"zeppelin {doc.text}"
+        for chunk in doc.chunks:
+            chunk.end = len(doc.text)
+    replacements += make_docs(5, seed=3, prefix="new")
+    replacements = [replace(doc, content_hash="") for doc in replacements]  # hash the new text
+    stores = {"batched": tmp_path / "batched", "single": tmp_path / "single"}
+    for name, folder in stores.items():
+        with (
+            Store.open(folder, writable=True)
+            if folder.exists()
+            else Store.create(folder, RECIPE, "flat") as store
+        ):
+            if name == "batched":
+                store.upsert(first)
+                store.upsert(replacements)
+                store.delete(["d3", "d40", "nope"])
+            else:  # one generation per document: the log is grouped differently
+                for doc in first:
+                    store.upsert([doc])
+                for doc in replacements:
+                    store.upsert([doc])
+                for doc_id in ("d3", "d40", "nope"):
+                    store.delete([doc_id])
+            store.flush = lambda: None  # keep the index log as written, for the comparison
+    batched, single = snapshot(stores["batched"]), snapshot(stores["single"])
+    for key in ("documents", "chunks", "hits", "live"):
+        assert batched[key] == single[key], key
+    assert len(batched["documents"]) == 60 + 5 - 2
+    assert batched["hits"]["zeppelin"] and "d3" not in batched["hits"]["zeppelin"]
+    added = lambda log: sum(n for _, op, n in log if op == "add")  # noqa: E731
+    removed = lambda log: sum(n for _, op, n in log if op == "del")  # noqa: E731
+    assert added(batched["log"]) == added(single["log"]) == 60 * 2 + 30 * 3 + 5 * 2
+    assert removed(batched["log"]) == removed(single["log"]) == 30 * 2 + 3 + 2  # d3 had 3 chunks
+    for folder in stores.values():
+        with Store.open(folder) as store:
+            assert store.verify()["ok"]
+
+
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (id TEXT PRIMARY KEY, source TEXT, title TEXT, text TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}', content_hash TEXT NOT NULL, indexed_at TEXT NOT NULL);
+CREATE TABLE chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, doc_id TEXT NOT NULL, ord INTEGER,
+    start INTEGER, "end" INTEGER, n_tokens INTEGER, text TEXT NOT NULL, vector BLOB NOT NULL,
+    UNIQUE (doc_id, ord));
+CREATE TABLE index_log (generation INTEGER, chunk_id INTEGER, op TEXT);
+CREATE VIRTUAL TABLE chunks_fts USING FTS5 (text, tokenize='porter', content=chunks);
+CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+  INSERT INTO chunks_fts (rowid, text) VALUES (new.rowid, new.text);
+END;
+"""
+
+
+def test_a_schema_1_store_is_upgraded_by_a_writer(tmp_path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    docs = make_docs(20)
+    with sqlite3.connect(folder / "store.db") as db:
+        db.executescript(V1_SCHEMA)
+        for key, value in {
+            "schema_version": 1,
+            "recipe": RECIPE.to_dict(),
+            "generation": 1,
+        }.items():
+            db.execute("INSERT INTO meta VALUES (?, ?)", [key, json.dumps(value)])
+        for doc in docs:
+            db.execute(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    doc.id,
+                    doc.source,
+                    doc.title,
+                    doc.text,
+                    json.dumps(doc.metadata),
+                    doc.content_hash,
+                    "2026-01-01",
+                ],
+            )
+            for chunk in doc.chunks:
+                db.execute(
+                    'INSERT INTO chunks (doc_id, ord, start, "end", n_tokens, text, vector) '
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        doc.id,
+                        chunk.ord,
+                        chunk.start,
+                        chunk.end,
+                        chunk.n_tokens,
+                        doc.text,
+                        chunk.vector.tobytes(),
+                    ],
+                )
+    with pytest.raises(StoreError, match="semsearch repair"):
+        Store.open(folder)  # readers never change a store: they say how to upgrade it
+    with Store.open(folder, writable=True) as store:
+        store.repair()
+    with Store.open(folder) as store:
+        assert store.verify()["ok"]
+        found = {h.doc_id for h in store.search(text="dogs", mode="lexical", k=100)}
+        assert found == {doc.id for doc in docs if "dogs" in doc.text}
+        assert store.search(docs[7].chunks[1].vector, k=1)[0].doc_id == "d7"
+
+
+def test_another_stores_index_file_is_never_searched(tmp_path) -> None:
+    a_docs, b_docs = make_docs(300, seed=1), make_docs(300, seed=2)
+    for name, docs in (("a", a_docs), ("b", b_docs)):
+        with Store.create(tmp_path / name, RECIPE, "flat") as store:
+            store.upsert(docs)  # the same generation, count, dimension and chunk ids
+    (tmp_path / "a" / INDEX_FILE).write_bytes((tmp_path / "b" / INDEX_FILE).read_bytes())
+    query = b_docs[5].chunks[0].vector
+    with Store.open(tmp_path / "a") as store:
+        report = store.verify()
+        assert report["ok"] and any("another store" in w for w in report["warnings"])
+        expected = [(doc_id, round(score, 5)) for doc_id, score in brute_force(a_docs, query, 10)]
+        assert ranking(store.search(query, k=10)) == expected
+
+
+def test_a_diverged_copy_of_the_store_gives_no_wrong_hit(tmp_path) -> None:
+    with Store.create(tmp_path / "a", RECIPE, "flat") as store:
+        store.upsert(make_docs(300))
+    shutil.copytree(tmp_path / "a", tmp_path / "copy")  # the same store id, for a while
+    for name, seed in (("a", 5), ("copy", 6)):
+        with Store.open(tmp_path / name, writable=True) as store:
+            store.upsert(make_docs(1, seed=seed, prefix=name))  # the same new chunk ids
+    (tmp_path / "a" / INDEX_FILE).write_bytes((tmp_path / "copy" / INDEX_FILE).read_bytes())
+    mine = make_docs(1, seed=5, prefix="a")[0].chunks[0].vector
+    theirs = make_docs(1, seed=6, prefix="copy")[0].chunks[0].vector
+    with Store.open(tmp_path / "a") as store:
+        assert store.search(mine, k=1)[0].doc_id == "a0"
+        assert all(hit.doc_id != "copy0" for hit in store.search(theirs, k=20))

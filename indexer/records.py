@@ -1,0 +1,216 @@
+"""Documents that are records: JSON lines, CSV rows and Parquet rows, read as streams (a file of
+any size costs the memory of one record) and each named by its file and line, or Parquet row."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import json
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from indexer.decoding import clean
+from indexer.documents import SourceDocument, SourceError, SourceOptions, with_title
+from indexer.summary import Skipped
+
+RECORD_TYPES = (".jsonl", ".csv", ".parquet")
+PARQUET_BATCH = 1024
+_NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?$")
+
+csv.field_size_limit(sys.maxsize)
+
+
+def from_record(
+    record: Any,
+    where: str,
+    default_id: str,
+    source: str | None,
+    options: SourceOptions,
+    replaced: int = 0,
+    file: str = "",
+) -> SourceDocument | Skipped:
+    """A document from one record (a JSON object, a table row, a dict given to the Python API)."""
+    if not isinstance(record, dict):
+        return Skipped(where, "not an object", f"a JSON {type(record).__name__}, not an object")
+    text = record.get(options.text_field)
+    if not isinstance(text, str):
+        return Skipped(where, "no text field", f"no string field {options.text_field!r}")
+    metadata = record.get(options.metadata_field) or {}
+    if not isinstance(metadata, dict):
+        metadata = {options.metadata_field: metadata}
+    title = record.get(options.title_field)
+    title = str(title) if title not in (None, "") else None
+    doc_id = record.get(options.id_field)
+    doc_id = str(doc_id) if doc_id not in (None, "") else default_id
+    text = with_title(title, text)
+    return SourceDocument(doc_id, text, title, source, metadata, replaced, where, file or where)
+
+
+# -- JSON lines -----------------------------------------------------------------------------
+
+
+def read_jsonl(
+    handle: TextIO, name: str, source: str | None, options: SourceOptions
+) -> Iterator[SourceDocument | Skipped]:
+    """One document per JSON object line; bad lines are reported with file and line number."""
+    for number, raw in enumerate(handle, start=1):
+        where = f"{name}:{number}"
+        line, replaced = clean(raw)
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            place = "column" if error.msg.endswith(" at") else "at column"  # "starting at", ...
+            reason = f"invalid JSON: {error.msg} {place} {error.colno}"
+            yield Skipped(where, "invalid JSON", reason)
+            continue
+        yield from_record(record, where, f"{name}#{number}", source, options, replaced, name)
+
+
+# -- CSV ------------------------------------------------------------------------------------
+
+
+def csv_header(handle: TextIO) -> list[str]:
+    """The header row (an empty list for an empty file)."""
+    return [clean(cell)[0] for cell in next(csv.reader(handle), [])]
+
+
+def check_columns(header: list[str], name: str, options: SourceOptions, kind: str) -> None:
+    """SourceError naming the file unless the text column and named metadata columns exist."""
+    if options.text_field not in header:
+        raise SourceError(
+            f"{name}: {kind} has no text column {options.text_field!r} (columns: "
+            f"{', '.join(header) or 'none'}); name it with --text-field"
+        )
+    missing = [column for column in options.metadata_columns or [] if column not in header]
+    if missing:
+        raise SourceError(f"{name}: {kind} has no metadata column(s) {', '.join(missing)}")
+
+
+def read_csv(
+    handle: TextIO, name: str, source: str | None, options: SourceOptions
+) -> Iterator[SourceDocument | Skipped]:
+    """One document per row; metadata from the other (or the named) columns, numbers as numbers.
+    A malformed row is skipped with its line; an unterminated quote, which would swallow the rest
+    of the file into one field, is reported with the lines it covers."""
+    reader = csv.reader(handle, strict=True)
+    header = [clean(cell)[0] for cell in next(reader, [])]
+    check_columns(header, f"{name}:1", options, "CSV")
+    reserved = {options.id_field, options.text_field, options.title_field}
+    columns = options.metadata_columns or [c for c in header if c not in reserved]
+    while True:
+        first = reader.line_num + 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            if str(error) == "unexpected end of data":
+                yield Skipped(
+                    f"{name}:{first}",
+                    "malformed CSV",
+                    f"unterminated quoted field: lines {first} to {reader.line_num} (the end of "
+                    "the file) were not read",
+                )
+                return
+            yield Skipped(f"{name}:{first}", "malformed CSV", f"malformed CSV row ({error})")
+            continue
+        where = f"{name}:{first}"
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            reason = f"{len(row)} fields, the header has {len(header)}"
+            yield Skipped(where, "wrong field count", reason)
+            continue
+        cells, replaced = zip(*(clean(cell) for cell in row), strict=True)
+        values = dict(zip(header, cells, strict=True))
+        record = {
+            options.id_field: values.get(options.id_field) or None,
+            options.text_field: values[options.text_field],
+            options.title_field: values.get(options.title_field) or None,
+            options.metadata_field: {
+                c: _cell(values[c]) for c in columns if values.get(c, "") != ""
+            },
+        }
+        yield from_record(record, where, f"{name}#{first}", source, options, sum(replaced), name)
+
+
+def _cell(value: str) -> Any:
+    if _NUMBER.match(value):
+        return float(value) if "." in value else int(value)
+    return value
+
+
+# -- Parquet --------------------------------------------------------------------------------
+
+
+def parquet_columns(path: Path, name: str) -> list[str]:
+    """The column names of a Parquet file; SourceError when it is not one."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    except pa.ArrowException as error:
+        raise SourceError(f"{name}: not a readable Parquet file ({error})") from None
+
+
+def read_parquet(
+    path: Path, name: str, source: str | None, options: SourceOptions
+) -> Iterator[SourceDocument | Skipped]:
+    """One document per row, read in batches. Metadata: the metadata column (a struct, a map or
+    a JSON object as text) and the other (or the named) columns, as JSON values. A file damaged
+    part-way is read up to the damage and the rest is reported."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    header = parquet_columns(path, name)
+    check_columns(header, name, options, "Parquet file")
+    reserved = {options.id_field, options.text_field, options.title_field, options.metadata_field}
+    columns = options.metadata_columns or [c for c in header if c not in reserved]
+    number = 0
+    try:
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH):
+            for row in batch.to_pylist():
+                number += 1
+                metadata = _json_object(row.get(options.metadata_field))
+                metadata.update({c: _json_value(row[c]) for c in columns if row.get(c) is not None})
+                record = {**row, options.metadata_field: metadata}
+                where = f"{name}:row {number}"
+                yield from_record(record, where, f"{name}#{number}", source, options, 0, name)
+    except pa.ArrowException as error:
+        where = f"{name}:row {number + 1}"
+        yield Skipped(where, "unreadable", f"Parquet file unreadable from this row on ({error})")
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if isinstance(value, list) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
+        value = dict(value)  # a Parquet map
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return {"metadata": value}
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    return {} if value is None else {"metadata": _json_value(value)}
+
+
+def _json_value(value: Any) -> Any:
+    """A Parquet value as JSON: dates and times as ISO text, decimals as numbers."""
+    if isinstance(value, datetime.date | datetime.datetime | datetime.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {str(k): _json_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_value(v) for v in value]
+    return value

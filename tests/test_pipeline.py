@@ -1,0 +1,88 @@
+"""The batch job's stages: order, one transaction per batch, errors and skips (tiny random BERT)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from indexer import pipeline
+from indexer.collection import Collection
+from indexer.settings import Settings
+from store.errors import StoreError
+from store.store import Store
+
+
+def corpus(path: Path, count: int, prefix: str = "doc") -> Path:
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"{prefix}{i}", "text": f"text number {i} " + "word " * (i % 30)})
+            + "\n"
+            for i in range(count)
+        )
+    )
+    return path
+
+
+@pytest.fixture
+def tiny_settings(tiny_model_dir) -> Settings:
+    return Settings(model=str(tiny_model_dir), device="cpu", commit_every=10)
+
+
+def test_documents_are_written_in_input_order_one_transaction_per_batch(
+    tmp_path, tiny_settings, monkeypatch
+) -> None:
+    monkeypatch.setattr(pipeline, "ROUND_CHARS", 2_000)  # several batches share a round
+    with Collection(tmp_path / "store", tiny_settings) as collection:
+        summary = collection.add([str(corpus(tmp_path / "in.jsonl", 95))])
+        assert (summary.added, summary.chunks) == (95, 95)
+        assert collection.generation == 10, "95 documents in batches of 10"
+    with sqlite3.connect(tmp_path / "store" / "store.db") as db:
+        order = [row[0] for row in db.execute("SELECT doc_id FROM chunks ORDER BY id")]
+    assert order == [f"doc{i}" for i in range(95)]
+
+
+def test_a_failing_write_stops_every_stage_and_keeps_what_was_committed(
+    tmp_path, tiny_settings, monkeypatch
+) -> None:
+    real_upsert = Store.upsert
+    calls = []
+
+    def failing(store, records):
+        calls.append(len(records))
+        if len(calls) == 3:
+            raise StoreError("disk full (simulated)")
+        return real_upsert(store, records)
+
+    monkeypatch.setattr(Store, "upsert", failing)
+    source = corpus(tmp_path / "in.jsonl", 200)
+    with Collection(tmp_path / "store", tiny_settings) as collection:
+        with pytest.raises(StoreError, match="disk full"):
+            collection.add([str(source)])
+        assert collection.count() == 20 and collection.verify()["ok"]
+    monkeypatch.setattr(Store, "upsert", real_upsert)
+    with Collection(tmp_path / "store", tiny_settings) as collection:
+        summary = collection.add([str(source)])
+    assert (summary.unchanged, summary.added) == (20, 180)
+
+
+def test_skipped_empty_and_repeated_documents_are_counted(tmp_path, tiny_settings) -> None:
+    lines = [
+        {"id": "a", "text": "first"},
+        {"id": "b", "text": "   "},
+        {"id": "a", "text": "again"},
+        {"id": "c", "text": "third"},
+    ]
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(line) + "\n" for line in lines) + "{broken\n")
+    with Collection(tmp_path / "store", tiny_settings) as collection:
+        summary = collection.add([str(source)])
+    assert summary.added == 2
+    assert [(Path(s.where).name, s.kind) for s in summary.skipped] == [
+        ("in.jsonl:2", "empty document"),
+        ("in.jsonl:3", "duplicate id"),
+        ("in.jsonl:5", "invalid JSON"),
+    ]
+    assert summary.skipped[1].reason.endswith("in.jsonl:1)")
