@@ -12,12 +12,12 @@ MODEL ?=
 MODEL_OPTION := $(if $(MODEL),--model $(MODEL))
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium demo demo-store index ui test lint bench screenshots clean
+.PHONY: install chromium java demo demo-store index ui test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
 	touch $(STAMP)
 
 install: $(STAMP) ## venv with torch (CPU build, pinned) first, then the project
@@ -41,7 +41,14 @@ chromium: ## Debian's Chromium for the browser test (skipped with a message when
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; } || \
 		{ [ -z "$$CI" ] && echo "chromium is not installed here: the browser test will be skipped"; }
 
-test: $(STAMP) chromium
+java: ## Debian's Java 17 for the Spark tests (skipped with a message when absent)
+	@command -v java >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		openjdk-17-jre-headless >/dev/null; } || \
+		{ [ -z "$$CI" ] && echo "Java is not installed here: the Spark tests will be skipped"; }
+
+test: $(STAMP) chromium java
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -1,7 +1,8 @@
 """`make bench`: every comparison interleaved in one process, medians and ratios, written to
 bench/results/latest.json and latest.md.
 
-    python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long]
+    python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
+                               spark]
                         [--quick] [--readme]
 """
 
@@ -16,7 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from bench import common, embedding, gpu, indexing, latency, long_documents, pipeline, quality
+from bench import (
+    common,
+    embedding,
+    gpu,
+    indexing,
+    latency,
+    long_documents,
+    pipeline,
+    quality,
+    spark,
+)
 from bench.common import cranfield, machine
 from indexer.embedder import Embedder
 from indexer.settings import FALLBACK_MODEL
@@ -31,6 +42,7 @@ SECTIONS = (
     "quality",
     "gpu",
     "long",
+    "spark",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -298,6 +310,25 @@ def markdown(report: dict[str, Any]) -> str:
                 rows,
             )
         )
+    if "spark" in report:
+        section = report["spark"]
+        rows = [
+            [
+                name,
+                row["seconds"],
+                row["docs_per_s"],
+                row["startup_s"] or "-",
+                section["spark_vs_local"].get(name, "-"),
+            ]
+            for name, row in section["rows"].items()
+        ]
+        parts.append(
+            f"### 9. Spark: {section['documents']:,} WordNet documents, fp32 CPU\n\n"
+            f"{section['note']}. Job seconds include the ingest; Spark's start-up (JVM, session, "
+            "first job) is timed apart.\n\n"
+            + table(["job", "seconds", "docs/s", "start-up s", "local / this"], rows)
+            + f"\n\nIngest (the single writer): {section['ingest_docs_per_s']:,} docs/s."
+        )
     return "\n\n".join(parts) + "\n"
 
 
@@ -353,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
-        pipeline.REPEATS = 1
+        pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
     started = time.perf_counter()
     report: dict[str, Any] = {"machine": machine()}
@@ -394,6 +425,9 @@ def main(argv: list[str] | None = None) -> None:
     if "long" in chosen:
         print("bench: 8. one long document", flush=True)
         report["long"] = long_documents.run(embedder)
+    if "spark" in chosen:
+        print("bench: 9. Spark local[N] vs the local job", flush=True)
+        report["spark"] = spark.run(common.WORDNET_DOCS)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -24,7 +24,7 @@ from indexer.collection import Collection
 from indexer.console import EXIT_INTERRUPTED
 from indexer.documents import SourceOptions
 from indexer.pipeline import IndexInterrupted
-from indexer.settings import Settings, default_store
+from indexer.settings import Settings, SparkOptions, default_store
 from indexer.summary import Summary
 from store.errors import SemsearchError, StoreError
 from store.store import store_exists
@@ -209,26 +209,130 @@ def cli() -> None:
     f"(default {defaults.COMMIT_EVERY}).",
 )
 @source_options
+@click.option(
+    "--spark",
+    "spark_master",
+    metavar="MASTER",
+    help="Read and embed on Spark (local[4], spark://host:7077, yarn ...), then write the "
+    "store from the shards on this machine. Needs semsearch[spark] and Java 17+.",
+)
+@click.option(
+    "--run-dir",
+    type=click.Path(path_type=Path),
+    help=f"With --spark: folder of the run's shards and manifest, readable by every executor "
+    f"(default STORE/{defaults.SPARK_RUN_DIR}). A rerun of an unfinished run resumes it.",
+)
+@click.option(
+    "--shards",
+    type=click.IntRange(min=1),
+    help=f"With --spark: shard files, one embedding task each (default {defaults.SHARDS_PER_CORE}"
+    " per core of the cluster).",
+)
+@click.option(
+    "--spark-conf",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="With --spark: a Spark setting, e.g. spark.task.cpus=2 (repeatable).",
+)
+@click.option(
+    "--shards-only",
+    is_flag=True,
+    help="With --spark: stop after the shards; `semsearch ingest RUN_DIR` writes them later.",
+)
 @click.option("--strict", is_flag=True, help="Exit 1 when anything was skipped.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 @json_option
 @reports_errors
 def index(paths: tuple[str, ...], store_path: Path | None, **given: Any) -> None:
-    """Index files and folders (.txt .md .rst .html .jsonl .csv) or JSONL on stdin (`-`).
+    """Index files and folders (.txt .md .rst .html .jsonl .csv .parquet) or JSONL on stdin (`-`).
 
     Unchanged documents are skipped without embedding; changed ones are replaced. A document's
     id is its id field, else its path relative to the folder given (JSONL/CSV: path#line)."""
     strict, quiet, as_json = given.pop("strict"), given.pop("quiet"), given.pop("as_json")
     sources = sources_from(given)
+    spark = spark_options(given, store_path or default_store())
     progress = not quiet and not as_json and sys.stderr.isatty()
     with collection(store_path, quiet=quiet, **given) as target:
-        summary = target.add(list(paths), sources, progress=progress)
+        if spark is None:
+            summary = target.add(list(paths), sources, progress=progress)
+        else:
+            summary = target.add_on_spark(list(paths), spark, sources, progress=progress)
+    finish(summary, as_json, quiet, strict)
+
+
+def spark_options(given: dict[str, Any], store: Path) -> SparkOptions | None:
+    """The --spark options (popped from `given`); None without --spark."""
+    master, run_dir, shards = given.pop("spark_master"), given.pop("run_dir"), given.pop("shards")
+    conf, shards_only = given.pop("spark_conf"), given.pop("shards_only")
+    if master is None:
+        if run_dir or shards or conf or shards_only:
+            raise click.UsageError(
+                "--run-dir, --shards, --spark-conf and --shards-only need --spark"
+            )
+        return None
+    settings = {}
+    for item in conf:
+        key, equals, value = item.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--spark-conf")
+        settings[key] = value
+    return SparkOptions(
+        master=master,
+        run_dir=run_dir or store / defaults.SPARK_RUN_DIR,
+        shards=shards,
+        conf=settings,
+        shards_only=shards_only,
+    )
+
+
+def finish(summary: Summary, as_json: bool, quiet: bool, strict: bool) -> None:
+    """Print an index run's summary; exit 1 under --strict when anything was skipped."""
     if as_json:
         click.echo(json.dumps(summary.as_dict(), indent=2))
     elif not quiet:
         report(summary)
     if summary.skipped and strict:
         sys.exit(EXIT_SKIPPED)
+
+
+@cli.command()
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.option(
+    "--store",
+    "store_path",
+    type=click.Path(path_type=Path),
+    help="Store folder (default: the store the run was started for).",
+)
+@click.option(
+    "--commit-every",
+    type=click.IntRange(min=1),
+    help=f"Documents per transaction (default {defaults.COMMIT_EVERY}).",
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when the run skipped anything.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
+@json_option
+@reports_errors
+def ingest(
+    run_dir: Path,
+    store_path: Path | None,
+    strict: bool,
+    quiet: bool,
+    as_json: bool,
+    **given: Any,
+) -> None:
+    """Write the shards of a `semsearch index --spark --shards-only` run to a store.
+
+    Documents already stored unchanged are skipped, so a killed ingest is finished by running
+    it again."""
+    from indexer.shards import RunDir
+    from indexer.spark_job import finished
+
+    if store_path is None:
+        store_path = Path(finished(RunDir(run_dir))["identity"]["store"])
+    progress = not quiet and not as_json and sys.stderr.isatty()
+    with collection(store_path, quiet=quiet, **given) as target:
+        summary = target.ingest(run_dir, progress=progress)
+    finish(summary, as_json, quiet, strict)
 
 
 def report(summary: Summary) -> None:

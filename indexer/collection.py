@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +35,14 @@ from indexer.summary import Summary
 from store.catalog import translated
 from store.errors import StoreError
 from store.filters import Filter, parse_filter
-from store.recipe import QUERY_KEYS, Recipe
+from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.results import Hit
 from store.store import DB_FILE, Store, store_exists
 
 if TYPE_CHECKING:
     from indexer.comparison import Comparison
     from indexer.embedder import Embedder, Explanation, TokenView
+    from indexer.settings import SparkOptions
 
 
 def _store_conditions(method: Callable) -> Callable:
@@ -228,6 +229,98 @@ class Collection:
             )
 
     @_store_conditions
+    def add_on_spark(
+        self,
+        paths: Sequence[str],
+        spark: SparkOptions,
+        sources: SourceOptions | None = None,
+        progress: bool = False,
+        embed: Callable | None = None,
+    ) -> Summary:
+        """Index like `add`, with reading and embedding done by Spark executors into shard files
+        under `spark.run_dir`, then written to this store by one writer (`ingest`). The recipe
+        is checked before any executor starts; a rerun of an unfinished run resumes it. With
+        `spark.shards_only`, stop after the shards (nothing stored; finish with `ingest`).
+        `embed`: replaces spark_tasks.embed_shards (tests inject failures with it)."""
+        from indexer import spark_job, spark_tasks
+        from indexer.shards import RunDir
+
+        sources = sources or SourceOptions()
+        paths = list(paths)
+        spark_job.check_inputs(paths)
+        with self._lock:
+            check_sources(paths, sources, self.path)
+            recipe, store_id = self._recipe_for_run(spark.shards_only)
+            identity = spark_job.RunIdentity(
+                inputs=[str(Path(p).absolute()) for p in paths],
+                sources=asdict(sources),
+                recipe=recipe.to_dict(),
+                store=str(self.path.absolute()),
+                store_id=store_id,
+            )
+            run = RunDir(spark.run_dir)
+            manifest = spark_job.prepare_run(run, identity, spark.shards, self.path / DB_FILE)
+            if manifest["status"] == spark_job.EMBEDDING:
+                files, walked = spark_job.list_files(paths, sources, self.path)
+                chosen = self.settings
+                plan = spark_tasks.EmbedPlan(
+                    str(run.path.absolute()),
+                    recipe.to_dict(),
+                    chosen.model,
+                    chosen.device,
+                    chosen.precision,
+                    chosen.batch_tokens,
+                )
+                session, own = spark_job.session(spark)
+                try:
+                    manifest = spark_job.run_shards(
+                        session,
+                        run,
+                        manifest,
+                        files,
+                        walked,
+                        sources,
+                        plan,
+                        embed or spark_tasks.embed_shards,
+                    )
+                finally:
+                    if own:
+                        session.stop()
+            if spark.shards_only:
+                return spark_job.summary_of(manifest)
+            return self.ingest(run.path, progress)
+
+    def _recipe_for_run(self, shards_only: bool) -> tuple[Recipe, str | None]:
+        """The recipe a distributed run embeds with, and the store's id: the store's (created
+        now with the settings' model when new), checked against the settings. A shards-only run
+        does not create the store: it may be written on another machine."""
+        if shards_only and not self.exists:
+            return self.embedder.recipe, None
+        if shards_only:
+            store = self._store()
+            store.check_recipe(self.embedder.recipe, WRITE_KEYS)
+            return store.recipe, store.store_id
+        with self._writing(create=True) as store:
+            return store.recipe, store.store_id
+
+    @_store_conditions
+    def ingest(self, run_dir: str | Path, progress: bool = False) -> Summary:
+        """Write the shards of a finished Spark run (`add_on_spark`) to this store, creating it
+        with the run's recipe when new. Safe to repeat, and to rerun after a kill."""
+        from indexer import spark_job
+        from indexer.ingest import ingest
+        from indexer.shards import RunDir
+
+        run = RunDir(Path(run_dir))
+        recipe = spark_job.recipe_of(spark_job.finished(run))
+        if self.path is None:
+            raise StoreError("this Collection has no store (Collection.model_only)")
+        with self._lock, Store.create(self.path, recipe, self.settings.index or INDEX) as store:
+            if self.settings.index and store.index_spec != self.settings.index:
+                store.rebuild(self.settings.index)
+            return ingest(run, store, self.settings.commit_every, progress)
+
+    @_store_conditions
     def delete(self, ids: Iterable[str]) -> int:
         """Delete documents by id; returns how many existed."""
         with self._lock, self._writing() as store:
@@ -304,6 +397,12 @@ class Collection:
         """One chunk with its document id, span and text, or None."""
         with self._lock:
             return self._store().chunk(chunk_id)
+
+    @_store_conditions
+    def vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+        """The stored vectors of these chunks, by chunk id (missing ids left out)."""
+        with self._lock:
+            return self._store().chunk_vectors(list(chunk_ids))
 
     @_store_conditions
     def fields(self) -> dict[str, dict[str, Any]]:

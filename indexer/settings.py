@@ -8,7 +8,7 @@ store's recipe for an existing store, and the constant below for a new one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,8 @@ MODE = "dense"
 SEARCH_MODES = MODES
 STORE_ENV = "SEMSEARCH_STORE"
 STORE_FOLDER = "semsearch-store"  # not `store`, the name of a package in this checkout
+SPARK_RUN_DIR = "spark-run"  # inside the store folder, unless --run-dir
+SHARDS_PER_CORE = 2  # shards (and embedding tasks) per core of the Spark cluster
 UI_HOST = "127.0.0.1"
 UI_PORT = 8501
 
@@ -95,3 +97,14 @@ def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
 def _at_least(name: str, value: int | None, low: int) -> None:
     if value is not None and (not isinstance(value, int) or value < low):
         raise SettingsError(f"{name} must be an integer of at least {low}, not {value!r}")
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """Where and how the job runs on Spark."""
+
+    master: str  # local[4], spark://host:7077, yarn ...
+    run_dir: Path
+    shards: int | None = None  # None: SHARDS_PER_CORE x the cluster's default parallelism
+    conf: dict[str, str] = field(default_factory=dict)
+    shards_only: bool = False  # stop after the shards; `semsearch ingest RUN_DIR` finishes

@@ -189,6 +189,10 @@ def test_configuration_errors_stop_before_anything_is_written(run, corpus, tmp_p
         (["search", "x", "--filter", "year>>2"], "starts with an operator"),
         (["search", "x", "--filter", "year"], "cannot parse filter"),
         (["search", "x", "--store", str(tmp_path / "nostore")], "no store at"),
+        (["index", "-", "--spark", "local[1]"], "stdin (-) cannot be read on Spark"),
+        (["index", str(corpus), "--shards", "2"], "need --spark"),
+        (["index", str(corpus), "--spark", "local[1]", "--spark-conf", "x"], "not KEY=VALUE"),
+        (["ingest", str(tmp_path / "norun")], "not a finished Spark run (no manifest)"),
     ]
     for args, message in cases:
         args = [*args, "--store", str(store)] if "--store" not in args else args
@@ -290,6 +294,10 @@ EFFECTIVE = {  # what a Settings field left at None (or unchanged) means
     "overlap": defaults.OVERLAP,
     "index": defaults.INDEX,
     "commit_every": Settings().commit_every,
+    # the Spark options: None unless given (no Spark), the folder and shard defaults named
+    "spark_master": "Spark",
+    "run_dir": f"STORE/{defaults.SPARK_RUN_DIR}",
+    "shards": defaults.SHARDS_PER_CORE,
 }
 
 
@@ -489,3 +497,30 @@ def test_missing_csv_metadata_column_stops_the_run(run, tmp_path) -> None:
         result.exit_code == 2 and "t.csv:1: CSV has no metadata column(s) author" in result.stderr
     )
     assert not (tmp_path / "store").exists()
+
+
+def test_parquet_rows_are_documents_and_bad_rows_are_listed(run, tmp_path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = tmp_path / "papers.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["a", "b", "c"],
+                "text": ["Wings generate lift.", None, "Shocks form at Mach one."],
+                "title": ["Lift", None, None],
+                "year": [1958, 1959, 1960],
+                "metadata": [{"source": "cranfield"}, None, {"source": "naca"}],
+            }
+        ),
+        table,
+    )
+    store = tmp_path / "store"
+    result = run("index", str(table), "--store", str(store), "--json", model=True)
+    summary = json.loads(result.stdout)
+    assert (summary["added"], summary["skipped"]) == (2, 1)
+    assert summary["skipped_items"][0]["where"] == f"{table}:row 2"
+    docs = {row[0]: row for row in documents_table(store)}
+    assert docs["a"][3].startswith("Lift\n\n")
+    assert json.loads(docs["c"][4]) == {"source": "naca", "year": 1960}

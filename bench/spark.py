@@ -1,0 +1,95 @@
+"""Section 9: the batch job on Spark `local[N]` against the local job, on the same WordNet
+documents with the default model's exact architecture (random weights), interleaved. Spark's
+start-up (a JVM and a session) is timed on its own; the job times include the ingest, whose own
+rate (the single writer) is reported too."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import common
+from bench.common import median, seed_model_folder, wordnet_subset
+from indexer.collection import Collection
+from indexer.documents import SourceOptions
+from indexer.settings import Settings, SparkOptions
+from indexer.shards import RunDir
+
+REPEATS = 3
+CORES = (1, 2)  # local[N] points; the machine has 2 cores
+
+
+def run(documents: int | None) -> dict[str, Any]:
+    """Seconds and docs/s of the local job and of Spark local[N] for each N, with start-up
+    seconds, ingest docs/s and the ratios (medians of interleaved rounds)."""
+    from pyspark.sql import SparkSession
+
+    with tempfile.TemporaryDirectory(prefix="semsearch-spark-") as scratch:
+        scratch_path = Path(scratch)
+        folder = seed_model_folder(scratch_path / "seed")
+        corpus = scratch_path / "wordnet.jsonl"
+        count = len(wordnet_subset(corpus, documents))
+        settings = Settings(model=str(folder), device="cpu")
+        sources = SourceOptions(id_field="_id")
+        seconds: dict[str, list[float]] = {"local job": []}
+        startup: dict[str, list[float]] = {}
+        ingest_rate: list[float] = []
+
+        def local() -> None:
+            store = scratch_path / "local"
+            shutil.rmtree(store, ignore_errors=True)
+            with Collection(store, settings, quiet=True) as target:
+                target.add([str(corpus)], sources)
+
+        for _ in range(REPEATS):
+            started = time.perf_counter()
+            local()
+            seconds["local job"].append(time.perf_counter() - started)
+            for cores in CORES:
+                name = f"spark local[{cores}]"
+                store, run_dir = scratch_path / "spark", scratch_path / "run"
+                shutil.rmtree(store, ignore_errors=True)
+                shutil.rmtree(run_dir, ignore_errors=True)
+                started = time.perf_counter()
+                session = (
+                    SparkSession.builder.master(f"local[{cores}]")
+                    .config("spark.ui.enabled", "false")
+                    .getOrCreate()
+                )
+                session.range(1).count()  # the first job starts the executors' machinery
+                startup.setdefault(name, []).append(time.perf_counter() - started)
+                started = time.perf_counter()
+                with Collection(store, settings, quiet=True) as target:
+                    summary = target.add_on_spark(
+                        [str(corpus)], SparkOptions(f"local[{cores}]", run_dir), sources
+                    )
+                seconds.setdefault(name, []).append(time.perf_counter() - started)
+                session.stop()
+                if summary.added != count:
+                    raise RuntimeError(f"bench: Spark stored {summary.added} of {count}")
+                manifest = RunDir(run_dir).read_manifest()
+                ingest_rate.append(count / manifest["ingest_seconds"])
+
+    rows = {
+        name: {
+            "seconds": round(median(t), 2),
+            "docs_per_s": round(count / median(t)),
+            "startup_s": round(median(startup[name]), 2) if name in startup else None,
+        }
+        for name, t in seconds.items()
+    }
+    ratios = {
+        name: round(median([a / b for a, b in zip(seconds["local job"], t, strict=True)]), 3)
+        for name, t in seconds.items()
+        if name != "local job"
+    }
+    return {
+        "documents": count,
+        "note": common.SEED_NOTE,
+        "rows": rows,
+        "spark_vs_local": ratios,
+        "ingest_docs_per_s": round(median(ingest_rate)),
+    }

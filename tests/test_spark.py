@@ -1,0 +1,270 @@
+"""The batch job on Spark (local[2], a tiny random BERT) builds exactly the store the local job
+builds from the same inputs, resumes, retries, and refuses what the local job refuses."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.collection import Collection
+from indexer.settings import Settings, SparkOptions
+from indexer.shards import RunDir
+from store.errors import RecipeMismatchError
+from store.store import DB_FILE
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install '.[spark]')")
+if shutil.which("java") is None:
+    pytest.skip(
+        "Java is not installed (make java installs Debian's openjdk-17)", allow_module_level=True
+    )
+
+QUERIES = ["text about rivers", "number seven", "a long story", "metadata and titles"]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark with two cores; `local[2,2]` lets a failed task be retried once."""
+    from pyspark.sql import SparkSession
+
+    os.environ["PYSPARK_PYTHON"] = sys.executable  # workers run this interpreter, as the job's
+    session = (
+        SparkSession.builder.master("local[2,2]")
+        .appName("semsearch tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory) -> Path:
+    """A folder of every input kind, with a bad line, an empty and a repeated document."""
+    folder = tmp_path_factory.mktemp("inputs")
+    lines = [
+        json.dumps(
+            {
+                "id": f"doc{i}",
+                "title": f"title {i}" if i % 3 == 0 else None,
+                "text": f"text number {i} about rivers " + "and a long story " * (i % 17),
+                "metadata": {"year": 1950 + i, "kind": "even" if i % 2 == 0 else "odd"},
+            }
+        )
+        for i in range(40)
+    ]
+    lines[5] = "{not json"
+    lines[9] = json.dumps({"id": "empty", "text": "   "})
+    lines[12] = json.dumps({"id": "doc3", "text": "a repeated id"})
+    (folder / "docs.jsonl").write_text("\n".join(lines) + "\n")
+    notes = folder / "notes"
+    notes.mkdir()
+    for i in range(6):
+        (notes / f"note{i}.md").write_text(f"# Note {i}\n\n" + "metadata and titles " * (i * 9))
+    (notes / "picture.png").write_bytes(b"\x89PNG\x00\x00")
+    (folder / "table.csv").write_text("id,text,year\nc1,number seven,1999\nc2,a csv row,2001\n")
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(
+        pa.table(
+            {
+                "id": ["p1", "p2", "p3"],
+                "text": ["a parquet row about rivers", None, "number seven again"],
+                "year": [1960, 1961, 1962],
+            }
+        ),
+        folder / "table.parquet",
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def settings(tiny_model_dir) -> Settings:
+    return Settings(
+        model=str(tiny_model_dir), device="cpu", commit_every=7, chunk_tokens=48, overlap=8
+    )
+
+
+@pytest.fixture(scope="module")
+def local_store(tmp_path_factory, inputs, settings) -> tuple[Path, dict]:
+    """The local job's store of `inputs`, and its summary."""
+    folder = tmp_path_factory.mktemp("local") / "store"
+    with Collection(folder, settings, quiet=True) as local:
+        summary = local.add([str(inputs)])
+    return folder, summary.as_dict()
+
+
+def spark_options(run_dir: Path, **given) -> SparkOptions:
+    return SparkOptions(master="local[2,2]", run_dir=run_dir, shards=3, **given)
+
+
+def content(folder: Path) -> dict:
+    """Everything a store holds that a user can read, in comparable form."""
+    db = sqlite3.connect(f"file:{folder / DB_FILE}?mode=ro", uri=True)
+    try:
+        documents = db.execute(
+            "SELECT id, text, title, source, metadata, content_hash FROM documents ORDER BY id"
+        ).fetchall()
+        chunks = db.execute(
+            'SELECT id, doc_id, ord, start, "end", n_tokens, vector FROM chunks ORDER BY id'
+        ).fetchall()
+    finally:
+        db.close()
+    return {"documents": documents, "chunks": chunks}
+
+
+def assert_same_store(built: Path, expected: Path) -> None:
+    ours, theirs = content(built), content(expected)
+    assert ours["documents"] == theirs["documents"]
+    assert [c[:6] for c in ours["chunks"]] == [c[:6] for c in theirs["chunks"]]
+    for mine, other in zip(ours["chunks"], theirs["chunks"], strict=True):
+        a, b = np.frombuffer(mine[6], "<f4"), np.frombuffer(other[6], "<f4")
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    with Collection(built, quiet=True) as a, Collection(expected, quiet=True) as b:
+        assert a.verify()["ok"], a.verify()
+        for query in QUERIES:
+            assert [h.doc_id for h in a.search(query)] == [h.doc_id for h in b.search(query)]
+
+
+def model_loads(run_dir: Path) -> tuple[int, int]:
+    """(model loads, distinct worker processes) over the run's shards."""
+    counts = RunDir(run_dir).read_manifest()["shard_counts"].values()
+    return sum(c["loaded"] for c in counts), len({c["pid"] for c in counts})
+
+
+def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
+    spark, tmp_path, inputs, settings, local_store
+) -> None:
+    expected, local_summary = local_store
+    folder, run_dir = tmp_path / "store", tmp_path / "run"
+    with Collection(folder, settings, quiet=True) as target:
+        summary = target.add_on_spark([str(inputs)], spark_options(run_dir))
+    assert_same_store(folder, expected)
+    for key in (
+        "added",
+        "updated",
+        "unchanged",
+        "chunks",
+        "tokens",
+        "skipped_items",
+        "replaced_items",
+        "skipped_by_kind",
+    ):
+        assert summary.as_dict()[key] == local_summary[key], key
+    assert {"invalid JSON", "empty document", "duplicate id", "no text field"} <= set(
+        summary.as_dict()["skipped_by_kind"]
+    )
+    loads, workers = model_loads(run_dir)
+    assert loads == workers >= 1  # once per Python worker, reused for its other shards
+
+    with Collection(folder, settings, quiet=True) as target:
+        again = target.add_on_spark([str(inputs)], spark_options(run_dir))
+    assert (again.added, again.updated, again.chunks) == (0, 0, 0)
+    assert again.unchanged == summary.added
+    assert_same_store(folder, expected)
+
+    changed = inputs.parent / "changed"
+    shutil.copytree(inputs, changed)
+    (changed / "notes" / "note2.md").write_text("# Note 2\n\nnow about something else")
+    with Collection(folder, settings, quiet=True) as target:
+        third = target.add_on_spark([str(changed)], spark_options(run_dir))
+        assert (third.added, third.updated) == (0, 1)
+        document = target.document("notes/note2.md")
+    assert "something else" in document["text"]
+    assert len(document["chunks"]) == 1
+
+
+def test_a_task_failing_on_its_first_attempt_is_retried_to_the_same_store(
+    spark, tmp_path, inputs, settings, local_store
+) -> None:
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    folder, run_dir = tmp_path / "store", tmp_path / "run"
+    with Collection(folder, settings, quiet=True) as target:
+        target.add_on_spark([str(inputs)], spark_options(run_dir), embed=failing_first_attempt)
+    assert list(run_dir.glob("failed-*"))  # some tasks did fail once
+    assert_same_store(folder, local_store[0])
+    assert not list((run_dir / "shards").glob(".shard-*"))  # the failed attempt's file is gone
+
+
+def failing_first_attempt(plan):
+    """embed_shards, except that each task's first attempt dies after writing some rows."""
+    from indexer.spark_tasks import embed_shards
+
+    embed = embed_shards(plan)
+
+    def task(batches):
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context.attemptNumber() == 0:
+            for _ in embed(iter([next(batches)])):
+                Path(plan.run_dir, f"failed-{context.partitionId()}").touch()
+                raise RuntimeError("injected failure on the first attempt")
+        yield from embed(batches)
+
+    return task
+
+
+def test_an_ingest_killed_midway_then_rerun_stores_every_document_once(
+    spark, tmp_path, inputs, settings, local_store
+) -> None:
+    folder, run_dir = tmp_path / "store", tmp_path / "run"
+    with Collection(folder, settings, quiet=True) as target:
+        shards_only = target.add_on_spark([str(inputs)], spark_options(run_dir, shards_only=True))
+    assert shards_only.stored == 0 and not folder.joinpath(DB_FILE).exists()
+    killer = (
+        "import os, signal, sys\n"
+        "from store.store import Store\n"
+        "from indexer.cli import cli\n"
+        "original, calls = Store.upsert, []\n"
+        "def upsert(self, documents):\n"
+        "    calls.append(1)\n"
+        "    if len(calls) == 3:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "    return original(self, documents)\n"
+        "Store.upsert = upsert\n"
+        "cli(sys.argv[1:])\n"
+    )
+    command = [sys.executable, "-c", killer, "ingest", str(run_dir), "--commit-every", "7", "-q"]
+    killed = subprocess.run(command, capture_output=True, text=True)
+    assert killed.returncode == -9, killed.stderr
+    assert 0 < len(content(folder)["documents"]) < len(content(local_store[0])["documents"])
+
+    rerun = subprocess.run(
+        [str(Path(sys.executable).parent / "semsearch"), "ingest", str(run_dir), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    report = json.loads(rerun.stdout)
+    assert report["added"] + report["unchanged"] >= len(content(local_store[0])["documents"])
+    assert_same_store(folder, local_store[0])
+
+
+def test_a_recipe_mismatch_is_refused_before_any_executor_starts(
+    spark, tmp_path, inputs, settings
+) -> None:
+    folder = tmp_path / "store"
+    with Collection(folder, settings, quiet=True) as target:
+        target.add_records([{"id": "a", "text": "one document"}])
+    other = Settings(model=settings.model, device="cpu", chunk_tokens=40, overlap=8)
+    jobs_before = len(spark.sparkContext.statusTracker().getJobIdsForGroup())
+    with (
+        Collection(folder, other, quiet=True) as target,
+        pytest.raises(RecipeMismatchError) as refused,
+    ):
+        target.add_on_spark([str(inputs)], spark_options(tmp_path / "run"))
+    assert "chunks of 48" in str(refused.value) and "chunks of 40" in str(refused.value)
+    assert len(spark.sparkContext.statusTracker().getJobIdsForGroup()) == jobs_before
+    assert not (tmp_path / "run").exists()
