@@ -1,8 +1,9 @@
 """A real corpus with no download: the Python standard library's own documentation.
 
-Documents are the pydoc topics (the language reference sections that `help()` shows) and the
-docstrings of public modules, classes, functions and methods, read from the standard library's
-source with `ast` (nothing is imported, so no module's import side effects run).
+Documents are the pydoc topics (the language reference sections that `help()` shows), the
+built-in functions and types (`sorted`, `open`), and the docstrings of public modules, classes,
+functions and methods, read from the standard library's source with `ast` (nothing is imported,
+so no module's import side effects run).
 
     python -m indexer.demo_corpus OUT.jsonl [--min-chars 80]
 """
@@ -70,12 +71,47 @@ def _walk(tree: ast.Module, module: str) -> Iterator[tuple[str, str, str, str]]:
             name = f"{prefix}.{node.name}"
             doc = ast.get_docstring(node)
             if isinstance(node, ast.ClassDef):
+                doc = doc or _init_docstring(node)  # e.g. ThreadPoolExecutor documents __init__
                 if doc:
                     yield name, "class", f"class {name}", doc
                 stack.append((node, name))
             elif doc:
                 kind = "method" if isinstance(parent, ast.ClassDef) else "function"
                 yield name, kind, f"{prefix}.{_signature(node)}", doc
+
+
+def _init_docstring(node: ast.ClassDef) -> str | None:
+    for child in node.body:
+        if isinstance(child, ast.FunctionDef) and child.name == "__init__":
+            return ast.get_docstring(child)
+    return None
+
+
+def builtin_documents(min_chars: int) -> Iterator[dict[str, Any]]:
+    """The built-in functions and types (`sorted`, `open`, `dict` ...): they are written in C, so
+    their docstrings come from the running interpreter's `builtins` module (nothing imported)."""
+    import builtins
+    import inspect
+
+    for name in sorted(dir(builtins)):
+        if name.startswith("_"):
+            continue
+        value = getattr(builtins, name)
+        doc = inspect.getdoc(value)
+        if not doc or len(doc) < min_chars:
+            continue
+        kind = "class" if isinstance(value, type) else "function"
+        yield {
+            "id": f"builtins.{name}",
+            "title": f"{name} (built-in {kind})",
+            "text": doc,
+            "metadata": {
+                "kind": kind,
+                "module": "builtins",
+                "package": "builtins",
+                "lines": doc.count("\n") + 1,
+            },
+        }
 
 
 def docstring_documents(min_chars: int) -> Iterator[dict[str, Any]]:
@@ -116,7 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with open(args.out, "w", encoding="utf-8") as handle:
-        for doc in [*topic_documents(), *docstring_documents(args.min_chars)]:
+        documents = [
+            *topic_documents(),
+            *builtin_documents(args.min_chars),
+            *docstring_documents(args.min_chars),
+        ]
+        for doc in documents:
             handle.write(json.dumps(doc, ensure_ascii=False) + "\n")
             count += 1
     print(f"demo corpus: {count} documents written to {args.out}", file=sys.stderr)

@@ -11,8 +11,8 @@ from pathlib import Path
 import streamlit as st
 
 from indexer.collection import Collection
-from indexer.settings import Settings, default_store
-from search_ui import views
+from indexer.settings import SEARCH_MODES, Settings, default_store
+from search_ui import render, url_state, views
 from store.errors import SemsearchError, StoreError
 
 PAGES = {
@@ -60,6 +60,8 @@ def keep_widget_state() -> None:
 
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
+    st.html(render.HIDE_DEPLOY)
+    url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state()
     args = arguments()
     path = Path(args.store) if args.store else default_store()
@@ -85,6 +87,9 @@ def main() -> None:
                 f"The store's model cannot be loaded ({model_error}); only lexical search works."
             )
     PAGES[page](views.Context(collection, model_error is None))
+    wanted = url_state.current(st.session_state, st.session_state.get(views.ACTIVE_FILTERS, []))
+    if wanted != st.query_params.to_dict():
+        st.query_params.from_dict(wanted)
 
 
 main()

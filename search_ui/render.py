@@ -1,16 +1,26 @@
-"""HTML and charts for the app. Every piece of document text goes through `html.escape`."""
+"""HTML and charts for the app. Every piece of document text goes through `html.escape` and is
+shown with `st.html`, which does not read Markdown: our own marks (chunk boundaries, highlights)
+are the only markup. Colours are translucent over the theme's own, so they work in light and dark
+mode."""
 
 from __future__ import annotations
 
 import html
+import json
 import re
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
-MARK_STYLE = "background:#fde68a;padding:0 1px;border-radius:2px"
-BOX_STYLE = "white-space:pre-wrap;line-height:1.6"
+MARK_STYLE = "background:rgba(250,204,21,0.35);color:inherit;padding:0 1px;border-radius:2px"
+BEST_STYLE = "background:rgba(250,204,21,0.25)"
+CHUNK_STYLE = "color:rgba(59,130,246,0.95);font-weight:600"
+MUTED_STYLE = "opacity:0.7"
+BOX_STYLE = "white-space:pre-wrap;line-height:1.6;font-family:inherit;color:inherit"
+# Streamlit's "Deploy" button, meaningless for a local app
+HIDE_DEPLOY = "<style>[data-testid='stAppDeployButton']{display:none}</style>"
+BEST_CHUNK = "best-chunk"
 
 
 def escaped(text: str | None) -> str:
@@ -71,26 +81,89 @@ def chunked_text(text: str, chunks: list[dict], best: int | None) -> str:
     parts = []
     for left, right in zip(cuts, cuts[1:], strict=False):
         if left in starts:
-            parts.append(f'<sup style="color:#2563eb;font-weight:600">[chunk {starts[left]}]</sup>')
+            anchor = f' id="{BEST_CHUNK}"' if starts[left] == best else ""
+            parts.append(f'<sup{anchor} style="{CHUNK_STYLE}">[chunk {starts[left]}]</sup>')
         covering = [c for c in chunks if c["start"] <= left and right <= c["end"]]
         style = []
         if any(c["ord"] == best for c in covering):
-            style.append("background:#fef3c7")
+            style.append(BEST_STYLE)
         if len(covering) > 1:
-            style.append("text-decoration:underline dotted #2563eb")
+            style.append("text-decoration:underline dotted rgba(59,130,246,0.95)")
         piece = escaped(text[left:right])
         parts.append(f'<span style="{";".join(style)}">{piece}</span>' if style else piece)
     return block("".join(parts))
 
 
+def scroll_to_best(key: str) -> str:
+    """Our own script (no document text in it): scroll the best chunk's marker into view.
+    `key` makes it differ per document, so that it runs again for each one."""
+    return (
+        f"<script>/* {escaped(key)} */ setTimeout(() => document.getElementById("
+        f"'{BEST_CHUNK}')?.scrollIntoView({{block: 'center'}}), 300);</script>"
+    )
+
+
+def metadata_table(metadata: dict) -> str:
+    """A compact key / value table, every key and value escaped."""
+    rows = "".join(
+        f'<tr><td style="{MUTED_STYLE};padding:0 8px 0 0">{escaped(str(key))}</td>'
+        f"<td>{escaped(_short(value))}</td></tr>"
+        for key, value in metadata.items()
+    )
+    return f'<table style="font-size:0.85em;border:none">{rows}</table>'
+
+
+def _short(value: object, limit: int = 120) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def pca_basis(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The mean of the rows and their first two principal axes (2 x dim; zeros when fewer
+    than 2 rows)."""
+    mean = vectors.mean(axis=0)
+    axes = np.zeros((2, vectors.shape[1]), dtype=vectors.dtype)
+    if len(vectors) >= 2:
+        _, _, components = np.linalg.svd(vectors - mean, full_matrices=False)
+        axes[: min(2, len(components))] = components[:2]
+    return mean, axes
+
+
+def project(vectors: np.ndarray, basis: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Rows placed on the plane of `basis` (pca_basis of some rows, maybe others)."""
+    mean, axes = basis
+    return (vectors - mean) @ axes.T
+
+
 def pca_2d(vectors: np.ndarray) -> np.ndarray:
-    """The first two principal components of the rows (zeros when there are fewer than 2 rows)."""
-    if len(vectors) < 2:
-        return np.zeros((len(vectors), 2))
-    centred = vectors - vectors.mean(axis=0)
-    _, _, components = np.linalg.svd(centred, full_matrices=False)
-    projected = centred @ components[:2].T
-    return np.pad(projected, ((0, 0), (0, 2 - projected.shape[1])))
+    """The first two principal components of the rows."""
+    return project(vectors, pca_basis(vectors))
+
+
+def document_map(frame: pd.DataFrame, colour_title: str) -> alt.Chart:
+    """Documents (x, y, id, label, group, role) as points that zoom and pan with the mouse and
+    can be picked by a click (the selection `pick`); role "hit" rings the last query's results,
+    role "query" is the query itself, a diamond."""
+    pick = alt.selection_point(name="pick", fields=["id"], on="click")
+    zoom = alt.selection_interval(name="zoom", bind="scales")
+    points = (
+        alt.Chart(frame[frame["role"] != "query"])
+        .mark_circle(opacity=0.75)
+        .encode(
+            x=alt.X("x:Q", title=None),
+            y=alt.Y("y:Q", title=None),
+            color=alt.Color("group:N", title=colour_title),
+            size=alt.condition("datum.role == 'hit'", alt.value(220), alt.value(45)),
+            tooltip=["label", "id", "group", "role"],
+        )
+        .add_params(pick, zoom)
+    )
+    query = (
+        alt.Chart(frame[frame["role"] == "query"])
+        .mark_point(shape="diamond", size=320, filled=True, color="#ef4444")
+        .encode(x="x:Q", y="y:Q", tooltip=["label"])
+    )
+    return alt.layer(points, query)
 
 
 def heatmap(matrix: np.ndarray, rows: list[str], columns: list[str], title: str) -> alt.Chart:

@@ -6,6 +6,8 @@ Also a script for the README's screenshots:  python -m tests.test_browser STORE 
 
 from __future__ import annotations
 
+import http.server
+import re
 import shutil
 import socket
 import subprocess
@@ -68,6 +70,35 @@ def serving(store: Path) -> Iterator[str]:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+        assert_stopped(port)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def servers_on(port: int) -> list[int]:
+    """Pids of processes whose command line serves `port` (a Streamlit left behind)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--server.port" in arguments and str(port).encode() in arguments:
+            pids.append(int(entry.name))
+    return pids
+
+
+def assert_stopped(port: int, seconds: float = 10) -> None:
+    """Nothing serves `port` any more, and no process that did is left."""
+    deadline = time.monotonic() + seconds
+    while (listening(port) or servers_on(port)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not listening(port) and not servers_on(port), f"a server is left on port {port}"
 
 
 def capture(store: Path, out: Path, query: str, expected_title: str) -> list[str]:
@@ -117,6 +148,76 @@ def test_search_in_a_real_browser(tmp_path, tiny_model_dir) -> None:
     assert (tmp_path / "shots" / "search.png").stat().st_size > 10_000
     assert (tmp_path / "shots" / "tokens.png").stat().st_size > 10_000
     assert time.monotonic() - started < 180
+
+
+def test_semsearch_ui_stopped_by_sigterm_leaves_no_server(tmp_path, tiny_model_dir) -> None:
+    from indexer.collection import Collection
+    from indexer.settings import Settings
+
+    with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add_records([{"id": "a", "text": "one document"}])
+    with serving(tmp_path / "store") as url:  # serving() sends SIGTERM, then checks the port
+        assert listening(int(url.rsplit(":", 1)[1]))
+
+
+class CountingHandler(http.server.BaseHTTPRequestHandler):
+    """Answers every request with an empty image and counts it."""
+
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        CountingHandler.requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does it)")
+def test_a_hostile_document_renders_as_text_and_fetches_nothing(tmp_path, tiny_model_dir) -> None:
+    import threading
+
+    from playwright.sync_api import sync_playwright
+
+    from indexer.collection import Collection
+    from indexer.settings import Settings
+
+    tracker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CountingHandler)
+    threading.Thread(target=tracker.serve_forever, daemon=True).start()
+    host = f"http://127.0.0.1:{tracker.server_address[1]}"
+    text = (
+        f"# Tracked\n\n    indented 'code' & <b>tags</b>\n\n![x]({host}/p.png) "
+        f"<img src='{host}/img.png'> **bold** $x^2$\n\n"
+        + " ".join(f"filler{i}" for i in range(400))
+        + " the needle sentence at the end"
+    )
+    with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir), chunk_tokens=48)) as c:
+        c.add_records([{"id": "hostile", "title": "Hostile", "text": text}])
+    try:
+        with serving(tmp_path / "store") as url, sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                page.set_default_timeout(STEP_MS)
+                page.goto(f"{url}/?q=needle&mode=lexical")
+                page.get_by_text("1. Hostile").first.wait_for()
+                page.get_by_role("button", name="Open document").first.click()
+                marker = page.locator("#best-chunk")
+                marker.wait_for()
+                page.wait_for_timeout(1500)
+                shown = re.sub(r"\[chunk \d+\]", "", page.locator("body").inner_text())
+                assert f"![x]({host}/p.png) <img src='{host}/img.png'> **bold**" in shown
+                assert "# Tracked\n\n    indented 'code' & <b>tags</b>" in shown
+                box = marker.bounding_box()
+                assert box is not None and 0 <= box["y"] <= 900  # scrolled to the best chunk
+                assert "q=needle" in page.url and "page=Document" in page.url
+            finally:
+                browser.close()
+    finally:
+        tracker.shutdown()
+    assert CountingHandler.requests == []
 
 
 if __name__ == "__main__":

@@ -464,8 +464,15 @@ def test_make_demo_store_builds_2000_real_documents(tiny_model_dir, tmp_path) ->
             )
         )
         text = connection.execute("SELECT text FROM documents WHERE id = 'json.dumps'").fetchone()
+        ids = {row[0] for row in connection.execute("SELECT id FROM documents")}
     assert kinds["topic"] >= 50 and kinds["function"] >= 500 and kinds["class"] >= 200
     assert "JSON" in text[0]
+    # what a newcomer asks about: built-ins, and classes that document only their __init__
+    assert {
+        "builtins.sorted",
+        "builtins.open",
+        "concurrent.futures.thread.ThreadPoolExecutor",
+    } <= ids
 
 
 def test_row_level_problems_are_listed_with_file_and_line(run, tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -11,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from indexer.collection import Collection
 from indexer.settings import Settings
+from search_ui.render import BEST_STYLE, MARK_STYLE
 
 APP = str(Path(__file__).resolve().parents[1] / "search_ui" / "app.py")
 DOCS = [
@@ -38,6 +40,19 @@ DOCS = [
         "text": "<script>alert(1)</script> unsafe markup",
         "metadata": {"year": 1980, "lang": "en", "published": "1980-12-31"},
     },
+    {
+        "id": "markdown",
+        "title": "Markdown notes",
+        "text": "# Heading\n\n    indented 'code' & <tags>\n\n**bold** $x^2$ "
+        + "![pixel](http://127.0.0.1:9/pixel.png) <img src='http://127.0.0.1:9/img.png'>\n\n"
+        + " ".join(f"filler{i}" for i in range(120)),
+        "metadata": {
+            "year": 1958,
+            "lang": "en",
+            "published": "1958-05-05",
+            "source": "1958 report",
+        },
+    },
 ]
 
 
@@ -61,6 +76,12 @@ def app(ui_store, monkeypatch) -> AppTest:
 
 
 def markdown(test: AppTest) -> str:
+    """Everything the page shows as Markdown or HTML."""
+    return "\n".join(element.value for element in [*test.markdown, *test.get("html")])
+
+
+def markdown_only(test: AppTest) -> str:
+    """What the page passes through Markdown: never document text."""
     return "\n".join(element.value for element in test.markdown)
 
 
@@ -86,12 +107,9 @@ def test_each_mode_returns_titled_results(app, mode) -> None:
     assert "Shock waves" in text
     if mode == "lexical":
         assert "1. Shock waves" in text
-        assert (
-            '<mark style="background:#fde68a;padding:0 1px;border-radius:2px">Supersonic</mark>'
-            in text
-        )
+        assert f'<mark style="{MARK_STYLE}">Supersonic</mark>' in text
     if mode == "hybrid":
-        assert any("dense #" in c.value and "lexical #" in c.value for c in app.caption)
+        assert "dense #" in text and "lexical #" in text
 
 
 def test_filter_that_matches_nothing_says_so(app) -> None:
@@ -101,8 +119,8 @@ def test_filter_that_matches_nothing_says_so(app) -> None:
 
 
 def test_metadata_filters_are_built_from_the_store(app) -> None:
-    assert app.slider(key="filter_year").value == (1950, 1980)
-    app.multiselect(key="filter_lang").set_value(["de"])
+    assert app.slider(key="filter_meta.year").value == (1950, 1980)
+    app.multiselect(key="filter_meta.lang").set_value(["de"])
     search(app, "engines")
     assert "1. Shock waves" in markdown(app) and "Jet engines" not in markdown(app)
 
@@ -112,8 +130,9 @@ def test_document_view_shows_chunks_and_highlights_best(app) -> None:
     app.button(key="open_1").click().run()
     assert app.sidebar.radio(key="page").value == "Document"
     text = markdown(app)
-    assert "[chunk 0]</sup>" in text and "background:#fef3c7" in text
+    assert "[chunk 0]</sup>" in text and BEST_STYLE in text
     assert "Wings generate lift" in text
+    assert any("scrollIntoView" in element.value for element in app.get("html"))
 
 
 def test_why_it_matched_shares_sum_to_the_score(app) -> None:
@@ -165,7 +184,7 @@ def test_index_page_shows_counts_and_last_query_scores(app) -> None:
     search(app, "wings")
     app.sidebar.radio(key="page").set_value("Index").run()
     metrics = {m.label: m.value for m in app.metric}
-    assert metrics["Documents"] == "4" and metrics["Dimension"] == "32"
+    assert metrics["Documents"] == str(len(DOCS)) and metrics["Dimension"] == "32"
     assert any("raw cosines" in c.value for c in app.caption)
     assert not app.exception
 
@@ -176,13 +195,142 @@ def test_document_html_is_rendered_as_text(app) -> None:
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
     assert "&lt;b&gt;bold&lt;/b&gt; title" in text and "<b>bold</b>" not in text
     app.button(key="open_1").click().run()
-    assert "<script>" not in markdown(app) and "&lt;script&gt;" in markdown(app)
+    assert "<script>alert" not in markdown(app) and "&lt;script&gt;alert" in markdown(app)
 
 
 def test_date_metadata_gets_a_date_range_filter(app) -> None:
     from datetime import date
 
-    app.date_input(key="filter_published").set_value((date(1955, 1, 1), date(1965, 12, 31)))
+    app.date_input(key="filter_meta.published").set_value((date(1955, 1, 1), date(1965, 12, 31)))
     search(app, "engines")
     text = markdown(app)
     assert "1. Wings" in text and "Jet engines" not in text and "Shock waves" not in text
+
+
+def test_document_text_is_inert_everywhere_and_the_best_chunk_wholly_marked(app, ui_store) -> None:
+    search(app, "indented heading", "lexical")
+    assert "Heading" not in markdown_only(app) and "indented" not in markdown_only(app)
+    app.button(key="open_1").click().run()
+    assert "filler" not in markdown_only(app)  # no document text goes through Markdown
+    body = next(e.value for e in app.get("html") if "[chunk 0]" in e.value)
+    assert "# Heading\n\n    indented &#x27;code&#x27; &amp; &lt;tags&gt;" in body
+    assert "![pixel](http://127.0.0.1:9/pixel.png) &lt;img src=" in body
+    assert "<img" not in body and "<h1" not in body and "<strong" not in body
+    with Collection(ui_store) as collection:
+        document = collection.document("markdown")
+    best = document["chunks"][app.session_state["doc_chunk"]]
+    marked = re.findall(rf'<span style="{re.escape(BEST_STYLE)}[^"]*">(.*?)</span>', body, re.S)
+    chunk_text = document["text"][best["start"] : best["end"]]
+    assert html.unescape("".join(marked)) == chunk_text  # across its blank lines
+
+
+def test_a_metadata_key_named_like_a_built_in_field_is_filterable(app, ui_store) -> None:
+    app.multiselect(key="filter_meta.source").set_value(["1958 report"])
+    search(app, "notes")
+    assert "1. Markdown notes" in markdown(app) and "2. " not in markdown(app)
+    with Collection(ui_store) as collection:
+        hits = collection.search("notes", filters=["metadata.source~1958"])
+        assert [hit.doc_id for hit in hits] == ["markdown"]
+        assert collection.search("notes", filters=["source~1958"]) == []  # the file path
+
+
+def test_active_filters_show_with_counts_and_can_be_removed(app) -> None:
+    app.multiselect(key="filter_meta.lang").set_value(["en"])
+    search(app, "engines", "lexical")
+    assert any(c.value.startswith("1 of 4 matching documents") for c in app.caption)
+    clear = app.button(key="clear_filter_meta.lang")
+    assert "metadata.lang in en" in clear.label
+    clear.click().run()
+    assert app.multiselect(key="filter_meta.lang").value == []
+    assert not [b for b in app.button if b.key and b.key.startswith("clear_")]
+
+
+def test_the_url_keeps_query_mode_filters_page_and_document(ui_store, monkeypatch) -> None:
+    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
+    first = AppTest.from_file(APP, default_timeout=60)
+    first.run()
+    first.multiselect(key="filter_meta.lang").set_value(["de"])
+    search(first, "supersonic", "lexical")
+    first.button(key="open_1").click().run()
+    shared = dict(first.query_params)
+    assert shared["q"] == ["supersonic"] or shared["q"] == "supersonic"
+
+    reloaded = AppTest.from_file(APP, default_timeout=60)  # a new session opened on that URL
+    reloaded.query_params.update(
+        {key: value[0] if isinstance(value, list) else value for key, value in shared.items()}
+    )
+    reloaded.run()
+    assert reloaded.sidebar.radio(key="page").value == "Document"
+    assert reloaded.text_input(key="doc_input").value == "shocks"
+    reloaded.sidebar.radio(key="page").set_value("Search").run()
+    assert reloaded.text_input(key="query").value == "supersonic"
+    assert reloaded.radio(key="mode").value == "lexical"
+    assert reloaded.multiselect(key="filter_meta.lang").value == ["de"]
+    assert "1. Shock waves" in markdown(reloaded)
+
+
+def test_open_explanations_are_not_recomputed_on_a_rerun(app, monkeypatch) -> None:
+    calls = []
+    original = Collection.explain
+
+    def counted(self, query, hit):
+        calls.append(query)
+        return original(self, query, hit)
+
+    monkeypatch.setattr(Collection, "explain", counted)
+    search(app, "why these five explanations")
+    for rank in range(1, 6):
+        app.toggle(key=f"why_{rank}").set_value(True)
+    app.run()
+    assert len(calls) == 5
+    app.number_input(key="k").set_value(5).run()  # a rerun that changes nothing explained
+    app.sidebar.radio(key="page").set_value("Index").run()
+    app.sidebar.radio(key="page").set_value("Search").run()
+    assert len(calls) == 5 and not app.exception
+
+
+def test_token_explorer_says_when_empty_windows_long_text_and_caches(app, monkeypatch) -> None:
+    calls = []
+    original = Collection.tokens
+    monkeypatch.setattr(
+        Collection, "tokens", lambda self, text: calls.append(text) or original(self, text)
+    )
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_area(key="token_text").input("   ").run()
+    assert any("Type some text" in info.value for info in app.info)
+    app.text_area(key="token_text").input(" ".join(f"word{i}" for i in range(40))).run()
+    assert app.slider(key="token_from").max > 0  # more wordpieces than one map shows
+    app.slider(key="token_dims").set_value(16).run()
+    app.slider(key="token_from").set_value(10).run()
+    assert len(calls) == 1 and not app.exception
+
+
+def test_match_strength_against_the_stores_nearest_neighbours() -> None:
+    from search_ui.views import WEAK_SHARE, share_below
+
+    reference = sorted(0.5 + 0.01 * i for i in range(40))
+    assert share_below(0.31, reference) == 0.0 < WEAK_SHARE
+    assert share_below(0.70, reference) == 0.5
+    assert share_below(0.99, reference) == 1.0
+
+
+def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
+    from search_ui.views import COLOUR_TOP, colour_groups
+
+    years = colour_groups(list(range(1900, 2000)), "year")
+    assert len(set(years)) == 5 and years[0] == "1900 – 1920" and years[-1].endswith("1999")
+    words = colour_groups([f"w{i % 20}" for i in range(100)] + [None], "word")
+    assert len(set(words)) == COLOUR_TOP + 1 and "(other)" in words
+    search(app, "wings")
+    app.sidebar.radio(key="page").set_value("Index").run()
+    app.selectbox(key="map_colour").set_value("year").run()
+    assert not app.exception
+    import pyarrow as pa
+
+    chart = app.get("vega_lite_chart")[-1].proto
+    roles = {
+        role
+        for dataset in chart.datasets
+        for role in pa.ipc.open_stream(dataset.data.data).read_all().column("role").to_pylist()
+    }
+    assert roles == {"document", "hit", "query"}
