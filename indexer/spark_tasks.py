@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,11 +38,12 @@ STATUS_FIELDS = pa.schema(
         ("unknown_only", pa.list_(pa.string())),
         ("pid", pa.int64()),
         ("loaded", pa.bool_()),
+        ("model_seconds", pa.float64()),
     ]
 )
 STATUS_SCHEMA = (  # the same, for Spark
     "shard long, documents long, chunks long, tokens long, unknown_only array<string>, "
-    "pid long, loaded boolean"
+    "pid long, loaded boolean, model_seconds double"
 )
 _MODELS: dict[tuple, Embedder] = {}  # this worker's model, by what determines it
 
@@ -162,6 +164,7 @@ def embed_shards(plan: EmbedPlan) -> Callable[[Iterator[pa.RecordBatch]], Iterat
                         "unknown_only": [],
                         "pid": os.getpid(),
                         "loaded": False,
+                        "model_seconds": 0.0,
                     }
                 if embedder is None:
                     embedder, loaded = _embedder(plan, max(1, context.cpus()))
@@ -187,11 +190,14 @@ def _embed_rows(
 ) -> None:
     """Embed the documents in rows start:end and write their chunk rows."""
     texts = columns["text"][start:end]
+    started = time.perf_counter()
     prepared = embedder.prepare(texts, parallel=embedder.loaded.device.type != "cpu")
     status["unknown_only"] += [columns["id"][start + i] for i in prepared.unknown_only]
     status["tokens"] += prepared.tokens
     rows: dict[str, list] = {field.name: [] for field in shards.CHUNK_SCHEMA}
-    for offset, chunks in enumerate(embedder.vectors(prepared)):
+    embedded = embedder.vectors(prepared)
+    status["model_seconds"] += time.perf_counter() - started
+    for offset, chunks in enumerate(embedded):
         row = start + offset
         metadata = json.loads(columns["metadata"][row])
         record = DocumentRecord(
