@@ -126,11 +126,17 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
 
 
 def markdown(report: dict[str, Any]) -> str:
+    machines = report.get("measured_on", {})
     parts = [
         f"Machine: {report['machine']['cpu']}, {report['machine']['cores']} cores, "
         f"torch {report['machine']['torch']} ({report['machine']['torch_threads']} threads). "
         f"Command: `make bench` ({report['seconds']:.0f} s). Medians of interleaved runs. "
-        "Measured: " + ", ".join(f"{k} {v}" for k, v in report.get("measured_at", {}).items()) + "."
+        "Measured: "
+        + ", ".join(
+            f"{k} {v}" + (f" on {machines[k]}" if k in machines else "")
+            for k, v in report.get("measured_at", {}).items()
+        )
+        + "."
     ]
     parts.append("### Targets\n\n" + table(["target", "measured", "goal", ""], targets(report)))
     if "embedding" in report:
@@ -437,6 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report["measured_at"] = {section: stamp for section in chosen if section in report}
+    cpu = f"{report['machine']['cpu']} ({report['machine']['cores']} cores)"
+    report["measured_on"] = {section: cpu for section in report["measured_at"]}
     previous = RESULTS / "latest.json"
     if set(SECTIONS) - set(chosen) and previous.exists():  # a partial run keeps the others
         earlier = json.loads(previous.read_text())
@@ -445,6 +453,14 @@ def main(argv: list[str] | None = None) -> None:
             **report,
             "seconds": earlier.get("seconds", 0.0),
             "measured_at": {**earlier.get("measured_at", {}), **report["measured_at"]},
+            "measured_on": {
+                **{  # sections from before machines were recorded per section
+                    section: f"{earlier['machine']['cpu']} ({earlier['machine']['cores']} cores)"
+                    for section in earlier.get("measured_at", {})
+                },
+                **earlier.get("measured_on", {}),
+                **report["measured_on"],
+            },
         }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
