@@ -162,15 +162,19 @@ class Collection:
         return Embedder.load(chosen.model, **shape, **options)
 
     @contextmanager
-    def _writing(self, create: bool = False) -> Iterator[Store]:
-        """A writable store (holding the writer lock) for the duration of one operation."""
+    def _writing(self, recipe: Recipe | None = None) -> Iterator[Store]:
+        """A writable store (holding the writer lock) for the duration of one operation. With
+        `recipe`: created with it when new (an existing one must match it), and switched to the
+        settings' index type when one is set."""
         if self.path is None:
             raise StoreError("this Collection has no store (Collection.model_only)")
-        if create:
-            store = Store.create(self.path, self.embedder.recipe, self.settings.index or INDEX)
-        else:
+        if recipe is None:
             store = Store.open(self.path, writable=True)
+        else:
+            store = Store.create(self.path, recipe, self.settings.index or INDEX)
         with store:
+            if recipe is not None and self.settings.index not in (None, store.index_spec):
+                store.rebuild(self.settings.index)
             yield store
 
     def _store(self) -> Store:
@@ -221,9 +225,7 @@ class Collection:
             return self._index(items, progress)
 
     def _index(self, items: Iterable, progress: bool) -> Summary:
-        with self._writing(create=True) as store:
-            if self.settings.index and store.index_spec != self.settings.index:
-                store.rebuild(self.settings.index)
+        with self._writing(self.embedder.recipe) as store:
             return pipeline.run(
                 store, self.embedder, items, self.settings.commit_every, progress=progress
             )
@@ -300,7 +302,7 @@ class Collection:
             store = self._store()
             store.check_recipe(self.embedder.recipe, WRITE_KEYS)
             return store.recipe, store.store_id
-        with self._writing(create=True) as store:
+        with self._writing(self.embedder.recipe) as store:
             return store.recipe, store.store_id
 
     @_store_conditions
@@ -312,13 +314,9 @@ class Collection:
         from indexer.shards import RunDir
 
         run = RunDir(Path(run_dir))
-        recipe = spark_job.recipe_of(spark_job.finished(run))
-        if self.path is None:
-            raise StoreError("this Collection has no store (Collection.model_only)")
-        with self._lock, Store.create(self.path, recipe, self.settings.index or INDEX) as store:
-            if self.settings.index and store.index_spec != self.settings.index:
-                store.rebuild(self.settings.index)
-            return ingest(run, store, self.settings.commit_every, progress)
+        manifest = spark_job.finished(run)
+        with self._lock, self._writing(spark_job.recipe_of(manifest)) as store:
+            return ingest(run, manifest, store, self.settings.commit_every, progress)
 
     @_store_conditions
     def delete(self, ids: Iterable[str]) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from tqdm import tqdm
 
@@ -21,10 +22,15 @@ from store.recipe import WRITE_KEYS
 from store.store import Store
 
 
-def ingest(run: shards.RunDir, store: Store, commit_every: int, progress: bool = False) -> Summary:
-    """Write the run's documents to the writable `store` (made with the run's recipe); returns
-    the run's summary with what this ingest added and updated."""
-    manifest = spark_job.finished(run)
+def ingest(
+    run: shards.RunDir,
+    manifest: dict[str, Any],
+    store: Store,
+    commit_every: int,
+    progress: bool = False,
+) -> Summary:
+    """Write the documents of a finished run (`manifest`: spark_job.finished) to the writable
+    `store`; returns the run's summary with what this ingest added and updated."""
     store.check_recipe(spark_job.recipe_of(manifest), WRITE_KEYS)
     summary = spark_job.summary_of(manifest)
     started = time.perf_counter()

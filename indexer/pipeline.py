@@ -286,11 +286,16 @@ def _records(
             title=doc.title,
             source=doc.source,
             metadata=doc.metadata,
-            chunks=[
-                ChunkRecord(c.window.ord, c.window.start, c.window.end, c.window.n_tokens, c.vector)
-                for c in doc_chunks
-            ],
+            chunks=chunk_records(doc_chunks),
             content_hash=digest,
         )
         for doc, digest, doc_chunks in zip(batch, hashes, chunks, strict=True)
+    ]
+
+
+def chunk_records(chunks: list[EmbeddedChunk]) -> list[ChunkRecord]:
+    """A document's embedded chunks as the store writes them."""
+    return [
+        ChunkRecord(c.window.ord, c.window.start, c.window.end, c.window.n_tokens, c.vector)
+        for c in chunks
     ]

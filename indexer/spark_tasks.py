@@ -16,9 +16,10 @@ import pyarrow as pa
 
 from indexer import shards
 from indexer.documents import SourceOptions
+from indexer.pipeline import chunk_records
 from indexer.sources import read_file
 from indexer.summary import Skipped
-from store.catalog import ChunkRecord, DocumentRecord, content_hash
+from store.catalog import DocumentRecord, content_hash
 from store.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -206,10 +207,7 @@ def _embed_rows(
             title=columns["title"][row],
             source=columns["source"][row],
             metadata=metadata,
-            chunks=[
-                ChunkRecord(c.window.ord, c.window.start, c.window.end, c.window.n_tokens, c.vector)
-                for c in chunks
-            ],
+            chunks=chunk_records(chunks),
             content_hash=columns["content_hash"][row],
         )
         order = (columns["file_index"][row], columns["position"][row])

@@ -229,7 +229,7 @@ def search_page(ctx: Context) -> None:
         st.session_state["last_scores"] = [hit.score for hit in dense]
         st.session_state["last_query"] = query
         st.session_state["last_vector"] = vector
-        st.session_state["last_hits"] = [hit.chunk_id for hit in hits]
+        st.session_state["last_hits"] = {hit.chunk_id: hit.doc_id for hit in hits}
     if not hits:
         st.warning("No document matches these filters." if filters else "No results.")
         return
@@ -561,12 +561,9 @@ def document_map_section(ctx: Context, fields: dict[str, dict]) -> None:
         return
     vectors = np.stack([row["vector"] for row in sample])
     basis = render.pca_basis(vectors)
-    hits = ctx.collection.vectors(st.session_state.get("last_hits", []))
-    hit_docs = {}
-    for chunk_id in hits:
-        chunk = ctx.collection.chunk(chunk_id)
-        if chunk is not None:
-            hit_docs[chunk_id] = chunk["doc_id"]
+    last_hits = st.session_state.get("last_hits", {})
+    hits = ctx.collection.vectors(list(last_hits))
+    hit_docs = {chunk_id: last_hits[chunk_id] for chunk_id in hits}
     groups = colour_groups([row["metadata"].get(colour_by) for row in sample], colour_by)
     rows = [
         (row["id"], row["title"] or row["id"], group, "document")
