@@ -531,3 +531,22 @@ def test_parquet_rows_are_documents_and_bad_rows_are_listed(run, tmp_path) -> No
     docs = {row[0]: row for row in documents_table(store)}
     assert docs["a"][3].startswith("Lift\n\n")
     assert json.loads(docs["c"][4]) == {"source": "naca", "year": 1960}
+
+
+def test_a_run_folder_of_another_unfinished_run_is_refused_and_not_ingested(run, tmp_path) -> None:
+    from indexer.shards import RunDir
+    from indexer.spark_job import EMBEDDING, RunIdentity, SparkJobError, prepare_run
+
+    folder = RunDir(tmp_path / "run")
+    first = RunIdentity(["/data/a"], {}, {"model": "m"}, "/stores/s", "id1")
+    manifest = prepare_run(folder, first, 3, None)
+    assert manifest["status"] == EMBEDDING and folder.stored_path.is_file()
+    assert prepare_run(folder, first, None, None) == manifest  # the same run resumes
+    other = RunIdentity(["/data/b"], {}, {"model": "m"}, "/stores/s", "id1")
+    with pytest.raises(SparkJobError, match="holds an unfinished run of other inputs"):
+        prepare_run(folder, other, 3, None)
+    assert folder.read_manifest() == manifest
+    result = run("ingest", str(folder.path), "--store", str(tmp_path / "store"))
+    assert result.exit_code == 2
+    assert "is not a finished Spark run (status 'embedding')" in result.stderr
+    assert not (tmp_path / "store").exists()
