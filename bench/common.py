@@ -14,9 +14,9 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from indexer.documents import with_title
+from indexer.embedding.model import fallback_model_path
 from indexer.evaluation import ndcg_at, read_qrels, read_queries
-from indexer.model import fallback_model_path
+from indexer.sources.options import with_title
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WORDNET_DOCS = 20_000

@@ -22,8 +22,8 @@ from bench.common import (
     require,
     split,
 )
-from indexer.embedder import Embedder
-from indexer.model import fallback_model_path, prepare
+from indexer.embedding.embedder import Embedder
+from indexer.embedding.model import fallback_model_path, prepare
 from indexer.settings import FALLBACK_MODEL
 
 SLICES = 4

@@ -14,9 +14,9 @@ from typing import Any
 from bench import common
 from bench.common import indexed_text, interleaved, median, read_corpus, require
 from indexer.collection import Collection
-from indexer.documents import SourceOptions
-from indexer.model import fallback_model_path
+from indexer.embedding.model import fallback_model_path
 from indexer.settings import FALLBACK_MODEL, Settings
+from indexer.sources.options import SourceOptions
 
 REPEATS = 2
 MEMORY_SIZES: tuple[int | None, ...] = (20_000, None)  # None: the whole WordNet corpus

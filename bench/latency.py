@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 
 from bench.common import median, percentile
-from indexer.embedder import Embedder
-from store.catalog import ChunkRecord, DocumentRecord
+from indexer.embedding.embedder import Embedder
 from store.faiss_index import VectorIndex
 from store.index_cache import TRAINING_SAMPLE
+from store.records import ChunkRecord, DocumentRecord
 from store.store import Store
 
 SIZES = (100_000, 1_000_000)
@@ -136,7 +136,7 @@ def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -
             latencies = []
             for query in queries:
                 started = time.perf_counter()
-                store.search(embedder.embed([query])[0], query, k=10)
+                store.search(embedder.embed([query])[0], query, k=10, mode="dense")
                 latencies.append((time.perf_counter() - started) * 1000)
             result[spec] = {
                 "p50_ms": round(percentile(latencies, 50), 2),

@@ -11,7 +11,7 @@ from typing import Any
 
 from bench.common import require
 from indexer.collection import Collection
-from indexer.embedder import Embedder
+from indexer.embedding.embedder import Embedder
 from indexer.settings import FALLBACK_MODEL, Settings
 
 SIZES_MB = (1, 10)

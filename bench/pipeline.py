@@ -15,9 +15,9 @@ import torch
 from bench import common
 from bench.common import median, seed_model_folder, wordnet_subset
 from indexer.collection import Collection
-from indexer.documents import SourceOptions
-from indexer.embedder import Embedder
+from indexer.embedding.embedder import Embedder
 from indexer.settings import Settings
+from indexer.sources.options import SourceOptions
 
 REPEATS = 3
 ST_BATCH_SIZES = (32,)  # sentence-transformers' default

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bench.common import require
 from indexer.collection import Collection
-from indexer.embedder import Embedder
+from indexer.embedding.embedder import Embedder
 from indexer.settings import FALLBACK_MODEL, Settings
 
 REFERENCE = {

@@ -29,7 +29,7 @@ from bench import (
     spark,
 )
 from bench.common import cranfield, machine
-from indexer.embedder import Embedder
+from indexer.embedding.embedder import Embedder
 from indexer.settings import FALLBACK_MODEL
 
 SECTIONS = (

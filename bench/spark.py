@@ -17,9 +17,9 @@ from typing import Any
 from bench import common
 from bench.common import median, seed_model_folder, wordnet_subset
 from indexer.collection import Collection
-from indexer.documents import SourceOptions
 from indexer.settings import Settings, SparkOptions
-from indexer.shards import RunDir
+from indexer.sources.options import SourceOptions
+from indexer.spark.run_folder import RunFolder
 
 REPEATS = 3
 CORES = (1, 2)  # local[N] points; the machine has 2 cores
@@ -78,10 +78,10 @@ def run(documents: int | None) -> dict[str, Any]:
                 session.stop()
                 if summary.added != count:
                     raise RuntimeError(f"bench: Spark stored {summary.added} of {count}")
-                manifest = RunDir(run_dir).read_manifest()
-                ingest_rate.append(count / manifest["ingest_seconds"])
-                in_model = sum(c["model_seconds"] for c in manifest["shard_counts"].values())
-                model_share.setdefault(name, []).append(in_model / (cores * manifest["seconds"]))
+                manifest = RunFolder(run_dir).read_manifest()
+                ingest_rate.append(count / (summary.seconds - manifest.seconds))
+                in_model = sum(shard.model_seconds for shard in manifest.done.values())
+                model_share.setdefault(name, []).append(in_model / (cores * manifest.seconds))
 
     rows = {
         name: {

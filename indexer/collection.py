@@ -1,6 +1,6 @@
 """The one front door: a store folder and the model that reads and writes it.
 
-    from indexer.collection import Collection
+    from indexer import Collection
 
     with Collection("papers") as papers:
         papers.add(["pdf-text/", "notes.jsonl"])
@@ -17,32 +17,38 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from indexer import pipeline
-from indexer.documents import SourceOptions
-from indexer.records import from_record
-from indexer.settings import CHUNK_TOKENS, INDEX, MODE, OVERLAP, POOLING, K, Settings, default_store
-from indexer.sources import check_sources, read_sources
+from indexer.settings import (
+    INDEX,
+    MODE,
+    NEIGHBOUR_SAMPLE,
+    VERIFY_SAMPLE,
+    K,
+    Settings,
+    SparkOptions,
+    default_store,
+)
+from indexer.sources.fields import document_from_fields
+from indexer.sources.inputs import plan_inputs, read_inputs
+from indexer.sources.options import SourceOptions
 from indexer.summary import Summary
+from indexer.workbench import Workbench
 from store.catalog import translated
-from store.errors import StoreError
 from store.filters import Filter, parse_filter
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.results import Hit
 from store.store import DB_FILE, Store, store_exists
 
 if TYPE_CHECKING:
-    from indexer.comparison import Comparison
-    from indexer.embedder import Embedder, Explanation, TokenView
-    from indexer.settings import SparkOptions
+    from indexer.embedding.embedder import Embedder
 
 
 def _store_conditions(method: Callable) -> Callable:
@@ -54,13 +60,12 @@ def _store_conditions(method: Callable) -> Callable:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as error:
-            path = (self.path or Path(".")) / DB_FILE
-            raise translated(path, error) or error from None
+            raise translated(self.path / DB_FILE, error) or error from None
 
     return wrapper
 
 
-class Collection:
+class Collection(Workbench):
     """A store folder and the model that reads and writes it."""
 
     def __init__(
@@ -74,21 +79,22 @@ class Collection:
         """`path`: the store folder (default $SEMSEARCH_STORE, else ./semsearch-store).
         `quiet`: no warning on stderr when the default model falls back. `threads`: torch's CPU
         threads (default: every core)."""
-        self.path: Path | None = Path(path) if path is not None else default_store()
-        self.settings = settings or Settings()
-        self.quiet = quiet
-        self.threads = threads
-        self._embedder: Embedder | None = None
+        super().__init__(settings, quiet=quiet, threads=threads)
+        self.path = Path(path) if path is not None else default_store()
         self._reader: Store | None = None
         self._query_checked = False
-        self._lock = threading.RLock()
+        self._derived: dict[str, tuple[int, Any]] = {}  # name -> (generation, value)
 
     @classmethod
-    def model_only(cls, settings: Settings | None = None, quiet: bool = False) -> Collection:
-        """A Collection with no store: embed, tokens and compare with the settings' model."""
-        collection = cls(settings=settings, quiet=quiet)
-        collection.path = None
-        return collection
+    def of_run(
+        cls, run_dir: str | Path, settings: Settings | None = None, **options: Any
+    ) -> Collection:
+        """The Collection of the store a Spark run (`add_on_spark`) was made for."""
+        from indexer.spark.ingest import check_run
+        from indexer.spark.run_folder import RunFolder
+
+        manifest = check_run(RunFolder(Path(run_dir)))
+        return cls(manifest.identity.store, settings, **options)
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -98,16 +104,10 @@ class Collection:
                 self._reader.close()
                 self._reader = None
 
-    def __enter__(self) -> Collection:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @property
     def exists(self) -> bool:
         """True when the folder holds a store."""
-        return self.path is not None and store_exists(self.path)
+        return store_exists(self.path)
 
     @property
     @_store_conditions
@@ -123,51 +123,34 @@ class Collection:
         with self._lock:
             return self._store().generation
 
-    @property
-    def embedder(self) -> Embedder:
-        """The model with the store's recipe (or the settings' for a new store), loaded once."""
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = self._load_embedder()
-            return self._embedder
-
-    def load_model(self) -> Embedder:
-        """Load the model now (otherwise it is loaded on first use)."""
-        return self.embedder
+    def _shape(self) -> dict[str, Any]:
+        """Pooling and chunking: the settings' when given (a store refuses other ones), else the
+        store's, else the defaults."""
+        recipe, given = self.recipe, super()._shape()
+        if recipe is None:
+            return given
+        chosen = self.settings
+        return {
+            "pooling": chosen.pooling or recipe.pooling,
+            "chunk_tokens": chosen.chunk_tokens or recipe.chunk_tokens,
+            "overlap": recipe.overlap if chosen.overlap is None else chosen.overlap,
+        }
 
     def _load_embedder(self) -> Embedder:
         """The store's model (from where its recipe says, or from `settings.model`, which must
-        hold the same weights), or for a new store the settings' model. Pooling and chunking: the
-        settings' when given (a store refuses other ones), else the store's, else the defaults."""
-        from indexer.embedder import Embedder
+        hold the same weights), or for a new store the settings' model."""
+        from indexer.embedding.embedder import Embedder
 
-        chosen, recipe = self.settings, self.recipe
-        shape = {
-            "pooling": chosen.pooling or (recipe.pooling if recipe else POOLING),
-            "chunk_tokens": chosen.chunk_tokens
-            or (recipe.chunk_tokens if recipe else CHUNK_TOKENS),
-            "overlap": chosen.overlap
-            if chosen.overlap is not None
-            else (recipe.overlap if recipe else OVERLAP),
-        }
-        options = {
-            "device": chosen.device,
-            "precision": chosen.precision,
-            "batch_tokens": chosen.batch_tokens,
-            "quiet": self.quiet,
-            "threads": self.threads,
-        }
-        if recipe is not None and chosen.model is None:
-            return Embedder.from_recipe(replace(recipe, **shape), **options)
-        return Embedder.load(chosen.model, **shape, **options)
+        recipe = self.recipe
+        if recipe is None or self.settings.model is not None:
+            return super()._load_embedder()
+        return Embedder.from_recipe(replace(recipe, **self._shape()), **self._model_options())
 
     @contextmanager
     def _writing(self, recipe: Recipe | None = None) -> Iterator[Store]:
         """A writable store (holding the writer lock) for the duration of one operation. With
         `recipe`: created with it when new (an existing one must match it), and switched to the
         settings' index type when one is set."""
-        if self.path is None:
-            raise StoreError("this Collection has no store (Collection.model_only)")
         if recipe is None:
             store = Store.open(self.path, writable=True)
         else:
@@ -179,16 +162,15 @@ class Collection:
 
     def _store(self) -> Store:
         """The read-only store, opened on first use."""
-        if self.path is None:
-            raise StoreError("this Collection has no store (Collection.model_only)")
         if self._reader is None:
             self._reader = Store.open(self.path)
         return self._reader
 
     def _query_embedder(self) -> Embedder:
-        """The model for queries, checked once against the store's recipe."""
+        """The model for queries, checked once against the store's recipe (the settings' model
+        when there is no store yet)."""
         embedder = self.embedder
-        if not self._query_checked:
+        if self.exists and not self._query_checked:
             self._store().check_recipe(embedder.recipe, QUERY_KEYS)
             self._query_checked = True
         return embedder
@@ -204,8 +186,8 @@ class Collection:
         documents (same content hash) are not embedded again."""
         sources = sources or SourceOptions()
         with self._lock:
-            check_sources(list(paths), sources, self.path)
-            return self._index(read_sources(list(paths), sources, self.path), progress)
+            plan = plan_inputs(list(paths), sources, never=[self.path])
+            return self._index(read_inputs(plan, sources), progress)
 
     @_store_conditions
     def add_records(
@@ -218,7 +200,9 @@ class Collection:
         names as in `sources`). A record without an id gets `record-N`."""
         sources = sources or SourceOptions()
         items = (
-            from_record(dict(record), f"record {n}", f"record-{n}", record.get("source"), sources)
+            document_from_fields(
+                dict(record), f"record {n}", f"record-{n}", record.get("source"), sources
+            )
             for n, record in enumerate(records, start=1)
         )
         with self._lock:
@@ -240,83 +224,61 @@ class Collection:
         embed: Callable | None = None,
     ) -> Summary:
         """Index like `add`, with reading and embedding done by Spark executors into shard files
-        under `spark.run_dir`, then written to this store by one writer (`ingest`). The recipe
-        is checked before any executor starts; a rerun of an unfinished run resumes it. With
-        `spark.shards_only`, stop after the shards (nothing stored; finish with `ingest`).
-        `embed`: replaces spark_tasks.embed_shards (tests inject failures with it)."""
-        from indexer import spark_job, spark_tasks
-        from indexer.shards import RunDir
+        under `spark.run_folder(store)`, then written to this store by one writer (`ingest`). The
+        recipe is checked before any executor starts; a rerun of an unfinished run resumes it.
+        With `spark.shards_only`, stop after the shards (nothing stored; finish with `ingest`).
+        `embed`: replaces spark.tasks.embed_shards (tests inject failures with it)."""
+        from indexer.spark import job, tasks
 
-        sources = sources or SourceOptions()
-        paths = list(paths)
-        spark_job.check_inputs(paths)
         with self._lock:
-            check_sources(paths, sources, self.path)
-            recipe, store_id = self._recipe_for_run(spark.shards_only)
-            identity = spark_job.RunIdentity(
-                inputs=[str(Path(p).absolute()) for p in paths],
-                sources=asdict(sources),
-                recipe=recipe.to_dict(),
-                store=str(self.path.absolute()),
-                store_id=store_id,
+            folder = job.run(
+                list(paths),
+                sources or SourceOptions(),
+                spark,
+                self._run_target(),
+                self.settings,
+                quiet=self.quiet,
+                embed=embed or tasks.embed_shards,
             )
-            run = RunDir(spark.run_dir)
-            manifest = spark_job.prepare_run(run, identity, spark.shards, self.path / DB_FILE)
-            if manifest["status"] == spark_job.EMBEDDING:
-                files, walked = spark_job.list_files(paths, sources, self.path)
-                chosen = self.settings
-                plan = spark_tasks.EmbedPlan(
-                    str(run.path.absolute()),
-                    recipe.to_dict(),
-                    chosen.model,
-                    chosen.device,
-                    chosen.precision,
-                    chosen.batch_tokens,
-                )
-                session, own = spark_job.session(spark)
-                try:
-                    manifest = spark_job.run_shards(
-                        session,
-                        run,
-                        manifest,
-                        files,
-                        walked,
-                        sources,
-                        plan,
-                        embed or spark_tasks.embed_shards,
-                    )
-                finally:
-                    if own:
-                        session.stop()
             if spark.shards_only:
-                return spark_job.summary_of(manifest)
-            return self.ingest(run.path, progress)
+                from indexer.spark.ingest import check_run
 
-    def _recipe_for_run(self, shards_only: bool) -> tuple[Recipe, str | None]:
-        """The recipe a distributed run embeds with, and the store's id: the store's (created
-        now with the settings' model when new), checked against the settings. A shards-only run
-        does not create the store: it may be written on another machine."""
-        if shards_only and not self.exists:
-            return self.embedder.recipe, None
-        if shards_only:
-            store = self._store()
-            store.check_recipe(self.embedder.recipe, WRITE_KEYS)
-            return store.recipe, store.store_id
-        with self._writing(self.embedder.recipe) as store:
-            return store.recipe, store.store_id
+                return check_run(folder).summary()
+            embedded = folder.read_manifest()
+            summary = self.ingest(folder.path, progress)
+            summary.seconds += embedded.seconds
+            return summary
+
+    def _run_target(self) -> Any:
+        """What a Spark run is made against: this store (its recipe checked against the
+        settings', read-only) or, before it exists, the settings' recipe and no store."""
+        from indexer.spark.job import Target
+
+        if not self.exists:
+            return Target(self.path, self.embedder.recipe, None, lambda: iter(()))
+        store = self._store()
+        store.check_recipe(self.embedder.recipe, WRITE_KEYS)
+        return Target(self.path, store.recipe, store.store_id, store.stored_documents)
 
     @_store_conditions
-    def ingest(self, run_dir: str | Path, progress: bool = False) -> Summary:
+    def ingest(
+        self, run_dir: str | Path, progress: bool = False, any_store: bool = False
+    ) -> Summary:
         """Write the shards of a finished Spark run (`add_on_spark`) to this store, creating it
-        with the run's recipe when new. Safe to repeat, and to rerun after a kill."""
-        from indexer import spark_job
-        from indexer.ingest import ingest
-        from indexer.shards import RunDir
+        with the run's recipe when new. The whole run folder is checked first: a run that is
+        incomplete, damaged, or made against another store is refused before anything is written
+        (`any_store`: accept another store when the run left nothing out). Safe to repeat, and to
+        rerun after a kill; never replaces a document the store changed after the run read it."""
+        from indexer.spark import ingest
+        from indexer.spark.run_folder import RunFolder
 
-        run = RunDir(Path(run_dir))
-        manifest = spark_job.finished(run)
-        with self._lock, self._writing(spark_job.recipe_of(manifest)) as store:
-            return ingest(run, manifest, store, self.settings.commit_every, progress)
+        folder = RunFolder(Path(run_dir))
+        with self._lock:
+            manifest = ingest.check_run(folder)
+            store_id = self._store().store_id if self.exists else None
+            ingest.check_target(manifest, folder, store_id, any_store)
+            with self._writing(ingest.recipe_of(manifest)) as store:
+                return ingest.ingest(folder, manifest, store, self.settings.commit_every, progress)
 
     @_store_conditions
     def delete(self, ids: Iterable[str]) -> int:
@@ -348,7 +310,7 @@ class Collection:
     def repair(self) -> dict[str, Any]:
         """Rebuild the full-text and FAISS indexes from SQLite; returns the verify report."""
         with self._lock, self._writing() as store:
-            return store.repair()
+            return store.repair(VERIFY_SAMPLE)
 
     # -- searching ------------------------------------------------------------------------------
 
@@ -370,17 +332,37 @@ class Collection:
                 vector = self._query_embedder().embed([query])[0]
             return self._store().search(vector, query, k=k, mode=mode, filters=parsed)
 
-    def explain(self, query: str, hit: Hit | str) -> Explanation:
-        """Each token's exact share of the cosine between `query` and a hit's chunk (or a text)."""
-        text = hit.text if isinstance(hit, Hit) else hit
-        with self._lock:
-            return self._query_embedder().explain(query, text)
-
     @_store_conditions
     def count(self, filters: Sequence[str | Filter] = ()) -> int:
         """Documents that every filter holds for (all documents without filters)."""
         with self._lock:
             return self._store().count_matching(parse_filters(filters))
+
+    def _per_generation(self, name: str, compute: Callable[[], Any]) -> Any:
+        """`compute()`, cached until the store's generation changes."""
+        generation = self.generation
+        cached = self._derived.get(name)
+        if cached is None or cached[0] != generation:
+            self._derived[name] = (generation, compute())
+        return self._derived[name][1]
+
+    @_store_conditions
+    def neighbour_scores(self) -> list[float]:
+        """How well a typical document of this store is matched, sorted: the dense score of the
+        nearest other document, for a sample of NEIGHBOUR_SAMPLE documents (their first chunk as
+        the query). Cached per store generation."""
+
+        def compute() -> list[float]:
+            scores = []
+            for row in self.sample(NEIGHBOUR_SAMPLE):
+                hits = self.search("", k=2, mode="dense", vector=row["vector"])
+                others = [hit.score for hit in hits if hit.doc_id != row["id"]]
+                if others:
+                    scores.append(others[0])
+            return sorted(scores)
+
+        with self._lock:
+            return self._per_generation("neighbour_scores", compute)
 
     # -- reading --------------------------------------------------------------------------------
 
@@ -397,7 +379,7 @@ class Collection:
             return self._store().chunk(chunk_id)
 
     @_store_conditions
-    def vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
+    def chunk_vectors(self, chunk_ids: Sequence[int]) -> dict[int, np.ndarray]:
         """The stored vectors of these chunks, by chunk id (missing ids left out)."""
         with self._lock:
             return self._store().chunk_vectors(list(chunk_ids))
@@ -427,7 +409,7 @@ class Collection:
             return self._store().stats()
 
     @_store_conditions
-    def verify(self, sample: int = 100) -> dict[str, Any]:
+    def verify(self, sample: int = VERIFY_SAMPLE) -> dict[str, Any]:
         """Compare SQLite with FAISS and the full-text index; `ok` when all agree."""
         with self._lock:
             return self._store().verify(sample)
@@ -439,36 +421,6 @@ class Collection:
 
         with self._lock:
             return export_projector(self._store(), Path(folder))
-
-    @_store_conditions
-    def evaluate(self, beir: str | Path, split: str = "test") -> dict[str, Any]:
-        """nDCG@10, recall@100 and MRR@10 per mode on a BEIR folder, indexing its corpus first
-        when this store does not exist yet."""
-        from indexer.evaluation import evaluate
-
-        return evaluate(self, Path(beir), split)
-
-    # -- the model ------------------------------------------------------------------------------
-
-    @_store_conditions
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Pooled, normalized vectors of `texts`, as the store's recipe makes them (the settings'
-        model when there is no store)."""
-        with self._lock:
-            embedder = self._query_embedder() if self.exists else self.embedder
-            return embedder.embed(list(texts))
-
-    def tokens(self, text: str) -> TokenView:
-        """Every position's vector of a text at most one window long, with offsets."""
-        with self._lock:
-            return self.embedder.token_embeddings(text)
-
-    def compare(self, a: str, b: str) -> Comparison:
-        """Token-by-token and pooled cosines of two texts."""
-        from indexer.comparison import compare
-
-        with self._lock:
-            return compare(self.embedder, a, b)
 
 
 def parse_filters(filters: Sequence[str | Filter]) -> list[Filter]:

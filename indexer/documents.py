@@ -1,46 +1,48 @@
-"""What reading inputs takes and gives: the options that find documents and their fields, and
-the documents read, each with where it came from."""
+"""Which documents a run stores, and what it stores for each: the same rules for the local job and
+for Spark. An empty document and a repeated id are skipped and listed; an unchanged one (the same
+content hash as stored) is counted and not embedded again; every other one becomes a
+`DocumentRecord` with its embedded chunks."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from store.errors import SemsearchError
+from indexer.sources.options import SourceDocument
+from indexer.summary import Skipped
+from store.records import ChunkRecord, DocumentRecord
 
+if TYPE_CHECKING:
+    from indexer.embedding.embedder import EmbeddedChunk
 
-class SourceError(SemsearchError):
-    """Input that stops a run before anything is written (missing path, missing CSV column)."""
-
-
-@dataclass
-class SourceOptions:
-    """How to find documents and fields in the inputs."""
-
-    id_field: str = "id"
-    text_field: str = "text"
-    title_field: str = "title"
-    metadata_field: str = "metadata"
-    metadata_columns: list[str] | None = None  # CSV and Parquet: None = every other column
-    include: list[str] = field(default_factory=list)
-    exclude: list[str] = field(default_factory=list)
+EMPTY = "empty document"
+DUPLICATE = "duplicate id"
 
 
-@dataclass
-class SourceDocument:
-    """A document as read: its indexed text is the title, a blank line, then the text, when the
-    title comes from a separate field."""
-
-    id: str
-    text: str
-    title: str | None
-    source: str | None
-    metadata: dict[str, Any]
-    replaced: int = 0  # undecodable bytes replaced by U+FFFD
-    where: str = ""  # file, or file:line, for messages
-    file: str = ""  # the file or stream it was read from
+def is_empty(text: str) -> bool:
+    """Nothing but whitespace: nothing to embed."""
+    return not text.strip()
 
 
-def with_title(title: str | None, text: str) -> str:
-    """The indexed text of a record: its title, a blank line, then its text."""
-    return f"{title}\n\n{text}" if title else text
+def empty(where: str) -> Skipped:
+    return Skipped(where, EMPTY, EMPTY)
+
+
+def duplicate(where: str, doc_id: str, first: str) -> Skipped:
+    """A document whose id an earlier document of the run already had (at `first`)."""
+    return Skipped(where, DUPLICATE, f"duplicate id {doc_id!r} (first at {first})")
+
+
+def record(doc: SourceDocument, digest: str, chunks: list[EmbeddedChunk]) -> DocumentRecord:
+    """What the store keeps of an embedded document."""
+    return DocumentRecord(
+        id=doc.id,
+        text=doc.text,
+        title=doc.title,
+        source=doc.source,
+        metadata=doc.metadata,
+        chunks=[
+            ChunkRecord(c.window.ord, c.window.start, c.window.end, c.window.n_tokens, c.vector)
+            for c in chunks
+        ],
+        content_hash=digest,
+    )

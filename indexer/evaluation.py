@@ -8,8 +8,9 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from indexer.documents import SourceError, SourceOptions
-from store.store import MODES
+from indexer.settings import BEIR_SPLIT
+from indexer.sources.options import SourceError, SourceOptions
+from store.ranking import MODES
 
 if TYPE_CHECKING:
     from indexer.collection import Collection
@@ -66,7 +67,7 @@ def mrr_at(ranked: list[str], relevance: dict[str, int], k: int = 10) -> float:
     return 0.0
 
 
-def evaluate(collection: Collection, beir: Path, split: str = "test") -> dict[str, Any]:
+def evaluate(collection: Collection, beir: Path, split: str = BEIR_SPLIT) -> dict[str, Any]:
     """Index `beir/corpus.jsonl` into the collection (unless its store exists), run every judged
     query in each mode with the collection's one model, and return mean metrics by mode."""
     for needed in ("corpus.jsonl", "queries.jsonl", f"qrels/{split}.tsv"):

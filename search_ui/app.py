@@ -12,15 +12,19 @@ import streamlit as st
 
 from indexer.collection import Collection
 from indexer.settings import SEARCH_MODES, Settings, default_store
-from search_ui import render, url_state, views
+from search_ui import render, url_state
+from search_ui.context import Context
+from search_ui.filters import ACTIVE_FILTERS
+from search_ui.state import keep_widget_state
+from search_ui.views import compare, document, index, search, tokens
 from store.errors import SemsearchError, StoreError
 
 PAGES = {
-    "Search": views.search_page,
-    "Document": views.document_page,
-    "Token explorer": views.token_page,
-    "Compare": views.compare_page,
-    "Index": views.index_page,
+    "Search": search.search_page,
+    "Document": document.document_page,
+    "Token explorer": tokens.token_page,
+    "Compare": compare.compare_page,
+    "Index": index.index_page,
 }
 
 
@@ -45,24 +49,11 @@ def open_collection(path: str, model: str | None) -> tuple[Collection, str | Non
     return collection, None
 
 
-PERSISTENT_PREFIXES = ("query", "k", "mode", "filter_", "token_", "compare_", "map_")
-
-
-def keep_widget_state() -> None:
-    """Streamlit forgets a widget's value when its page is not shown; re-assigning the values at
-    the start of each run keeps the query, filters and texts across page switches."""
-    for key in list(st.session_state):
-        if str(key).startswith(PERSISTENT_PREFIXES):
-            st.session_state[key] = st.session_state[key]
-    for key, value in views.DEFAULTS.items():
-        st.session_state.setdefault(key, value)
-
-
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
     st.html(render.HIDE_DEPLOY)
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
-    keep_widget_state()
+    keep_widget_state(st.session_state)
     args = arguments()
     path = Path(args.store) if args.store else default_store()
     try:
@@ -86,8 +77,8 @@ def main() -> None:
             st.error(
                 f"The store's model cannot be loaded ({model_error}); only lexical search works."
             )
-    PAGES[page](views.Context(collection, model_error is None))
-    wanted = url_state.current(st.session_state, st.session_state.get(views.ACTIVE_FILTERS, []))
+    PAGES[page](Context(collection, model_error is None))
+    wanted = url_state.current(st.session_state, st.session_state.get(ACTIVE_FILTERS, []))
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)
 

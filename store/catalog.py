@@ -7,12 +7,10 @@ full-text index in step explicitly, one statement per batch.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import sqlite_utils
 
 from store import id_checksum
 from store.errors import DamagedStoreError, StoreError
+from store.records import DocumentRecord
 from store.vectors import from_blobs, to_blob
 
 SCHEMA_VERSION = 2
@@ -62,40 +61,6 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     text, tokenize='{FTS_TOKENIZER}', content='chunk_text', content_rowid='id'
 );
 """
-
-
-@dataclass
-class ChunkRecord:
-    """One window of a document: character span `start:end`, wordpiece count and unit vector."""
-
-    ord: int
-    start: int
-    end: int
-    n_tokens: int
-    vector: np.ndarray
-
-
-@dataclass
-class DocumentRecord:
-    """A document to store, with all its chunks."""
-
-    id: str
-    text: str
-    title: str | None = None
-    source: str | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
-    chunks: list[ChunkRecord] = field(default_factory=list)
-    content_hash: str = ""  # computed from text, title and metadata when not given
-
-    def __post_init__(self) -> None:
-        if not self.content_hash:
-            self.content_hash = content_hash(self.text, self.title, self.metadata)
-
-
-def content_hash(text: str, title: str | None, metadata: dict[str, Any]) -> str:
-    """sha256 of what a document says: text, title and metadata."""
-    payload = json.dumps([text, title, metadata], sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
 
 
 # -- connections ----------------------------------------------------------------------------
@@ -284,6 +249,14 @@ def write_documents(
     log(db, generation, new, "add")
     _update_checksum(db, new, old)
     return {"added": len(set(ids) - existed), "updated": len(existed)}
+
+
+def set_sources(db: sqlite_utils.Database, sources: dict[str, str | None]) -> int:
+    """Point documents at a new source; returns how many exist."""
+    cursor = db.conn.executemany(
+        "UPDATE documents SET source = ? WHERE id = ?", [(s, i) for i, s in sources.items()]
+    )
+    return cursor.rowcount
 
 
 def delete_documents(db: sqlite_utils.Database, doc_ids: Sequence[str], generation: int) -> int:

@@ -22,11 +22,6 @@ from store import id_checksum
 from store.errors import StoreError
 
 MAGIC = b"SEMSEARCH-FAISS 2\n"
-SPECS = ("auto", "flat", "hnsw", "ivf", "ivf-sq8", "ivf-pq")
-DEFAULT_SPEC = "auto"
-AUTO_FLAT_MAX = 20_000  # flat reads every vector per query: ~13 ms at 100k x 384-d (make bench)
-AUTO_LARGE = "ivf-sq8"  # recall@10 0.95 at 1M; removes in place, unlike hnsw (make bench)
-MIN_IVF_TRAINING = 256  # below this, IVF types search exactly (flat) until they can train
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 256  # recall@10 0.99 at 100k (96 gave 0.93), 0.3 ms a query
@@ -34,23 +29,6 @@ HNSW_EF_SEARCH = 256  # recall@10 0.99 at 100k (96 gave 0.93), 0.3 ms a query
 
 class IndexFileError(StoreError):
     """The index file is missing, truncated, damaged or another store's."""
-
-
-def check_spec(spec: str) -> str:
-    """The spec itself, or StoreError naming the accepted ones."""
-    if spec not in SPECS:
-        raise StoreError(f"unknown index type {spec!r}; choose one of {', '.join(SPECS)}")
-    return spec
-
-
-def resolve_spec(spec: str, count: int) -> str:
-    """The concrete type for `count` vectors: `auto` is `flat` up to AUTO_FLAT_MAX, AUTO_LARGE
-    beyond; an IVF type is `flat` while there are too few vectors to train it."""
-    if check_spec(spec) == "auto":
-        spec = "flat" if count <= AUTO_FLAT_MAX else AUTO_LARGE
-    if spec.startswith("ivf") and count < MIN_IVF_TRAINING:
-        return "flat"
-    return spec
 
 
 def ivf_lists(count: int, training: int) -> int:

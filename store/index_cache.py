@@ -15,7 +15,8 @@ import numpy as np
 import sqlite_utils
 
 from store import catalog
-from store.faiss_index import IndexFileError, VectorIndex, resolve_spec
+from store.faiss_index import IndexFileError, VectorIndex
+from store.index_types import resolve_spec
 from store.lock import WriterLock
 
 INDEX_FILE = "index.faiss"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from store.results import Hit
 
+MODES = ("dense", "lexical", "hybrid")  # the ways a store can be searched
 RRF_K = 60
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -34,9 +33,6 @@ class Recipe:
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "max_length": self.max_length}
 
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True)
-
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
         """The recipe saved by `to_dict`; DamagedStoreError when a field is missing."""
@@ -45,10 +41,6 @@ class Recipe:
         if missing:
             raise DamagedStoreError(f"the store's recipe lacks {', '.join(missing)}")
         return cls(**{name: data[name] for name in names if name in data})
-
-    @classmethod
-    def from_json(cls, text: str) -> Recipe:
-        return cls.from_dict(json.loads(text))
 
     def describe(self) -> str:
         """One line for messages."""

@@ -17,19 +17,20 @@ from typing import Any
 import numpy as np
 
 from store import catalog, verification
-from store.catalog import CHUNK_TEXT, DocumentRecord
+from store.catalog import CHUNK_TEXT
 from store.errors import RecipeMismatchError, StoreError
-from store.faiss_index import DEFAULT_SPEC, VectorIndex, check_spec
+from store.faiss_index import VectorIndex
 from store.filters import Filter, compile_filters
 from store.index_cache import INDEX_FILE, IndexCache
+from store.index_types import DEFAULT_SPEC, check_spec
 from store.lock import WriterLock
-from store.ranking import ChunkMatch, best_per_document, fts_query, fuse
+from store.ranking import MODES, ChunkMatch, best_per_document, fts_query, fuse
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
+from store.records import DocumentRecord, StoredVersion
 from store.results import Hit
 from store.vectors import from_blobs
 
 DB_FILE = "store.db"
-MODES = ("dense", "lexical", "hybrid")
 EXACT_SCAN_MAX = 20_000
 FUSION_DEPTH = 100
 
@@ -195,6 +196,15 @@ class Store:
             catalog.set_meta(self.db, "generation", generation)
         return counts
 
+    def relocate(self, sources: dict[str, str | None]) -> int:
+        """Record a new source for stored documents (their file moved, their content did not), in
+        one transaction; returns how many were stored."""
+        self._require_writer()
+        with self.db.atomic():
+            moved = catalog.set_sources(self.db, sources)
+            catalog.set_meta(self.db, "generation", self.generation + 1)
+        return moved
+
     def delete(self, doc_ids: Iterable[str]) -> int:
         """Delete documents with their chunks in one transaction; returns how many existed."""
         self._require_writer()
@@ -228,13 +238,14 @@ class Store:
         self.flush()
         return self.cache.index
 
-    def repair(self) -> dict[str, Any]:
-        """Rebuild the full-text index and the FAISS index from the documents and vectors."""
+    def repair(self, sample: int) -> dict[str, Any]:
+        """Rebuild the full-text index and the FAISS index from the documents and vectors; returns
+        the verify report (`sample` vectors compared)."""
         self._require_writer()
         with self.db.atomic():
             catalog.rebuild_fulltext(self.db)
         self.rebuild()
-        return self.verify()
+        return self.verify(sample)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -264,10 +275,16 @@ class Store:
         )
         return rows[0] if rows else None
 
-    def hashes(self, doc_ids: list[str]) -> dict[str, str]:
-        """content_hash of those of `doc_ids` that are stored."""
-        sql = "SELECT id, content_hash FROM documents WHERE id IN ({m})"
-        return dict(catalog.select_in(self.db, sql, doc_ids))
+    def versions(self, doc_ids: list[str]) -> dict[str, StoredVersion]:
+        """What is stored now of those of `doc_ids` that are stored."""
+        sql = "SELECT id, content_hash, source, indexed_at FROM documents WHERE id IN ({m})"
+        return {row[0]: StoredVersion(*row[1:]) for row in catalog.select_in(self.db, sql, doc_ids)}
+
+    def stored_documents(self, batch: int = 50_000) -> Iterator[list[tuple[str, str, str | None]]]:
+        """(id, content_hash, source) of every stored document, in pages of `batch` rows."""
+        cursor = self.db.execute("SELECT id, content_hash, source FROM documents")
+        while rows := cursor.fetchmany(batch):
+            yield rows
 
     def sources(self) -> dict[str, str | None]:
         """Every document id with its source."""
@@ -374,10 +391,11 @@ class Store:
 
     def search(
         self,
-        vector: np.ndarray | None = None,
-        text: str | None = None,
-        k: int = 10,
-        mode: str = "dense",
+        vector: np.ndarray | None,
+        text: str | None,
+        *,
+        k: int,
+        mode: str,
         filters: list[Filter] | None = None,
     ) -> list[Hit]:
         """Top-k documents by `mode`: dense needs `vector`, lexical needs `text`, hybrid both.
@@ -499,9 +517,10 @@ class Store:
 
     # -- checking -----------------------------------------------------------------------------
 
-    def verify(self, sample: int = 100) -> dict[str, Any]:
-        """Compare SQLite with FAISS and the full-text index; `ok` is True when all agree."""
-        return verification.verify(self, sample)
+    def verify(self, sample: int) -> dict[str, Any]:
+        """Compare SQLite with FAISS and the full-text index (`sample` vectors one by one); `ok`
+        is True when all agree."""
+        return verification.verify(self.db, self.cache, sample)
 
 
 def store_exists(folder: str | Path) -> bool:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+import sqlite_utils
 
-from store.faiss_index import IndexFileError, VectorIndex, resolve_spec
+from store import catalog
+from store.faiss_index import IndexFileError, VectorIndex
+from store.index_cache import IndexCache
+from store.index_types import resolve_spec
 
-if TYPE_CHECKING:
-    from store.store import Store
 
-
-def verify(store: Store, sample: int = 100) -> dict[str, Any]:
-    """Counts, id sets, dimension, a sample of vectors, the full-text index's rows, and the index
+def verify(db: sqlite_utils.Database, cache: IndexCache, sample: int) -> dict[str, Any]:
+    """Counts, id sets, dimension, `sample` vectors, the full-text index's rows, and the index
     file's owner, type and generation. `ok` is True when nothing needs repair. A missing, damaged,
     stale or foreign index file is a warning: it is a cache, rebuilt or caught up on open."""
-    db = store.db
+    generation = int(catalog.get_meta(db, "generation", 0))
     problems: list[str] = []
     warnings: list[str] = []
     documents = db.execute("SELECT count(*) FROM documents").fetchone()[0]
@@ -36,8 +37,8 @@ def verify(store: Store, sample: int = 100) -> dict[str, Any]:
             f"full-text index: {unindexed} chunks missing, {stray} rows with no chunk "
             "(`semsearch repair` rebuilds it)"
         )
-    file_generation = _check_file(store, len(chunk_ids), problems, warnings)
-    index = store.cache.current()
+    file_generation = _check_file(cache, generation, len(chunk_ids), problems, warnings)
+    index = cache.current()
     faiss_ids = index.ids()
     missing = np.setdiff1d(chunk_ids, faiss_ids)
     extra = np.setdiff1d(faiss_ids, chunk_ids)
@@ -45,10 +46,10 @@ def verify(store: Store, sample: int = 100) -> dict[str, Any]:
         problems.append(f"{len(missing)} chunks missing from FAISS, e.g. {missing[:5].tolist()}")
     if len(extra):
         problems.append(f"{len(extra)} FAISS ids with no chunk, e.g. {extra[:5].tolist()}")
-    if index.dim != store.dim:
-        problems.append(f"FAISS dimension {index.dim}, store dimension {store.dim}")
+    if index.dim != cache.dim:
+        problems.append(f"FAISS dimension {index.dim}, store dimension {cache.dim}")
     picked = _sample(chunk_ids, np.intersect1d(chunk_ids, faiss_ids), sample)
-    mismatched = store.cache.differing_vectors(index, picked)
+    mismatched = cache.differing_vectors(index, picked)
     if mismatched:
         problems.append(f"{len(mismatched)} sampled vectors differ, e.g. {mismatched[:5]}")
     return {
@@ -59,35 +60,37 @@ def verify(store: Store, sample: int = 100) -> dict[str, Any]:
         "chunks": len(chunk_ids),
         "faiss_vectors": index.count,
         "index_type": index.spec,
-        "dim": store.dim,
-        "generation": store.generation,
+        "dim": cache.dim,
+        "generation": generation,
         "index_file_generation": file_generation,
         "sampled_vectors": len(picked),
     }
 
 
-def _check_file(store: Store, count: int, problems: list[str], warnings: list[str]) -> int | None:
+def _check_file(
+    cache: IndexCache, generation: int, count: int, problems: list[str], warnings: list[str]
+) -> int | None:
     """The index file's generation, with what is wrong with it added to problems or warnings."""
-    path = store.cache.path
+    path = cache.path
     try:
         loaded = VectorIndex.load(path)
     except IndexFileError as error:
         warnings.append(f"index file: {error}; it is rebuilt in memory (`repair` rewrites it)")
         return None
-    if loaded.store_id != store.store_id:
+    if loaded.store_id != cache.store_id:
         warnings.append(
             f"{path} belongs to another store ({loaded.store_id}); it is never searched, and is "
             "rebuilt from this store's vectors (`repair` rewrites it)"
         )
-    configured = store.index_spec
+    configured = cache.spec()
     if configured != "auto" and loaded.spec != resolve_spec(configured, count):
         problems.append(
             f"{path} is a {loaded.spec} index but the store is configured for {configured} "
             "(an interrupted rebuild?); every reader rebuilds it: run `semsearch repair`"
         )
-    if loaded.generation < store.generation:
+    if loaded.generation < generation:
         warnings.append(
-            f"{path} is at generation {loaded.generation}, the store at {store.generation}: "
+            f"{path} is at generation {loaded.generation}, the store at {generation}: "
             "readers catch it up from the log; the next write saves it"
         )
     return loaded.generation

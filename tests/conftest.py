@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
 from transformers import AutoTokenizer, BertConfig, BertModel
 
-from indexer.embedder import Embedder
-from indexer.model import fallback_model_path, prepare
+from indexer.embedding.embedder import Embedder
+from indexer.embedding.model import fallback_model_path, ready_for_inference
 from indexer.settings import FALLBACK_MODEL
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -20,6 +21,13 @@ def shared_data(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"reference data {folder} is absent (it ships beside the project checkout)")
     return folder
+
+
+def read_only(store: Path, timeout: float = 30) -> sqlite3.Connection:
+    """A connection to a store's database that can never create or change it (a test observes,
+    it does not touch: connecting plainly would create an empty store.db and race the writer).
+    OperationalError when there is no database yet."""
+    return sqlite3.connect(f"file:{store / 'store.db'}?mode=ro", uri=True, timeout=timeout)
 
 
 @pytest.fixture(scope="session")
@@ -43,7 +51,9 @@ def tiny_loaded(precision: str = "fp32", max_positions: int = 128):
         max_position_embeddings=max_positions,
     )
     model = BertModel(config, add_pooling_layer=False)
-    return prepare(model, tokenizer, "tiny-random-bert", device="cpu", precision=precision)
+    return ready_for_inference(
+        model, tokenizer, "tiny-random-bert", device="cpu", precision=precision
+    )
 
 
 @pytest.fixture(scope="session")

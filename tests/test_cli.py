@@ -19,10 +19,12 @@ import torch
 from click.testing import CliRunner
 
 from indexer import settings as defaults
-from indexer.cli import cli
+from indexer.cli.app import cli
 from indexer.collection import Collection
-from indexer.documents import SourceOptions
+from indexer.evaluation import evaluate
 from indexer.settings import Settings
+from indexer.sources.options import SourceOptions
+from tests.conftest import read_only
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
@@ -74,7 +76,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def documents_table(store: Path) -> list[tuple]:
-    with sqlite3.connect(store / "store.db") as connection:
+    with read_only(store) as connection:
         return connection.execute(
             "SELECT id, source, title, text, metadata, content_hash FROM documents ORDER BY id"
         ).fetchall()
@@ -192,7 +194,7 @@ def test_configuration_errors_stop_before_anything_is_written(run, corpus, tmp_p
         (["index", "-", "--spark", "local[1]"], "stdin (-) cannot be read on Spark"),
         (["index", str(corpus), "--shards", "2"], "need --spark"),
         (["index", str(corpus), "--spark", "local[1]", "--spark-conf", "x"], "not KEY=VALUE"),
-        (["ingest", str(tmp_path / "norun")], "not a finished Spark run (no manifest)"),
+        (["ingest", str(tmp_path / "norun")], "is not a Spark run folder (no manifest.json)"),
     ]
     for args, message in cases:
         args = [*args, "--store", str(store)] if "--store" not in args else args
@@ -278,7 +280,7 @@ def facade_defaults() -> dict[str, object]:
         "k": search["k"].default,
         "mode": search["mode"].default,
         "sample": inspect.signature(Collection.verify).parameters["sample"].default,
-        "split": inspect.signature(Collection.evaluate).parameters["split"].default,
+        "split": inspect.signature(evaluate).parameters["split"].default,
         "port": defaults.UI_PORT,
         "host": defaults.UI_HOST,
     }
@@ -341,7 +343,7 @@ def test_cli_defaults_are_the_facades() -> None:
 def test_eval_embeds_corpus_and_queries_with_one_model_as_asked(
     tmp_path, tiny_model_dir, monkeypatch
 ):
-    from indexer import embedder as embedder_module
+    from indexer.embedding import embedder as embedder_module
     from tests.test_evaluation import write_beir
 
     loads = []
@@ -402,7 +404,7 @@ def test_run_killed_mid_way_resumes_to_a_clean_store(tiny_model_dir, tmp_path) -
     committed = 0
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with sqlite3.connect(store / "store.db", timeout=30) as connection:
+            with read_only(store) as connection:
                 committed = connection.execute("SELECT count(*) FROM documents").fetchone()[0]
         except sqlite3.OperationalError:  # the schema is not there yet
             committed = 0
@@ -416,7 +418,7 @@ def test_run_killed_mid_way_resumes_to_a_clean_store(tiny_model_dir, tmp_path) -
     resumed = subprocess.run([*command[:-1], "--json"], capture_output=True, text=True, check=True)
     summary = json.loads(resumed.stdout)
     assert summary["unchanged"] >= committed and summary["added"] + summary["unchanged"] == 2000
-    with sqlite3.connect(store / "store.db") as connection:
+    with read_only(store) as connection:
         assert connection.execute("SELECT count(*) FROM documents").fetchone()[0] == 2000
         duplicates = connection.execute(
             "SELECT count(*) FROM (SELECT doc_id, ord FROM chunks GROUP BY doc_id, ord "
@@ -457,7 +459,7 @@ def test_make_demo_store_builds_2000_real_documents(tiny_model_dir, tmp_path) ->
         ).stdout
     )
     assert stats["documents"] >= 2000
-    with sqlite3.connect(store / "store.db") as connection:
+    with read_only(store) as connection:
         kinds = dict(
             connection.execute(
                 "SELECT json_extract(metadata, '$.kind'), count(*) FROM documents GROUP BY 1"
@@ -534,19 +536,21 @@ def test_parquet_rows_are_documents_and_bad_rows_are_listed(run, tmp_path) -> No
 
 
 def test_a_run_folder_of_another_unfinished_run_is_refused_and_not_ingested(run, tmp_path) -> None:
-    from indexer.shards import RunDir
-    from indexer.spark_job import EMBEDDING, RunIdentity, SparkJobError, prepare_run
+    from indexer.spark.job import SparkJobError, resumable
+    from indexer.spark.run_folder import EMBEDDING, Manifest, RunFolder, RunIdentity
 
-    folder = RunDir(tmp_path / "run")
-    first = RunIdentity(["/data/a"], {}, {"model": "m"}, "/stores/s", "id1")
-    manifest = prepare_run(folder, first, 3, None)
-    assert manifest["status"] == EMBEDDING and folder.stored_path.is_file()
-    assert prepare_run(folder, first, None, None) == manifest  # the same run resumes
-    other = RunIdentity(["/data/b"], {}, {"model": "m"}, "/stores/s", "id1")
+    folder = RunFolder(tmp_path / "run")
+    first = RunIdentity(["/data/a"], {}, {"model": "m"}, "/stores/s", "id1", "contents1")
+    manifest = Manifest("run1", first, EMBEDDING, 3, "2026-01-01T00:00:00+00:00")
+    folder.write_manifest(manifest)
+    assert resumable(folder, first) == manifest  # the same run resumes
+    edited = RunIdentity(["/data/a"], {}, {"model": "m"}, "/stores/s", "id1", "contents2")
+    assert resumable(folder, edited) is None  # the same command on edited inputs: a new run
+    other = RunIdentity(["/data/b"], {}, {"model": "m"}, "/stores/s", "id1", "contents1")
     with pytest.raises(SparkJobError, match="holds an unfinished run of other inputs"):
-        prepare_run(folder, other, 3, None)
+        resumable(folder, other)
     assert folder.read_manifest() == manifest
     result = run("ingest", str(folder.path), "--store", str(tmp_path / "store"))
     assert result.exit_code == 2
-    assert "is not a finished Spark run (status 'embedding')" in result.stderr
+    assert "is not a finished Spark run (still embedding)" in result.stderr
     assert not (tmp_path / "store").exists()

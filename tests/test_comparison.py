@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer.comparison import compare
-from indexer.embedder import Embedder
+from indexer.embedding.comparison import compare
+from indexer.embedding.embedder import Embedder
 
 GUITAR = "A man is playing a guitar."
 PARAPHRASE = "Someone plays an instrument."

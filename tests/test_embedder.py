@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from indexer.embedder import Embedder, TextTooLongError
-from indexer.model import ModelLoadError, hub_reachable, load_model
+from indexer.embedding.embedder import Embedder, TextTooLongError
+from indexer.embedding.model import ModelLoadError, hub_reachable, load_model
+from indexer.embedding.tokenization import untruncated
 from indexer.settings import DEFAULT_MODEL, FALLBACK_MODEL, SettingsError
-from indexer.tokenization import untruncated
 from tests.conftest import shared_data, tiny_loaded
 
 TEXTS = [
@@ -165,7 +165,7 @@ def test_bad_recipe_options_are_refused(tiny: Embedder) -> None:
         Embedder(tiny.loaded, chunk_tokens=200)
     with pytest.raises(SettingsError, match="overlap"):
         Embedder(tiny.loaded, chunk_tokens=48, overlap=48)
-    with pytest.raises(SettingsError, match="unknown pooling"):
+    with pytest.raises(SettingsError, match="pooling must be one of mean, spark-nlp"):
         Embedder(tiny.loaded, pooling="max")
     with pytest.raises(SettingsError, match="at least chunk_tokens \\+ 2 = 50"):
         Embedder(tiny.loaded, chunk_tokens=48, overlap=8, batch_tokens=10)

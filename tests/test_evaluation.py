@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.cli import cli
+from indexer.cli.app import cli
 from indexer.collection import Collection
-from indexer.evaluation import mrr_at, ndcg_at, read_qrels, recall_at
+from indexer.evaluation import evaluate, mrr_at, ndcg_at, read_qrels, recall_at
 from indexer.settings import FALLBACK_MODEL, Settings
 from tests.conftest import shared_data
 
@@ -63,7 +63,7 @@ def test_eval_command_reports_hand_checked_lexical_numbers(tmp_path, tiny_model_
 def test_hybrid_beats_dense_and_lexical_on_cranfield(tmp_path) -> None:
     folder = shared_data("cranfield")
     with Collection(tmp_path / "store", Settings(model=FALLBACK_MODEL)) as collection:
-        report = collection.evaluate(folder)
+        report = evaluate(collection, folder)
     dense, lexical, hybrid = (report[m]["ndcg@10"] for m in ("dense", "lexical", "hybrid"))
     print(f"Cranfield nDCG@10: dense {dense:.4f} lexical {lexical:.4f} hybrid {hybrid:.4f}")
     assert report["queries"] == 225

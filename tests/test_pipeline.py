@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from indexer.collection import Collection
 from indexer.settings import Settings
 from store.errors import StoreError
 from store.store import Store
+from tests.conftest import read_only
 
 
 def corpus(path: Path, count: int, prefix: str = "doc") -> Path:
@@ -39,7 +39,7 @@ def test_documents_are_written_in_input_order_one_transaction_per_batch(
         summary = collection.add([str(corpus(tmp_path / "in.jsonl", 95))])
         assert (summary.added, summary.chunks) == (95, 95)
         assert collection.generation == 10, "95 documents in batches of 10"
-    with sqlite3.connect(tmp_path / "store" / "store.db") as db:
+    with read_only(tmp_path / "store") as db:
         order = [row[0] for row in db.execute("SELECT doc_id FROM chunks ORDER BY id")]
     assert order == [f"doc{i}" for i in range(95)]
 

@@ -11,7 +11,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from indexer.cli import cli
+from indexer.cli.app import cli
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
 
@@ -44,7 +44,9 @@ def test_python_api_example_runs_as_written(tmp_path, monkeypatch, capsys) -> No
         },
     ]
     (tmp_path / "abstracts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
-    exec(compile(python_example(), "README.md", "exec"), {})
+    example = python_example()
+    assert example.splitlines()[0] == "from indexer import Collection, Settings"  # one import
+    exec(compile(example, "README.md", "exec"), {})
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "4 added, 0 skipped"
     assert out[1].split()[1] == "a1", "the only hit from 1960 on"

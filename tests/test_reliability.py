@@ -1,6 +1,6 @@
 """Hostile but fair input, through the command line: every bad input gets a clear answer naming
 the file (and line) and the reason, no wrong result is ever served, and what a store held before
-is still there afterwards. Numbers refer to the items of the reliability issue."""
+is still there afterwards."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from indexer.cli import cli
+from indexer.cli.app import cli
 from indexer.settings import FALLBACK_MODEL
 from store.index_cache import INDEX_FILE
+from tests.conftest import read_only
 
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 
@@ -37,7 +38,7 @@ def write_records(path: Path, count: int, prefix: str = "r") -> Path:
 
 
 def documents(store: Path) -> list[tuple]:
-    with sqlite3.connect(store / "store.db") as db:
+    with read_only(store) as db:
         return db.execute(
             "SELECT id, text, metadata, content_hash FROM documents ORDER BY id"
         ).fetchall()
@@ -79,7 +80,7 @@ def search_ids(store: Path, *filters: str) -> list[str]:
 # -- 1. another store's index file ----------------------------------------------------------
 
 
-def test_1_another_stores_index_file_gives_no_wrong_hit(tmp_path, model) -> None:
+def test_another_stores_index_file_gives_no_wrong_hit(tmp_path, model) -> None:
     for name in ("a", "b"):
         source = write_records(tmp_path / f"{name}.jsonl", 300, prefix=name)
         invoke("index", str(source), "--store", str(tmp_path / name), "--quiet", *model)
@@ -93,7 +94,7 @@ def test_1_another_stores_index_file_gives_no_wrong_hit(tmp_path, model) -> None
 # -- 2. filters compare like with like ------------------------------------------------------
 
 
-def test_2_a_number_and_a_string_never_compare(tmp_path, model) -> None:
+def test_a_number_and_a_string_never_compare(tmp_path, model) -> None:
     rows = [
         {"id": "text7", "text": "wings", "metadata": {"a": {"b": {"c": "7"}}, "year": 1999}},
         {"id": "num700", "text": "wings", "metadata": {"a": {"b": {"c": 700}}, "year": "1999"}},
@@ -112,7 +113,7 @@ def test_2_a_number_and_a_string_never_compare(tmp_path, model) -> None:
 # -- 3. an interrupted rebuild --------------------------------------------------------------
 
 
-def test_3_a_manifest_ahead_of_its_index_file_is_reported_and_repaired(store) -> None:
+def test_a_manifest_ahead_of_its_index_file_is_reported_and_repaired(store) -> None:
     with sqlite3.connect(store / "store.db") as db:  # what a kill after the manifest commit leaves
         db.execute("UPDATE meta SET value = '\"hnsw\"' WHERE key = 'index_spec'")
     report = invoke("verify", "--store", str(store), "--json")
@@ -127,7 +128,7 @@ def test_3_a_manifest_ahead_of_its_index_file_is_reported_and_repaired(store) ->
 # -- 4, 5, 8. odd entries in a folder -------------------------------------------------------
 
 
-def test_4_5_8_odd_entries_in_a_folder_are_listed_and_the_run_goes_on(tmp_path, model) -> None:
+def test_odd_entries_in_a_folder_are_listed_and_the_run_goes_on(tmp_path, model) -> None:
     folder = tmp_path / "in"
     (folder / "real").mkdir(parents=True)
     (folder / "real" / "a.txt").write_text("Wings generate lift.")
@@ -160,7 +161,7 @@ def test_4_5_8_odd_entries_in_a_folder_are_listed_and_the_run_goes_on(tmp_path, 
     assert summary["added"] == 2 and {d[0] for d in documents(store)} == {"b.txt", "linked/a.txt"}
 
 
-def test_5_a_named_pipe_given_by_name_is_read_as_json_lines(tmp_path, model) -> None:
+def test_a_named_pipe_given_by_name_is_read_as_json_lines(tmp_path, model) -> None:
     source = write_records(tmp_path / "r.jsonl", 5)
     store = tmp_path / "store"
     shell = f"{SEMSEARCH} index <(cat {source}) --store {store} --model {model[1]} --json"
@@ -173,7 +174,7 @@ def test_5_a_named_pipe_given_by_name_is_read_as_json_lines(tmp_path, model) -> 
 # -- 6, 7. bytes and CSV --------------------------------------------------------------------
 
 
-def test_6_stdin_gets_the_same_rules_as_a_file(tmp_path, model) -> None:
+def test_stdin_gets_the_same_rules_as_a_file(tmp_path, model) -> None:
     lines = [b'{"id": "ok", "text": "plain"}', b'{"id": "bad", "text": "caf\xe9 cr\xe8me"}']
     data = b"\xef\xbb\xbf" + b"\n".join(lines) + b"\n"  # with a UTF-8 byte-order mark
     (tmp_path / "same.jsonl").write_bytes(data)
@@ -190,7 +191,7 @@ def test_6_stdin_gets_the_same_rules_as_a_file(tmp_path, model) -> None:
     assert dict((d[0], d[1]) for d in documents(tmp_path / "s"))["bad"] == "caf\ufffd cr\ufffdme"
 
 
-def test_7_csv_with_a_bom_and_an_unterminated_quote(tmp_path, model) -> None:
+def test_csv_with_a_bom_and_an_unterminated_quote(tmp_path, model) -> None:
     table = tmp_path / "t.csv"
     rows = '"second row, quoted",2\n"never closed,3\nlost,4\nlost,5\n'
     table.write_bytes(("\ufefftext,id\nfirst row,1\n" + rows).encode())
@@ -210,7 +211,7 @@ def test_7_csv_with_a_bom_and_an_unterminated_quote(tmp_path, model) -> None:
 # -- 9. text the model cannot represent -----------------------------------------------------
 
 
-def test_9_unknown_wordpieces_and_binary_garbage_are_reported(tmp_path, model) -> None:
+def test_unknown_wordpieces_and_binary_garbage_are_reported(tmp_path, model) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "long.txt").write_text("x" * 1_000_000)  # one word of a million letters: [UNK]
@@ -227,7 +228,7 @@ def test_9_unknown_wordpieces_and_binary_garbage_are_reported(tmp_path, model) -
 # -- 11, 12, 13. stores that cannot be used as they are -------------------------------------
 
 
-def test_11_a_read_only_store_can_be_read(store) -> None:
+def test_a_read_only_store_can_be_read(store) -> None:
     before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in store.iterdir())
     store.chmod(0o555)
     for path in store.iterdir():
@@ -254,10 +255,10 @@ def test_11_a_read_only_store_can_be_read(store) -> None:
     )
 
 
-def test_12_a_foreign_database_is_never_changed(tmp_path) -> None:
+def test_a_foreign_database_is_never_changed(tmp_path) -> None:
     folder = tmp_path / "other"
     folder.mkdir()
-    with sqlite3.connect(folder / "store.db") as db:
+    with sqlite3.connect(folder / "store.db") as db:  # a foreign database
         db.execute("CREATE TABLE people (name TEXT)")
         db.execute("INSERT INTO people VALUES ('Ada')")
     before = (folder / "store.db").read_bytes()
@@ -270,7 +271,7 @@ def test_12_a_foreign_database_is_never_changed(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("damage", ["random", "truncated"])
-def test_13_a_damaged_database_is_a_one_line_error(store, damage) -> None:
+def test_a_damaged_database_is_a_one_line_error(store, damage) -> None:
     path = store / "store.db"
     invoke("stats", "--store", str(store))  # the WAL is folded into store.db on close
     if damage == "random":
@@ -286,7 +287,7 @@ def test_13_a_damaged_database_is_a_one_line_error(store, damage) -> None:
 # -- 14. a model that moved -----------------------------------------------------------------
 
 
-def test_14_a_model_is_identified_by_its_weights_not_its_path(tmp_path, tiny_model_dir) -> None:
+def test_a_model_is_identified_by_its_weights_not_its_path(tmp_path, tiny_model_dir) -> None:
     first = tmp_path / "models" / "tiny"
     shutil.copytree(tiny_model_dir, first)
     store = tmp_path / "store"
@@ -305,8 +306,8 @@ def test_14_a_model_is_identified_by_its_weights_not_its_path(tmp_path, tiny_mod
     assert invoke("search", "record 3", "--store", str(store)).exit_code == 0, "location updated"
 
 
-def test_14_the_shipped_model_by_name_or_by_path(tmp_path) -> None:
-    from indexer.model import fallback_model_path
+def test_the_shipped_model_by_name_or_by_path(tmp_path) -> None:
+    from indexer.embedding.model import fallback_model_path
 
     store = tmp_path / "store"
     source = write_records(tmp_path / "r.jsonl", 3)
@@ -327,17 +328,17 @@ def test_14_the_shipped_model_by_name_or_by_path(tmp_path) -> None:
         (["--overlap", "-3"], "Invalid value for '--overlap': -3 is not in the range x>=0"),
         (["--commit-every", "0"], "Invalid value for '--commit-every': 0 is not in the range x>=1"),
         (["--batch-tokens", "1"], "batch_tokens 1 is smaller than one window: it must be at least"),
-        (["--chunk-tokens", "16"], "overlap must be at least 0 and smaller than chunk_tokens 16"),
+        (["--chunk-tokens", "16"], "overlap 32 must be smaller than chunk_tokens 16"),
     ],
 )
-def test_15_numeric_options_are_checked_by_name(tmp_path, model, args, message) -> None:
+def test_numeric_options_are_checked_by_name(tmp_path, model, args, message) -> None:
     source = write_records(tmp_path / "r.jsonl", 3)
     result = invoke("index", str(source), "--store", str(tmp_path / "store"), *model, *args)
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "store" / "store.db").exists()
 
 
-def test_15_k_must_be_positive(store) -> None:
+def test_k_must_be_positive(store) -> None:
     result = invoke("search", "x", "--store", str(store), "-k", "-1")
     assert (
         result.exit_code == 2
@@ -348,7 +349,7 @@ def test_15_k_must_be_positive(store) -> None:
 # -- 16. Ctrl-C -----------------------------------------------------------------------------
 
 
-def test_16_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> None:
+def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> None:
     source = tmp_path / "many.jsonl"
     source.write_text(
         "".join(
@@ -371,7 +372,7 @@ def test_16_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            with sqlite3.connect(store / "store.db", timeout=30) as db:
+            with read_only(store) as db:
                 if db.execute("SELECT count(*) FROM documents").fetchone()[0] >= 200:
                     break
         except sqlite3.OperationalError:
@@ -389,7 +390,7 @@ def test_16_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> 
     assert (summary["unchanged"], summary["added"]) == (stored, 3000 - stored)
 
 
-def test_16_ctrl_c_at_start_up_is_one_line(tmp_path, model) -> None:
+def test_ctrl_c_at_start_up_is_one_line(tmp_path, model) -> None:
     source = write_records(tmp_path / "r.jsonl", 3)
     command = [SEMSEARCH, "index", str(source), "--store", str(tmp_path / "store"), *model]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -403,7 +404,7 @@ def test_16_ctrl_c_at_start_up_is_one_line(tmp_path, model) -> None:
 # -- 17. messages ---------------------------------------------------------------------------
 
 
-def test_17_json_groups_skips_by_kind_and_the_store_never_indexes_itself(tmp_path, model) -> None:
+def test_json_groups_skips_by_kind_and_the_store_never_indexes_itself(tmp_path, model) -> None:
     folder = tmp_path / "work"
     folder.mkdir()
     rows = [{"id": "same", "text": f"copy {i}"} for i in range(4)]
@@ -423,7 +424,7 @@ def test_17_json_groups_skips_by_kind_and_the_store_never_indexes_itself(tmp_pat
     ]
 
 
-def test_17_stats_counts_each_wordpiece_once(tmp_path, tiny_model_dir) -> None:
+def test_stats_counts_each_wordpiece_once(tmp_path, tiny_model_dir) -> None:
     from indexer.collection import Collection
     from indexer.settings import Settings
 

@@ -16,7 +16,7 @@ import pytest
 
 from indexer.collection import Collection
 from indexer.settings import Settings, SparkOptions
-from indexer.shards import RunDir
+from indexer.spark.run_folder import RunFolder
 from store.errors import RecipeMismatchError
 from store.store import DB_FILE
 
@@ -137,8 +137,8 @@ def assert_same_store(built: Path, expected: Path) -> None:
 
 def model_loads(run_dir: Path) -> tuple[int, int]:
     """(model loads, distinct worker processes) over the run's shards."""
-    counts = RunDir(run_dir).read_manifest()["shard_counts"].values()
-    return sum(c["loaded"] for c in counts), len({c["pid"] for c in counts})
+    shards = RunFolder(run_dir).read_manifest().done.values()
+    return sum(s.loaded for s in shards), len({s.pid for s in shards})
 
 
 def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
@@ -199,7 +199,7 @@ def test_a_task_failing_on_its_first_attempt_is_retried_to_the_same_store(
 
 def failing_first_attempt(plan):
     """embed_shards, except that each task's first attempt dies after writing some rows."""
-    from indexer.spark_tasks import embed_shards
+    from indexer.spark.tasks import embed_shards
 
     embed = embed_shards(plan)
 
@@ -226,7 +226,7 @@ def test_an_ingest_killed_midway_then_rerun_stores_every_document_once(
     killer = (
         "import os, signal, sys\n"
         "from store.store import Store\n"
-        "from indexer.cli import cli\n"
+        "from indexer.cli.app import cli\n"
         "original, calls = Store.upsert, []\n"
         "def upsert(self, documents):\n"
         "    calls.append(1)\n"

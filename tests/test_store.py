@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from store import store as store_module
-from store.catalog import ChunkRecord, DocumentRecord
 from store.errors import RecipeMismatchError, StoreError, StoreLockedError
 from store.faiss_index import VectorIndex
 from store.filters import Filter, FilterError, parse_filter
 from store.index_cache import INDEX_FILE
 from store.recipe import WRITE_KEYS, Recipe
+from store.records import ChunkRecord, DocumentRecord
 from store.store import Store
 
 DIM = 16
@@ -76,7 +76,7 @@ def test_flat_search_equals_numpy_brute_force(filled) -> None:
     folder, docs = filled
     query = unit(np.random.default_rng(9), 1)[0]
     with Store.open(folder) as store:
-        hits = store.search(query, k=10)
+        hits = store.search(query, None, k=10, mode="dense")
     expected = [(doc_id, round(score, 5)) for doc_id, score in brute_force(docs, query, 10)]
     assert ranking(hits) == expected
     assert len({h.doc_id for h in hits}) == 10, "results are per document"
@@ -97,14 +97,14 @@ def test_lost_or_damaged_index_file_gives_same_results(filled, damage: str) -> N
     folder, docs = filled
     query = unit(np.random.default_rng(3), 1)[0]
     with Store.open(folder) as store:
-        before = ranking(store.search(query, k=10))
+        before = ranking(store.search(query, None, k=10, mode="dense"))
     path = folder / INDEX_FILE
     damage_file(path, damage)
     damaged = path.read_bytes() if path.exists() else None
     with Store.open(folder, writable=True):  # while a writer is active, readers leave the file
         with Store.open(folder) as store:
-            assert ranking(store.search(query, k=10)) == before
-            report = store.verify()
+            assert ranking(store.search(query, None, k=10, mode="dense")) == before
+            report = store.verify(100)
             assert report["ok"], report
             assert report["warnings"], "a damaged index file is reported"
         assert (path.read_bytes() if path.exists() else None) == damaged
@@ -117,12 +117,12 @@ def test_reader_saves_the_index_it_rebuilt_when_no_writer_is_active(filled, dama
     path = folder / INDEX_FILE
     damage_file(path, damage)
     with Store.open(folder) as store:
-        store.search(unit(np.random.default_rng(3), 1)[0], k=3)
+        store.search(unit(np.random.default_rng(3), 1)[0], None, k=3, mode="dense")
         generation = store.generation
     saved = VectorIndex.load(path)
     assert (saved.count, saved.generation) == (600, generation)
     with Store.open(folder) as store:
-        assert store.verify()["warnings"] == []
+        assert store.verify(100)["warnings"] == []
 
 
 def test_index_file_one_generation_behind_is_caught_up(filled) -> None:
@@ -136,11 +136,11 @@ def test_index_file_one_generation_behind_is_caught_up(filled) -> None:
     query = extra[3].chunks[0].vector
     with Store.open(folder) as store:
         assert VectorIndex.load(folder / INDEX_FILE).generation < store.generation
-        hits = store.search(query, k=5)
+        hits = store.search(query, None, k=5, mode="dense")
         assert hits[0].doc_id == "new3"
-        everything = {h.doc_id for h in store.search(query, k=1000)}
+        everything = {h.doc_id for h in store.search(query, None, k=1000, mode="dense")}
         assert "d0" not in everything and len(everything) == 303
-        assert store.verify()["ok"]
+        assert store.verify(100)["ok"]
 
 
 CRASH_WRITER = """
@@ -148,6 +148,7 @@ import os, sys
 sys.path.insert(0, {root!r})
 from tests.test_store import make_docs, RECIPE
 from store.store import Store
+from tests.conftest import read_only
 store = Store.create({folder!r}, RECIPE, {spec!r})
 store.upsert(make_docs(40, seed=5, prefix="crash"))
 store.delete(["d7"])
@@ -164,11 +165,11 @@ def test_crash_between_commit_and_rename_leaves_a_consistent_store(tmp_path, spe
     script = CRASH_WRITER.format(root=str(ROOT), folder=str(folder), spec=spec)
     subprocess.run([sys.executable, "-c", script], check=True)
     with Store.open(folder, writable=True) as store:
-        report = store.verify()
+        report = store.verify(100)
         assert report["ok"], report
         assert report["chunks"] == (300 + 40 - 1) * 2
         query = make_docs(40, seed=5, prefix="crash")[11].chunks[1].vector
-        assert store.search(query, k=1)[0].doc_id == "crash11"
+        assert store.search(query, None, k=1, mode="dense")[0].doc_id == "crash11"
     assert not list(folder.glob(INDEX_FILE + ".tmp*"))
     assert VectorIndex.load(folder / INDEX_FILE).count == 678
 
@@ -218,7 +219,7 @@ def test_reader_in_another_process_sees_new_documents(filled) -> None:
     new = make_docs(3, seed=11, prefix="late")
     query = new[1].chunks[0].vector
     with Store.open(folder) as reader:
-        assert reader.search(query, k=1)[0].doc_id != "late1"
+        assert reader.search(query, None, k=1, mode="dense")[0].doc_id != "late1"
         script = textwrap.dedent(f"""
             import sys; sys.path.insert(0, {str(ROOT)!r})
             from tests.test_store import make_docs
@@ -227,7 +228,7 @@ def test_reader_in_another_process_sees_new_documents(filled) -> None:
                 store.upsert(make_docs(3, seed=11, prefix="late"))
         """)
         subprocess.run([sys.executable, "-c", script], check=True)
-        assert reader.search(query, k=1)[0].doc_id == "late1"
+        assert reader.search(query, None, k=1, mode="dense")[0].doc_id == "late1"
         assert reader.stats()["documents"] == 303
 
 
@@ -244,10 +245,16 @@ def test_filter_matching_3_of_10000_chunks_returns_those_3(
         store.upsert(docs)
         assert store.stats()["index_type"] == spec
         hits = store.search(
-            unit(np.random.default_rng(1), 1)[0], k=10, filters=[Filter("rare", "=", "yes")]
+            unit(np.random.default_rng(1), 1)[0],
+            None,
+            k=10,
+            filters=[Filter("rare", "=", "yes")],
+            mode="dense",
         )
         assert sorted(h.doc_id for h in hits) == ["d1234", "d4999", "d77"]
-        lang = store.search(docs[8].chunks[0].vector, k=10, filters=[parse_filter("lang=de")])
+        lang = store.search(
+            docs[8].chunks[0].vector, None, k=10, filters=[parse_filter("lang=de")], mode="dense"
+        )
         assert len(lang) == 10 and all(h.metadata["lang"] == "de" for h in lang)
         assert lang[0].doc_id == "d8"
 
@@ -264,17 +271,19 @@ def test_upsert_replaces_and_delete_removes_chunks_everywhere(filled) -> None:
         doc = store.get("d0")
         assert doc["text"] == "zeppelin airship" and len(doc["chunks"]) == 3
         assert not set(old_chunk_ids) & {c["id"] for c in doc["chunks"]}
-        assert [h.doc_id for h in store.search(text="zeppelin", mode="lexical")] == ["d0"]
-        assert store.search(docs[0].chunks[0].vector, k=1)[0].doc_id != "d0"
-        assert store.search(changed.chunks[2].vector, k=1)[0].doc_id == "d0"
-        assert store.verify()["ok"]
+        assert [h.doc_id for h in store.search(None, "zeppelin", k=10, mode="lexical")] == ["d0"]
+        assert store.search(docs[0].chunks[0].vector, None, k=1, mode="dense")[0].doc_id != "d0"
+        assert store.search(changed.chunks[2].vector, None, k=1, mode="dense")[0].doc_id == "d0"
+        assert store.verify(100)["ok"]
         assert store.delete(["d0", "missing"]) == 1
         assert store.get("d0") is None
-        assert store.search(text="zeppelin", mode="lexical") == []
-        assert "d0" not in {h.doc_id for h in store.search(changed.chunks[2].vector, k=300)}
-        assert store.verify()["ok"]
+        assert store.search(None, "zeppelin", k=10, mode="lexical") == []
+        assert "d0" not in {
+            h.doc_id for h in store.search(changed.chunks[2].vector, None, k=300, mode="dense")
+        }
+        assert store.verify(100)["ok"]
     with Store.open(folder) as store:
-        assert store.verify()["ok"] and store.stats()["chunks"] == 598
+        assert store.verify(100)["ok"] and store.stats()["chunks"] == 598
 
 
 @pytest.mark.parametrize(
@@ -291,14 +300,25 @@ def test_filter_values_are_data(tmp_path, value: str) -> None:
     with Store.create(tmp_path / "s", RECIPE, "flat") as store:
         store.upsert(docs)
         query = docs[0].chunks[0].vector
-        assert [h.doc_id for h in store.search(query, filters=[Filter("name", "=", value)])] == [
-            "d4"
-        ]
-        assert [h.doc_id for h in store.search(query, filters=[Filter("title", "~", value)])] == [
-            "d5"
-        ]
-        assert store.search(query, filters=[Filter("name", "in", (value, "x"))])[0].doc_id == "d4"
-        lexical = store.search(text=value, mode="lexical")
+        assert [
+            h.doc_id
+            for h in store.search(
+                query, None, k=10, filters=[Filter("name", "=", value)], mode="dense"
+            )
+        ] == ["d4"]
+        assert [
+            h.doc_id
+            for h in store.search(
+                query, None, k=10, filters=[Filter("title", "~", value)], mode="dense"
+            )
+        ] == ["d5"]
+        assert (
+            store.search(
+                query, None, k=10, filters=[Filter("name", "in", (value, "x"))], mode="dense"
+            )[0].doc_id
+            == "d4"
+        )
+        lexical = store.search(None, value, k=10, mode="lexical")
         if re.search(r"[^\W_]", value):  # words are searched as words, operators as text
             assert lexical[0].doc_id == "d6" and value in lexical[0].text
         else:
@@ -323,14 +343,18 @@ def test_range_and_membership_filters(filled) -> None:
     query = docs[0].chunks[0].vector
     with Store.open(folder) as store:
         hits = store.search(
-            query, k=500, filters=[parse_filter("year>=2018"), parse_filter("n<100")]
+            query,
+            None,
+            k=500,
+            filters=[parse_filter("year>=2018"), parse_filter("n<100")],
+            mode="dense",
         )
         expected = {d.id for d in docs if d.metadata["year"] >= 2018 and d.metadata["n"] < 100}
         assert {h.doc_id for h in hits} == expected
-        assert store.search(query, filters=[parse_filter("lang=fr")]) == []
-        both = store.search(
-            query, k=5, mode="hybrid", text="dogs", filters=[parse_filter("lang=de")]
+        assert (
+            store.search(query, None, k=10, filters=[parse_filter("lang=fr")], mode="dense") == []
         )
+        both = store.search(query, "dogs", k=5, mode="hybrid", filters=[parse_filter("lang=de")])
         assert len(both) == 5 and all(h.metadata["lang"] == "de" for h in both)
         assert all(set(h.parts) <= {"dense", "lexical"} for h in both)
 
@@ -342,8 +366,8 @@ def test_rebuild_changes_index_type_without_reembedding(filled) -> None:
         for spec in ["hnsw", "ivf-sq8", "flat"]:
             store.rebuild(spec)
             assert store.stats()["index_type"] == spec
-            assert store.search(query, k=1)[0].doc_id == "d10"
-            assert store.verify()["ok"]
+            assert store.search(query, None, k=1, mode="dense")[0].doc_id == "d10"
+            assert store.verify(100)["ok"]
         with pytest.raises(StoreError, match="unknown index type"):
             store.rebuild("annoy")
 
@@ -371,9 +395,9 @@ def test_stats_and_metadata_fields(filled) -> None:
 
 
 def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, monkeypatch) -> None:
-    from store import faiss_index
+    from store import faiss_index, index_types
 
-    monkeypatch.setattr(faiss_index, "AUTO_FLAT_MAX", 500)
+    monkeypatch.setattr(index_types, "AUTO_FLAT_MAX", 500)
     with Store.create(tmp_path / "s", RECIPE) as store:
         store.upsert(make_docs(200))
         assert store.stats()["index_type"] == "flat"
@@ -383,9 +407,9 @@ def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, mo
         store.upsert(make_docs(4000, seed=2, prefix="c"))  # 9,000 chunks: the lists are outgrown
         grown = faiss_index.faiss.extract_index_ivf(store.cache.current().index).nlist
         assert grown > 2 * small_lists
-        assert store.verify()["ok"]
+        assert store.verify(100)["ok"]
         query = make_docs(4000, seed=2, prefix="c")[123].chunks[0].vector
-        assert store.search(query, k=1)[0].doc_id == "c123"
+        assert store.search(query, None, k=1, mode="dense")[0].doc_id == "c123"
 
 
 @pytest.mark.parametrize("spec", ["ivf", "ivf-sq8", "ivf-pq"])
@@ -393,9 +417,12 @@ def test_ivf_store_with_too_few_vectors_searches_exactly_until_it_can_train(tmp_
     with Store.create(tmp_path / "s", RECIPE, spec) as store:
         store.upsert(make_docs(5))
         assert store.stats()["index_type"] == "flat"
-        assert store.search(make_docs(5)[3].chunks[1].vector, k=1)[0].doc_id == "d3"
+        assert (
+            store.search(make_docs(5)[3].chunks[1].vector, None, k=1, mode="dense")[0].doc_id
+            == "d3"
+        )
         store.upsert(make_docs(200, seed=4, prefix="more"))
-        assert store.stats()["index_type"] == spec and store.verify()["ok"]
+        assert store.stats()["index_type"] == spec and store.verify(100)["ok"]
 
 
 def test_misuse_of_the_store_api_is_refused_clearly(filled) -> None:
@@ -404,9 +431,9 @@ def test_misuse_of_the_store_api_is_refused_clearly(filled) -> None:
         with pytest.raises(StoreError, match="open read-only"):
             reader.delete(["d1"])
         with pytest.raises(StoreError, match="unknown mode 'fuzzy'"):
-            reader.search(docs[0].chunks[0].vector, "x", mode="fuzzy")
+            reader.search(docs[0].chunks[0].vector, "x", k=10, mode="fuzzy")
         with pytest.raises(StoreError, match="hybrid search needs query text"):
-            reader.search(docs[0].chunks[0].vector, mode="hybrid")
+            reader.search(docs[0].chunks[0].vector, None, k=10, mode="hybrid")
     wrong = make_docs(1, prefix="w")[0]
     wrong.chunks[0].vector = np.zeros(DIM + 1, np.float32)
     with Store.open(folder, writable=True) as store, pytest.raises(StoreError, match="shape"):
@@ -426,7 +453,7 @@ def snapshot(folder: Path) -> dict:
             'SELECT doc_id, ord, start, "end", n_tokens, vector FROM chunks ORDER BY doc_id, ord'
         ).fetchall()
         hits = {
-            word: [h.doc_id for h in store.search(text=word, mode="lexical", k=1000)]
+            word: [h.doc_id for h in store.search(None, word, k=1000, mode="lexical")]
             for word in ("cats", "dogs", "zeppelin", "document")
         }
         log = db.execute(
@@ -476,7 +503,7 @@ def test_batched_writes_equal_one_document_at_a_time(tmp_path) -> None:
     assert removed(batched["log"]) == removed(single["log"]) == 30 * 2 + 3 + 2  # d3 had 3 chunks
     for folder in stores.values():
         with Store.open(folder) as store:
-            assert store.verify()["ok"]
+            assert store.verify(100)["ok"]
 
 
 V1_SCHEMA = """
@@ -498,7 +525,7 @@ def test_a_schema_1_store_is_upgraded_by_a_writer(tmp_path) -> None:
     folder = tmp_path / "old"
     folder.mkdir()
     docs = make_docs(20)
-    with sqlite3.connect(folder / "store.db") as db:
+    with sqlite3.connect(folder / "store.db") as db:  # an old store, made by hand
         db.executescript(V1_SCHEMA)
         for key, value in {
             "schema_version": 1,
@@ -536,12 +563,12 @@ def test_a_schema_1_store_is_upgraded_by_a_writer(tmp_path) -> None:
     with pytest.raises(StoreError, match="semsearch repair"):
         Store.open(folder)  # readers never change a store: they say how to upgrade it
     with Store.open(folder, writable=True) as store:
-        store.repair()
+        store.repair(100)
     with Store.open(folder) as store:
-        assert store.verify()["ok"]
-        found = {h.doc_id for h in store.search(text="dogs", mode="lexical", k=100)}
+        assert store.verify(100)["ok"]
+        found = {h.doc_id for h in store.search(None, "dogs", k=100, mode="lexical")}
         assert found == {doc.id for doc in docs if "dogs" in doc.text}
-        assert store.search(docs[7].chunks[1].vector, k=1)[0].doc_id == "d7"
+        assert store.search(docs[7].chunks[1].vector, None, k=1, mode="dense")[0].doc_id == "d7"
 
 
 def test_another_stores_index_file_is_never_searched(tmp_path) -> None:
@@ -552,10 +579,10 @@ def test_another_stores_index_file_is_never_searched(tmp_path) -> None:
     (tmp_path / "a" / INDEX_FILE).write_bytes((tmp_path / "b" / INDEX_FILE).read_bytes())
     query = b_docs[5].chunks[0].vector
     with Store.open(tmp_path / "a") as store:
-        report = store.verify()
+        report = store.verify(100)
         assert report["ok"] and any("another store" in w for w in report["warnings"])
         expected = [(doc_id, round(score, 5)) for doc_id, score in brute_force(a_docs, query, 10)]
-        assert ranking(store.search(query, k=10)) == expected
+        assert ranking(store.search(query, None, k=10, mode="dense")) == expected
 
 
 def test_a_diverged_copy_of_the_store_gives_no_wrong_hit(tmp_path) -> None:
@@ -569,5 +596,5 @@ def test_a_diverged_copy_of_the_store_gives_no_wrong_hit(tmp_path) -> None:
     mine = make_docs(1, seed=5, prefix="a")[0].chunks[0].vector
     theirs = make_docs(1, seed=6, prefix="copy")[0].chunks[0].vector
     with Store.open(tmp_path / "a") as store:
-        assert store.search(mine, k=1)[0].doc_id == "a0"
-        assert all(hit.doc_id != "copy0" for hit in store.search(theirs, k=20))
+        assert store.search(mine, None, k=1, mode="dense")[0].doc_id == "a0"
+        assert all(hit.doc_id != "copy0" for hit in store.search(theirs, None, k=20, mode="dense"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from indexer import tokenization
-from indexer.embedder import Embedder
-from indexer.tokenization import segments, tokenize, untruncated
+from indexer.embedding import tokenization
+from indexer.embedding.embedder import Embedder
+from indexer.embedding.tokenization import segments, tokenize, untruncated
 
 AWKWARD = (
     "Café CRÈME brûlée, naïve façade!  Tabs\there;\nnew lines\r\nand 日本語の文章 too. "

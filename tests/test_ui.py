@@ -306,7 +306,7 @@ def test_token_explorer_says_when_empty_windows_long_text_and_caches(app, monkey
 
 
 def test_match_strength_against_the_stores_nearest_neighbours() -> None:
-    from search_ui.views import WEAK_SHARE, share_below
+    from search_ui.views.search import WEAK_SHARE, share_below
 
     reference = sorted(0.5 + 0.01 * i for i in range(40))
     assert share_below(0.31, reference) == 0.0 < WEAK_SHARE
@@ -315,7 +315,7 @@ def test_match_strength_against_the_stores_nearest_neighbours() -> None:
 
 
 def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
-    from search_ui.views import COLOUR_TOP, colour_groups
+    from search_ui.views.index import COLOUR_TOP, colour_groups
 
     years = colour_groups(list(range(1900, 2000)), "year")
     assert len(set(years)) == 5 and years[0] == "1900 – 1920" and years[-1].endswith("1999")

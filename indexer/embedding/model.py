@@ -15,7 +15,13 @@ import torch
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 from transformers.utils import logging as transformers_logging
 
-from indexer.settings import DEFAULT_MODEL, FALLBACK_MODEL, PRECISIONS, SettingsError
+from indexer.settings import (
+    DEFAULT_MODEL,
+    FALLBACK_MODEL,
+    PRECISIONS,
+    SettingsError,
+    check_choice,
+)
 from store.errors import SemsearchError
 
 HUB_PROBE_SECONDS = 3.0
@@ -145,8 +151,7 @@ def load_model(
 ) -> LoadedModel:
     """Load `name` (hub id or folder); with no name, the default small BERT or, failing that, the
     shipped fallback, announced on stderr. `threads`: torch's CPU threads (default: every core)."""
-    if precision not in PRECISIONS:
-        raise SettingsError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    check_choice("precision", precision, PRECISIONS)
     fell_back = False
     if name is None:
         try:
@@ -169,10 +174,10 @@ def load_model(
     else:
         model, tokenizer = _load_by_name(name)
         model_id = name
-    return prepare(model, tokenizer, model_id, device, precision, fell_back, threads)
+    return ready_for_inference(model, tokenizer, model_id, device, precision, fell_back, threads)
 
 
-def prepare(
+def ready_for_inference(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
     model_id: str,

@@ -1,5 +1,5 @@
-"""Documents that are records: JSON lines, CSV rows and Parquet rows, read as streams (a file of
-any size costs the memory of one record) and each named by its file and line, or Parquet row."""
+"""Documents that are table rows: CSV and Parquet, read as streams (a file of any size costs the
+memory of one row or batch), each named by its file and line, or Parquet row."""
 
 from __future__ import annotations
 
@@ -13,63 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from indexer.decoding import clean
-from indexer.documents import SourceDocument, SourceError, SourceOptions, with_title
+from indexer.sources.decoding import clean
+from indexer.sources.fields import document_from_fields
+from indexer.sources.options import SourceDocument, SourceError, SourceOptions
 from indexer.summary import Skipped
 
-RECORD_TYPES = (".jsonl", ".csv", ".parquet")
+TABLE_TYPES = (".csv", ".parquet")
 PARQUET_BATCH = 1024
 _NUMBER = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?$")
 
 csv.field_size_limit(sys.maxsize)
-
-
-def from_record(
-    record: Any,
-    where: str,
-    default_id: str,
-    source: str | None,
-    options: SourceOptions,
-    replaced: int = 0,
-    file: str = "",
-) -> SourceDocument | Skipped:
-    """A document from one record (a JSON object, a table row, a dict given to the Python API)."""
-    if not isinstance(record, dict):
-        return Skipped(where, "not an object", f"a JSON {type(record).__name__}, not an object")
-    text = record.get(options.text_field)
-    if not isinstance(text, str):
-        return Skipped(where, "no text field", f"no string field {options.text_field!r}")
-    metadata = record.get(options.metadata_field) or {}
-    if not isinstance(metadata, dict):
-        metadata = {options.metadata_field: metadata}
-    title = record.get(options.title_field)
-    title = str(title) if title not in (None, "") else None
-    doc_id = record.get(options.id_field)
-    doc_id = str(doc_id) if doc_id not in (None, "") else default_id
-    text = with_title(title, text)
-    return SourceDocument(doc_id, text, title, source, metadata, replaced, where, file or where)
-
-
-# -- JSON lines -----------------------------------------------------------------------------
-
-
-def read_jsonl(
-    handle: TextIO, name: str, source: str | None, options: SourceOptions
-) -> Iterator[SourceDocument | Skipped]:
-    """One document per JSON object line; bad lines are reported with file and line number."""
-    for number, raw in enumerate(handle, start=1):
-        where = f"{name}:{number}"
-        line, replaced = clean(raw)
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            place = "column" if error.msg.endswith(" at") else "at column"  # "starting at", ...
-            reason = f"invalid JSON: {error.msg} {place} {error.colno}"
-            yield Skipped(where, "invalid JSON", reason)
-            continue
-        yield from_record(record, where, f"{name}#{number}", source, options, replaced, name)
 
 
 # -- CSV ------------------------------------------------------------------------------------
@@ -137,7 +90,9 @@ def read_csv(
                 c: _cell(values[c]) for c in columns if values.get(c, "") != ""
             },
         }
-        yield from_record(record, where, f"{name}#{first}", source, options, sum(replaced), name)
+        yield document_from_fields(
+            record, where, f"{name}#{first}", source, options, sum(replaced), name
+        )
 
 
 def _cell(value: str) -> Any:
@@ -182,7 +137,9 @@ def read_parquet(
                 metadata.update({c: _json_value(row[c]) for c in columns if row.get(c) is not None})
                 record = {**row, options.metadata_field: metadata}
                 where = f"{name}:row {number}"
-                yield from_record(record, where, f"{name}#{number}", source, options, 0, name)
+                yield document_from_fields(
+                    record, where, f"{name}#{number}", source, options, 0, name
+                )
     except pa.ArrowException as error:
         where = f"{name}:row {number + 1}"
         yield Skipped(where, "unreadable", f"Parquet file unreadable from this row on ({error})")

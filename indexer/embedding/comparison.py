@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indexer.embedder import Embedder, TokenView
+from indexer.embedding.embedder import Embedder, TokenView
 from indexer.settings import POOLINGS
 
 

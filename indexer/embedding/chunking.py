@@ -23,11 +23,8 @@ class Window:
 
 def window_spans(n_tokens: int, chunk_tokens: int, overlap: int) -> list[tuple[int, int]]:
     """Token spans of at most `chunk_tokens`, consecutive ones sharing exactly `overlap` tokens,
-    together covering every token. An empty text gives one empty span."""
-    if chunk_tokens < 1:
-        raise ValueError(f"chunk_tokens must be at least 1, not {chunk_tokens}")
-    if not 0 <= overlap < chunk_tokens:
-        raise ValueError(f"overlap must be in [0, chunk_tokens), not {overlap}")
+    together covering every token (`settings.check_window` holds). An empty text gives one empty
+    span."""
     spans = []
     start = 0
     while True:

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from indexer import shards
-from indexer.documents import SourceOptions
-from indexer.pipeline import chunk_records
-from indexer.sources import read_file
+from indexer import documents
+from indexer.sources.inputs import InputFile, read_file
+from indexer.sources.options import SourceDocument, SourceOptions
+from indexer.spark.run_folder import RunFolder, ShardWriter, document_rows
 from indexer.summary import Skipped
-from store.catalog import DocumentRecord, content_hash
 from store.recipe import Recipe
+from store.records import content_hash
 
 if TYPE_CHECKING:
-    from indexer.embedder import Embedder
+    from indexer.embedding.embedder import Embedder
 
 ROW_SCHEMA = (
     "kind string, file_index int, position long, id string, text string, title string, "
@@ -46,49 +46,48 @@ STATUS_SCHEMA = (  # the same, for Spark
     "shard long, documents long, chunks long, tokens long, unknown_only array<string>, "
     "pid long, loaded boolean, model_seconds double"
 )
+FOOTER_COUNTS = ("documents", "chunks", "tokens", "unknown_only")
 _MODELS: dict[tuple, Embedder] = {}  # this worker's model, by what determines it
 
 
-def read_rows(file_index: int, path: str, name: str, options: dict[str, Any]) -> Iterator[tuple]:
+def read_rows(
+    file_index: int, path: str, shown: str, name: str, options: dict[str, Any]
+) -> Iterator[tuple]:
     """Rows (ROW_SCHEMA) of one input file: each document ("document", or "empty" when it has no
     text), and each thing left out ("skipped"), with its place in the input."""
-    for position, item in enumerate(read_file(Path(path), name, SourceOptions(**options))):
-        if isinstance(item, Skipped):
+    item = InputFile(Path(path), name, shown)
+    for position, found in enumerate(read_file(item, SourceOptions(**options))):
+        if isinstance(found, Skipped):
+            empty_fields = (None,) * 5  # id, text, title, source, metadata
             yield (
                 "skipped",
                 file_index,
                 position,
-                None,
-                None,
-                None,
-                None,
-                None,
-                item.where,
+                *empty_fields,
+                found.where,
                 None,
                 0,
-                item.kind,
-                item.reason,
+                found.kind,
+                found.reason,
                 None,
             )
             continue
-        metadata = json.dumps(item.metadata, sort_keys=True, ensure_ascii=False)
-        digest = content_hash(item.text, item.title, item.metadata)
-        kind = "document" if item.text.strip() else "empty"
+        kind = "empty" if documents.is_empty(found.text) else "document"
         yield (
             kind,
             file_index,
             position,
-            item.id,
-            item.text,
-            item.title,
-            item.source,
-            metadata,
-            item.where,
-            item.file,
-            item.replaced,
+            found.id,
+            found.text,
+            found.title,
+            found.source,
+            json.dumps(found.metadata, sort_keys=True, ensure_ascii=False),
+            found.where,
+            found.file,
+            found.replaced,
             None,
             None,
-            digest,
+            content_hash(found.text, found.title, found.metadata),
         )
 
 
@@ -97,6 +96,7 @@ class EmbedPlan:
     """What every task needs to embed: where to write, and the model with the store's recipe."""
 
     run_dir: str
+    run_id: str
     recipe: dict[str, Any]
     model: str | None  # where the weights are, when not where the recipe says
     device: str
@@ -106,7 +106,7 @@ class EmbedPlan:
 
 def _embedder(plan: EmbedPlan, threads: int) -> tuple[Embedder, bool]:
     """This worker's model (loaded if new) and whether it was loaded now."""
-    from indexer.embedder import Embedder
+    from indexer.embedding.embedder import Embedder
 
     key = (
         json.dumps(plan.recipe, sort_keys=True),
@@ -141,7 +141,7 @@ def embed_shards(plan: EmbedPlan) -> Callable[[Iterator[pa.RecordBatch]], Iterat
 
         context = TaskContext.get()
         attempt = f"{context.stageId()}-{context.partitionId()}-{context.attemptNumber()}"
-        run = shards.RunDir(Path(plan.run_dir))
+        run = RunFolder(Path(plan.run_dir))
         embedder, loaded, writer, status = None, False, None, None
         statuses = []
         for batch in batches:
@@ -154,9 +154,8 @@ def embed_shards(plan: EmbedPlan) -> Callable[[Iterator[pa.RecordBatch]], Iterat
                     end += 1
                 if writer is None or status["shard"] != shard:
                     if writer is not None:
-                        writer.close()
-                        statuses.append(status)
-                    writer = shards.ShardWriter(run, shard, f"{attempt}-{os.getpid()}")
+                        _finish(writer, status, statuses)
+                    writer = ShardWriter(run, shard, f"{attempt}-{os.getpid()}", plan.run_id)
                     status = {
                         "shard": shard,
                         "documents": 0,
@@ -173,12 +172,16 @@ def embed_shards(plan: EmbedPlan) -> Callable[[Iterator[pa.RecordBatch]], Iterat
                 _embed_rows(embedder, columns, start, end, writer, status)
                 start = end
         if writer is not None:
-            writer.close()
-            statuses.append(status)
+            _finish(writer, status, statuses)
         if statuses:
             yield pa.RecordBatch.from_pylist(statuses, schema=STATUS_FIELDS)
 
     return task
+
+
+def _finish(writer: ShardWriter, status: dict[str, Any], statuses: list[dict]) -> None:
+    writer.close({key: status[key] for key in FOOTER_COUNTS})
+    statuses.append(status)
 
 
 def _embed_rows(
@@ -186,7 +189,7 @@ def _embed_rows(
     columns: dict[str, list],
     start: int,
     end: int,
-    writer: shards.ShardWriter,
+    writer: ShardWriter,
     status: dict[str, Any],
 ) -> None:
     """Embed the documents in rows start:end and write their chunk rows."""
@@ -195,24 +198,23 @@ def _embed_rows(
     prepared = embedder.prepare(texts, parallel=embedder.loaded.device.type != "cpu")
     status["unknown_only"] += [columns["id"][start + i] for i in prepared.unknown_only]
     status["tokens"] += prepared.tokens
-    rows: dict[str, list] = {field.name: [] for field in shards.CHUNK_SCHEMA}
-    embedded = embedder.vectors(prepared)
+    rows: dict[str, list] = {}
+    embedded = embedder.embed_prepared(prepared)
     status["model_seconds"] += time.perf_counter() - started
     for offset, chunks in enumerate(embedded):
         row = start + offset
-        metadata = json.loads(columns["metadata"][row])
-        record = DocumentRecord(
+        doc = SourceDocument(
             id=columns["id"][row],
             text=columns["text"][row],
             title=columns["title"][row],
             source=columns["source"][row],
-            metadata=metadata,
-            chunks=chunk_records(chunks),
-            content_hash=columns["content_hash"][row],
+            metadata=json.loads(columns["metadata"][row]),
         )
+        record = documents.record(doc, columns["content_hash"][row], chunks)
         order = (columns["file_index"][row], columns["position"][row])
-        for name, values in shards.document_rows(order, record, columns["metadata"][row]).items():
-            rows[name] += values
+        found = document_rows(order, record, columns["metadata"][row], columns["seen_hash"][row])
+        for name, values in found.items():
+            rows.setdefault(name, []).extend(values)
         status["documents"] += 1
         status["chunks"] += len(chunks)
     writer.write(rows)

@@ -4,24 +4,20 @@ from __future__ import annotations
 
 import torch
 
-from indexer.settings import POOLINGS, SettingsError
-
 
 def position_weights(pooling: str, word_ids: list[int | None]) -> list[float]:
     """Weight of each position of a window (`None` marks [CLS]/[SEP]).
 
     `mean`: every position, special tokens included. `spark-nlp`: special tokens dropped and only
     the first wordpiece of each word kept, so that each word counts once (Spark NLP's
-    BertEmbeddings + SentenceEmbeddings AVERAGE)."""
+    BertEmbeddings + SentenceEmbeddings AVERAGE). `pooling` is one of settings.POOLINGS."""
     if pooling == "mean":
         return [1.0] * len(word_ids)
-    if pooling == "spark-nlp":
-        weights, previous = [], None
-        for word in word_ids:
-            weights.append(1.0 if word is not None and word != previous else 0.0)
-            previous = word
-        return weights
-    raise SettingsError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
+    weights, previous = [], None
+    for word in word_ids:
+        weights.append(1.0 if word is not None and word != previous else 0.0)
+        previous = word
+    return weights
 
 
 def weighted_mean(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

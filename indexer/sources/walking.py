@@ -4,7 +4,8 @@ The rule for symlinks: they are followed, to files and to folders alike, and eac
 walked once, under the first path that reaches it (entries are taken in sorted order); reaching
 it again, through a loop or a second link, is listed and not entered. Broken links, special files
 (FIFOs, sockets, devices) and unreadable entries are listed too. Hidden files and folders (names
-starting with a dot) and the store's own folder are never entered.
+starting with a dot) and the folders of the run itself (the store's, a Spark run's) are never
+entered.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ import errno
 import fnmatch
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from indexer.documents import SourceOptions
+from indexer.sources.options import SourceOptions
 from indexer.summary import Skipped
 
 _SPECIAL = {
@@ -28,11 +29,12 @@ _SPECIAL = {
 
 
 def walk(
-    root: Path, options: SourceOptions, store: Path | None = None
+    root: Path, options: SourceOptions, never: Sequence[Path] = ()
 ) -> Iterator[tuple[str, Path] | Skipped]:
     """(path relative to `root`, path) of each file the globs let through, sorted, each folder's
-    files before its subfolders; a Skipped for anything left out but hidden names and `store`."""
-    never = _identity(store) if store is not None else None
+    files before its subfolders; a Skipped for anything left out but hidden names and the folders
+    `never` to enter."""
+    excluded = {_identity(folder) for folder in never} - {None}
     walked = {_identity(root)}
     stack = [(root, "")]
     while stack:
@@ -54,7 +56,7 @@ def walk(
                 continue
             if stat.S_ISDIR(info.st_mode):
                 identity = (info.st_dev, info.st_ino)
-                if identity == never:
+                if identity in excluded:
                     continue
                 if identity in walked:
                     reason = "the same folder as one already walked (reached again by a symlink)"

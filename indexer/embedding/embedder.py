@@ -10,10 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from indexer import tokenization
-from indexer.chunking import Window, windows
-from indexer.model import LoadedModel, ModelLoadError, load_model
-from indexer.pooling import position_weights, weighted_mean
+from indexer.embedding import tokenization
+from indexer.embedding.chunking import Window, windows
+from indexer.embedding.model import LoadedModel, ModelLoadError, load_model
+from indexer.embedding.pooling import position_weights, weighted_mean
+from indexer.embedding.tokenization import Tokens
+from indexer.embedding.views import Explanation, TokenView
 from indexer.settings import (
     BATCH_TOKENS,
     CHUNK_TOKENS,
@@ -22,9 +24,10 @@ from indexer.settings import (
     POOLING,
     POOLINGS,
     PRECISION,
-    SettingsError,
+    check_batch_tokens,
+    check_choice,
+    check_window,
 )
-from indexer.tokenization import Tokens
 from store.errors import SemsearchError
 from store.recipe import Recipe
 
@@ -35,52 +38,6 @@ class EmbeddedChunk:
 
     window: Window
     vector: np.ndarray
-
-
-@dataclass
-class TokenView:
-    """The last hidden layer of one window, position by position ([CLS] and [SEP] included)."""
-
-    text: str
-    tokens: list[str]
-    offsets: list[tuple[int, int]]
-    word_ids: list[int | None]
-    vectors: np.ndarray  # (n_positions, dim) float32
-
-    def words(self) -> WordView:
-        """Wordpieces grouped back into the words they came from, each word's vector their mean."""
-        groups: dict[int, list[int]] = {}
-        for position, word in enumerate(self.word_ids):
-            if word is not None:
-                groups.setdefault(word, []).append(position)
-        pieces = list(groups.values())
-        offsets = [(self.offsets[p[0]][0], self.offsets[p[-1]][1]) for p in pieces]
-        vectors = (
-            np.stack([self.vectors[p].mean(axis=0) for p in pieces])
-            if pieces
-            else (np.zeros((0, self.vectors.shape[1]), np.float32))
-        )
-        return WordView([self.text[a:b] for a, b in offsets], offsets, pieces, vectors)
-
-
-@dataclass
-class WordView:
-    """Words of a text with their wordpiece positions and mean vectors."""
-
-    words: list[str]
-    offsets: list[tuple[int, int]]
-    pieces: list[list[int]]
-    vectors: np.ndarray
-
-
-@dataclass
-class Explanation:
-    """Each position's exact share of cosine(query, text); the shares sum to `cosine`."""
-
-    tokens: list[str]
-    offsets: list[tuple[int, int]]
-    shares: np.ndarray  # float64, one per position
-    cosine: float
 
 
 class ModelMismatchError(SemsearchError):
@@ -118,24 +75,10 @@ class Embedder:
         overlap: int = OVERLAP,
         batch_tokens: int | None = None,
     ) -> None:
-        if pooling not in POOLINGS:
-            raise SettingsError(f"unknown pooling {pooling!r}; choose one of {', '.join(POOLINGS)}")
-        if chunk_tokens + 2 > loaded.max_positions:
-            raise SettingsError(
-                f"chunk_tokens {chunk_tokens} + [CLS]/[SEP] exceeds the model's "
-                f"{loaded.max_positions} positions (at most {loaded.max_positions - 2})"
-            )
-        if not 0 <= overlap < chunk_tokens:
-            raise SettingsError(
-                f"overlap must be at least 0 and smaller than chunk_tokens {chunk_tokens}, "
-                f"not {overlap}"
-            )
+        check_choice("pooling", pooling, POOLINGS)
+        check_window(chunk_tokens, overlap, loaded.max_positions)
         batch_tokens = batch_tokens or BATCH_TOKENS[loaded.device.type]
-        if batch_tokens < chunk_tokens + 2:
-            raise SettingsError(
-                f"batch_tokens {batch_tokens} is smaller than one window: it must be at least "
-                f"chunk_tokens + 2 = {chunk_tokens + 2}"
-            )
+        check_batch_tokens(batch_tokens, chunk_tokens)
         self.loaded = loaded
         self.pooling = pooling
         self.chunk_tokens = chunk_tokens
@@ -262,7 +205,7 @@ class Embedder:
 
     # -- vectors --------------------------------------------------------------------------------
 
-    def vectors(self, prepared: Prepared) -> list[list[EmbeddedChunk]]:
+    def embed_prepared(self, prepared: Prepared) -> list[list[EmbeddedChunk]]:
         """Run the model over prepared windows: every window of every text with its vector."""
         vectors = iter(self._encode(prepared))
         return [
@@ -272,7 +215,7 @@ class Embedder:
 
     def embed_chunks(self, texts: Sequence[str]) -> list[list[EmbeddedChunk]]:
         """Every window of every text with its vector; all windows share length-sorted batches."""
-        return self.vectors(self.prepare(texts))
+        return self.embed_prepared(self.prepare(texts))
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """float32 (n, dim) L2-normalized vectors. A text longer than one window gets the

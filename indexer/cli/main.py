@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import sys
 
-EXIT_INTERRUPTED = 130
+from indexer.cli.exit_codes import EXIT_INTERRUPTED
 
 
 def main() -> None:
     try:
-        from indexer.cli import cli
+        from indexer.cli.app import cli
     except KeyboardInterrupt:
         print("\ninterrupted while starting; nothing was written", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)

@@ -1,0 +1,1 @@
+"""`semsearch`, the command line: one subcommand per operation of the `Collection` facade."""

@@ -1,0 +1,32 @@
+"""The `semsearch` command group: one subcommand per operation of the `Collection` facade."""
+
+from __future__ import annotations
+
+import click
+
+from indexer.cli import embedding, evaluation, indexing, maintenance, searching, ui_process
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="semsearch")
+def cli() -> None:
+    """Semantic search over your own documents with small BERT, SQLite and FAISS."""
+
+
+for command in (
+    indexing.index,
+    indexing.ingest,
+    searching.search,
+    maintenance.delete,
+    maintenance.prune_command,
+    maintenance.stats,
+    maintenance.verify,
+    maintenance.repair,
+    maintenance.rebuild,
+    maintenance.export,
+    embedding.embed,
+    embedding.tokens,
+    ui_process.ui,
+    evaluation.eval_command,
+):
+    cli.add_command(command)

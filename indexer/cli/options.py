@@ -1,0 +1,162 @@
+"""Option groups shared by several commands, and how their values become a Collection.
+
+Options that set a `Settings` field default to None and are passed on only when given, so every
+default stays in `indexer.settings`; help texts are built from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from indexer import settings as defaults
+from indexer.collection import Collection
+from indexer.settings import Settings, default_store
+from indexer.sources.options import SourceOptions
+
+SOURCE_DEFAULTS = SourceOptions()
+STORE_HELP = f"Store folder (default: ${defaults.STORE_ENV}, else ./{defaults.STORE_FOLDER})."
+
+
+def store_option(help_text: str = STORE_HELP) -> Callable:
+    """--store, the store folder (`store_path`)."""
+    return click.option("--store", "store_path", type=click.Path(path_type=Path), help=help_text)
+
+
+def report_options(command: Callable) -> Callable:
+    """--strict, --quiet, --json: how a run reports what it did."""
+    return _options(
+        command,
+        [
+            click.option("--strict", is_flag=True, help="Exit 1 when anything was skipped."),
+            click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary."),
+            json_option,
+        ],
+    )
+
+
+def json_option(command: Callable) -> Callable:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON.")(command)
+
+
+def _options(command: Callable, options: list[Callable]) -> Callable:
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def model_options(command: Callable) -> Callable:
+    """--model, --device, --precision, --batch-tokens: where and how the model runs."""
+    return _options(
+        command,
+        [
+            click.option(
+                "--model",
+                help=f"Hub id or local folder of a BERT-family encoder. Default: the store's "
+                f"model, else {defaults.DEFAULT_MODEL}, falling back to the shipped "
+                f"{defaults.FALLBACK_MODEL} when it cannot be loaded. For an existing store, "
+                "where its model is now (the weights must be the same).",
+            ),
+            click.option(
+                "--device",
+                help="auto (cuda when present), cpu, cuda, cuda:1 ... "
+                f"(default {defaults.DEVICE}).",
+            ),
+            click.option(
+                "--precision",
+                type=click.Choice(defaults.PRECISIONS),
+                help=f"bf16 is faster on recent CPUs and GPUs (default {defaults.PRECISION}).",
+            ),
+            click.option(
+                "--batch-tokens",
+                type=click.IntRange(min=1),
+                help="Padded wordpieces per forward pass (default by device: "
+                + ", ".join(f"{d} {n}" for d, n in defaults.BATCH_TOKENS.items())
+                + "; at least --chunk-tokens + 2).",
+            ),
+        ],
+    )
+
+
+def recipe_options(command: Callable) -> Callable:
+    """--pooling, --chunk-tokens, --overlap, --index: how a new store's vectors are made."""
+    return _options(
+        command,
+        [
+            click.option(
+                "--pooling",
+                type=click.Choice(defaults.POOLINGS),
+                help="mean: every position incl. [CLS]/[SEP]; spark-nlp: first wordpiece of "
+                "each word, special tokens dropped "
+                f"(default: the store's, else {defaults.POOLING}).",
+            ),
+            click.option(
+                "--chunk-tokens",
+                type=click.IntRange(min=1),
+                help=f"Wordpieces per window (default: the store's, else {defaults.CHUNK_TOKENS}).",
+            ),
+            click.option(
+                "--overlap",
+                type=click.IntRange(min=0),
+                help="Wordpieces shared by consecutive windows, less than --chunk-tokens "
+                f"(default: the store's, else {defaults.OVERLAP}).",
+            ),
+            click.option(
+                "--index",
+                type=click.Choice(defaults.INDEXES),
+                help=f"FAISS index type (default: the store's, else {defaults.INDEX}: "
+                f"{defaults.INDEX_HELP}). Changing it rebuilds the index without re-embedding.",
+            ),
+        ],
+    )
+
+
+def source_options(command: Callable) -> Callable:
+    """How documents and their fields are found in the inputs."""
+    d = SOURCE_DEFAULTS
+    return _options(
+        command,
+        [
+            click.option("--include", multiple=True, help="Glob of files to take from folders."),
+            click.option("--exclude", multiple=True, help="Glob of files to leave out."),
+            click.option("--id-field", help=f"Key / column of ids (default {d.id_field})."),
+            click.option("--text-field", help=f"Key / column of text (default {d.text_field})."),
+            click.option(
+                "--title-field",
+                help=f"Key / column of titles, put before the text (default {d.title_field}).",
+            ),
+            click.option(
+                "--metadata-field",
+                help=f"JSONL key of a metadata object (default {d.metadata_field}).",
+            ),
+            click.option(
+                "--metadata-column",
+                "metadata_columns",
+                multiple=True,
+                help="CSV column kept as metadata (repeatable; default: every other column).",
+            ),
+        ],
+    )
+
+
+def collection(store_path: Path | None, quiet: bool = False, **given: Any) -> Collection:
+    """A Collection on `--store` (or the default folder) with the settings given."""
+    return Collection(
+        store_path or default_store(), Settings().with_overrides(**given), quiet=quiet
+    )
+
+
+def sources_from(given: dict[str, Any]) -> SourceOptions:
+    fields = {
+        "id_field": given.pop("id_field"),
+        "text_field": given.pop("text_field"),
+        "title_field": given.pop("title_field"),
+        "metadata_field": given.pop("metadata_field"),
+        "metadata_columns": list(given.pop("metadata_columns")) or None,
+        "include": list(given.pop("include")),
+        "exclude": list(given.pop("exclude")),
+    }
+    return SourceOptions(**{k: v for k, v in fields.items() if v is not None})

@@ -1,0 +1,85 @@
+"""`ui`: the Streamlit app in a child process that ends with this one."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from indexer import settings as defaults
+from indexer.cli.options import store_option
+from indexer.settings import default_store
+
+
+@click.command()
+@store_option()
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=defaults.UI_PORT,
+    show_default=True,
+    help="Port to serve on.",
+)
+@click.option(
+    "--host",
+    default=defaults.UI_HOST,
+    show_default=True,
+    help="Address to bind; the default serves this machine only.",
+)
+@click.option(
+    "--model",
+    help="Where the store's model is now, if it moved (default: where the store's recipe says).",
+)
+def ui(store_path: Path | None, port: int, host: str, model: str | None) -> None:
+    """Open the Streamlit app on a store."""
+    app = Path(importlib.util.find_spec("search_ui").origin).parent / "app.py"  # not imported
+    store = (store_path or default_store()).resolve()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(app),
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--",
+        "--store",
+        str(store),
+        *(["--model", model] if model else []),
+    ]
+    click.echo(f"serving {store} on http://{host}:{port}", err=True)
+    sys.exit(_run_child(command, {**os.environ, "PYTHONPATH": str(app.parents[1])}))
+
+
+def _run_child(command: list[str], env: dict[str, str]) -> int:
+    """Run a server process that ends with this one: SIGTERM and SIGINT are passed on, and on
+    Linux the child is told to stop if this process dies without passing anything on."""
+    child = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    return child.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)

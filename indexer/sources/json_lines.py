@@ -1,0 +1,34 @@
+"""Documents that are JSON lines: one object per line, read as a stream (a file of any size costs
+the memory of one line), each named by its file and line."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import TextIO
+
+from indexer.sources.decoding import clean
+from indexer.sources.fields import document_from_fields
+from indexer.sources.options import SourceDocument, SourceOptions
+from indexer.summary import Skipped
+
+
+def read_jsonl(
+    handle: TextIO, name: str, source: str | None, options: SourceOptions
+) -> Iterator[SourceDocument | Skipped]:
+    """One document per JSON object line; bad lines are reported with file and line number."""
+    for number, raw in enumerate(handle, start=1):
+        where = f"{name}:{number}"
+        line, replaced = clean(raw)
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            place = "column" if error.msg.endswith(" at") else "at column"  # "starting at", ...
+            reason = f"invalid JSON: {error.msg} {place} {error.colno}"
+            yield Skipped(where, "invalid JSON", reason)
+            continue
+        yield document_from_fields(
+            record, where, f"{name}#{number}", source, options, replaced, name
+        )

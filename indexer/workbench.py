@@ -1,0 +1,116 @@
+"""The model's side of the front door: embed texts, look at their tokens, compare two texts,
+explain a score, with no store needed.
+
+    from indexer import Settings, Workbench
+
+    bench = Workbench(Settings(precision="bf16"))
+    vectors = bench.embed(["shock waves", "boundary layers"])
+
+A `Collection` is a Workbench with a store: its model is the store's. The model is loaded on
+first use and once; calls are serialised, so one Workbench may be shared between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, Settings
+from store.results import Hit
+
+if TYPE_CHECKING:
+    from indexer.embedding.comparison import Comparison
+    from indexer.embedding.embedder import Embedder
+    from indexer.embedding.views import Explanation, TokenView
+
+
+class Workbench:
+    """A model loaded with the settings, for embedding and looking inside."""
+
+    def __init__(
+        self, settings: Settings | None = None, *, quiet: bool = False, threads: int | None = None
+    ) -> None:
+        """`quiet`: no warning on stderr when the default model falls back. `threads`: torch's
+        CPU threads (default: every core)."""
+        self.settings = settings or Settings()
+        self.quiet = quiet
+        self.threads = threads
+        self._embedder: Embedder | None = None
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Let go of what is open (a Workbench holds nothing but the model)."""
+
+    def __enter__(self) -> Workbench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model with its recipe, loaded once."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = self._load_embedder()
+            return self._embedder
+
+    def load_model(self) -> Embedder:
+        """Load the model now (otherwise it is loaded on first use)."""
+        return self.embedder
+
+    def _model_options(self) -> dict[str, Any]:
+        """Where and how the model runs, from the settings."""
+        chosen = self.settings
+        return {
+            "device": chosen.device,
+            "precision": chosen.precision,
+            "batch_tokens": chosen.batch_tokens,
+            "quiet": self.quiet,
+            "threads": self.threads,
+        }
+
+    def _shape(self) -> dict[str, Any]:
+        """Pooling and chunking: the settings', else the defaults."""
+        chosen = self.settings
+        return {
+            "pooling": chosen.pooling or POOLING,
+            "chunk_tokens": chosen.chunk_tokens or CHUNK_TOKENS,
+            "overlap": OVERLAP if chosen.overlap is None else chosen.overlap,
+        }
+
+    def _load_embedder(self) -> Embedder:
+        """The settings' model with `_shape`'s pooling and chunking."""
+        from indexer.embedding.embedder import Embedder
+
+        return Embedder.load(self.settings.model, **self._shape(), **self._model_options())
+
+    def _query_embedder(self) -> Embedder:
+        """The model that embeds queries (a Collection checks it against its store)."""
+        return self.embedder
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Pooled, normalized vectors of `texts`, one row each."""
+        with self._lock:
+            return self._query_embedder().embed(list(texts))
+
+    def tokens(self, text: str) -> TokenView:
+        """Every position's vector of a text at most one window long, with offsets."""
+        with self._lock:
+            return self.embedder.token_embeddings(text)
+
+    def compare(self, a: str, b: str) -> Comparison:
+        """Token-by-token and pooled cosines of two texts."""
+        from indexer.embedding.comparison import compare
+
+        with self._lock:
+            return compare(self.embedder, a, b)
+
+    def explain(self, query: str, hit: Hit | str) -> Explanation:
+        """Each token's exact share of the cosine between `query` and a hit's chunk (or a text)."""
+        text = hit.text if isinstance(hit, Hit) else hit
+        with self._lock:
+            return self._query_embedder().explain(query, text)

@@ -1,0 +1,111 @@
+"""The search page's filters: a widget for each metadata field the store has, and the active
+filters shown above the results, each removable with one click."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import streamlit as st
+
+from search_ui.context import Context
+from store.filters import Filter
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+METADATA_WIDGET = "filter_meta."  # + the key; the title widget is filter_title
+ACTIVE_FILTERS = "_active_filters"  # the widgets whose filters are set, for the URL
+FIELD_NAME = re.compile(r"[\w\-]+(?:\.[\w\-]+)*")  # metadata keys a filter can name
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def field_summary(
+    _ctx: Context, store: str, generation: int
+) -> tuple[dict[str, dict], dict[str, list]]:
+    """Metadata fields and the values of the few-valued ones, once per store generation."""
+    fields = {
+        key: info for key, info in _ctx.collection.fields().items() if FIELD_NAME.fullmatch(key)
+    }
+    values = {
+        key: _ctx.collection.values(key, 31)
+        for key, info in fields.items()
+        if info["types"] == ["text"]
+    }
+    return fields, values
+
+
+@dataclass
+class ActiveFilter:
+    """Filters set by one widget, and the value that clears it."""
+
+    widget: str
+    filters: list[Filter]
+    cleared: object
+
+
+def filter_widgets(ctx: Context) -> list[ActiveFilter]:
+    """Widgets for the metadata fields the store has; returns the filters they set. Metadata keys
+    are addressed as `metadata.KEY`, so a key named like a built-in field (source) is reachable."""
+    active: list[ActiveFilter] = []
+    collection = ctx.collection
+    fields, values = field_summary(ctx, str(collection.path), collection.generation)
+    with st.expander("Filters", expanded=False):
+        title = st.text_input("Title contains", key="filter_title")
+        if title:
+            active.append(ActiveFilter("filter_title", [Filter("title", "~", title)], ""))
+        for key, info in sorted(fields.items()):
+            types = set(info["types"])
+            widget, field = f"{METADATA_WIDGET}{key}", f"metadata.{key}"
+            chosen: list[Filter] = []
+            if types <= {"integer", "real"} and info["min"] != info["max"]:
+                low, high = info["min"], info["max"]
+                cleared: object = (low, high)
+                st.session_state.setdefault(widget, cleared)
+                span = st.slider(key, low, high, key=widget)
+                if span[0] > low:
+                    chosen.append(Filter(field, ">=", span[0]))
+                if span[1] < high:
+                    chosen.append(Filter(field, "<=", span[1]))
+            elif types == {"text"} and ISO_DATE.match(info["min"]) and ISO_DATE.match(info["max"]):
+                first, last = (date.fromisoformat(info[end][:10]) for end in ("min", "max"))
+                cleared = (first, last)
+                st.session_state.setdefault(widget, cleared)
+                span = st.date_input(key, min_value=first, max_value=last, key=widget)
+                if len(span) == 2 and span[0] > first:
+                    chosen.append(Filter(field, ">=", span[0].isoformat()))
+                if len(span) == 2 and span[1] < last:
+                    chosen.append(Filter(field, "<", (span[1] + timedelta(days=1)).isoformat()))
+            elif types == {"text"} and info["distinct"] <= 30:
+                cleared = []
+                picked = st.multiselect(key, values[key], key=widget)
+                if picked:
+                    chosen.append(Filter(field, "in", tuple(picked)))
+            elif types == {"text"}:
+                cleared = ""
+                text = st.text_input(f"{key} contains", key=widget)
+                if text:
+                    chosen.append(Filter(field, "~", text))
+            if chosen:
+                active.append(ActiveFilter(widget, chosen, cleared))
+    return active
+
+
+def clear_filter(widget: str, cleared: object) -> None:
+    st.session_state[widget] = cleared
+
+
+def show_active_filters(active: list[ActiveFilter]) -> None:
+    """Every active filter as a button that removes it, visible whatever the panel's state."""
+    if not active:
+        return
+    columns = st.columns(min(len(active), 4) + 1)
+    columns[0].caption("Active filters:")
+    for number, item in enumerate(active):
+        label = " and ".join(str(f) for f in item.filters)
+        columns[1 + number % 4].button(
+            f"✕ {label}",
+            key=f"clear_{item.widget}",
+            help="Remove this filter",
+            on_click=clear_filter,
+            args=(item.widget, item.cleared),
+        )

@@ -1,0 +1,27 @@
+"""The widgets' state across reruns and page switches, and the values a new session starts with."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from indexer.settings import K
+
+DEFAULTS = {
+    "k": K,
+    "token_text": "Tokenization splits unbelievably rare words into wordpieces.",
+    "compare_a": "A man is playing a guitar.",
+    "compare_b": "Someone plays an instrument.",
+    "map_size": 500,
+}
+PERSISTENT_PREFIXES = ("query", "k", "mode", "filter_", "token_", "compare_", "map_")
+
+
+def keep_widget_state(state: MutableMapping[str, Any]) -> None:
+    """Streamlit forgets a widget's value when its page is not shown; re-assigning the values at
+    the start of each run keeps the query, filters and texts across page switches."""
+    for key in list(state):
+        if str(key).startswith(PERSISTENT_PREFIXES):
+            state[key] = state[key]
+    for key, value in DEFAULTS.items():
+        state.setdefault(key, value)

@@ -1,0 +1,53 @@
+"""What a store holds for one document: its fields, its chunks with their vectors, and the
+content hash that says whether a document changed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+import numpy as np
+
+
+@dataclass
+class ChunkRecord:
+    """One window of a document: character span `start:end`, wordpiece count and unit vector."""
+
+    ord: int
+    start: int
+    end: int
+    n_tokens: int
+    vector: np.ndarray
+
+
+@dataclass
+class DocumentRecord:
+    """A document to store, with all its chunks."""
+
+    id: str
+    text: str
+    title: str | None = None
+    source: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    chunks: list[ChunkRecord] = field(default_factory=list)
+    content_hash: str = ""  # computed from text, title and metadata when not given
+
+    def __post_init__(self) -> None:
+        if not self.content_hash:
+            self.content_hash = content_hash(self.text, self.title, self.metadata)
+
+
+def content_hash(text: str, title: str | None, metadata: dict[str, Any]) -> str:
+    """sha256 of what a document says: text, title and metadata."""
+    payload = json.dumps([text, title, metadata], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class StoredVersion(NamedTuple):
+    """What the store holds of a document now: its content hash, source and when it was written."""
+
+    content_hash: str
+    source: str | None
+    indexed_at: str
