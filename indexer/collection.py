@@ -42,6 +42,7 @@ from indexer.sources.options import SourceOptions
 from indexer.summary import Summary
 from indexer.workbench import Workbench
 from store.catalog import translated
+from store.errors import SemsearchError
 from store.filters import Filter, parse_filter
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.results import Hit
@@ -49,6 +50,10 @@ from store.store import DB_FILE, Store, store_exists
 
 if TYPE_CHECKING:
     from indexer.embedding.embedder import Embedder
+
+
+class SearchError(SemsearchError):
+    """A search that cannot be answered as asked."""
 
 
 def _store_conditions(method: Callable) -> Callable:
@@ -327,6 +332,8 @@ class Collection(Workbench):
         `filters`: expressions such as "year>=1960" (see `store.filters`), all of which hold.
         `vector`: the query's vector when already computed with `embed`."""
         parsed = parse_filters(filters)
+        if vector is None and not query.strip():
+            raise SearchError("the query is empty: type what to search for")
         with self._lock:
             if vector is None and mode != "lexical":
                 vector = self._query_embedder().embed([query])[0]

@@ -223,9 +223,11 @@ def _accepted(
             summary.skipped.append(item)
             continue
         where = item.where or item.id
+        origin = item.file or where
         if item.replaced:
-            origin = item.file or where
             summary.replaced[origin] = summary.replaced.get(origin, 0) + item.replaced
+        if item.nulled:
+            summary.nulled[origin] = summary.nulled.get(origin, 0) + item.nulled
         if documents.is_empty(item.text):
             summary.skipped.append(documents.empty(where))
         elif item.id in seen:

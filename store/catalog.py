@@ -201,6 +201,24 @@ def now() -> str:
 # -- writing (inside the caller's transaction) ----------------------------------------------
 
 
+def check_storable(doc: DocumentRecord) -> None:
+    """StoreError unless SQLite can keep the document whole: text fields without NUL (SQLite's
+    text functions stop at one) or lone surrogates (not UTF-8), metadata that is valid JSON (no
+    NaN or Infinity)."""
+    fields = {"id": doc.id, "text": doc.text, "title": doc.title or "", "source": doc.source or ""}
+    for name, value in fields.items():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise StoreError(f"document {doc.id!r}: its {name} holds a lone surrogate") from None
+        if "\x00" in value:
+            raise StoreError(f"document {doc.id!r}: its {name} holds a NUL character")
+    try:
+        json.dumps(doc.metadata, allow_nan=False)
+    except (ValueError, TypeError) as error:
+        raise StoreError(f"document {doc.id!r}: metadata is not valid JSON ({error})") from None
+
+
 def write_documents(
     db: sqlite_utils.Database, docs: Sequence[DocumentRecord], generation: int
 ) -> dict[str, int]:
@@ -220,7 +238,7 @@ def write_documents(
                 doc.source,
                 doc.title,
                 doc.text,
-                json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False),
+                json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, allow_nan=False),
                 doc.content_hash,
                 stamp,
             )

@@ -123,10 +123,10 @@ class Store:
             raise StoreError(f"{folder / DB_FILE} has no recipe: not a semsearch store")
         return store
 
-    def close(self) -> None:
-        """Save the index (writer) and release the lock."""
+    def close(self, save: bool = True) -> None:
+        """Save the index (a writer, unless `save` is False) and release the lock."""
         try:
-            if self.writable and self.recipe is not None:
+            if save and self.writable and self.recipe is not None:
                 self.flush()
         finally:
             self.db.close()
@@ -139,8 +139,10 @@ class Store:
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type | None, *exc: object) -> None:
+        """Close; after an error, without saving the index (a cache: the next open catches it
+        up), so that the error that stopped the work is the one reported."""
+        self.close(save=kind is None)
 
     # -- manifest -----------------------------------------------------------------------------
 
@@ -182,6 +184,7 @@ class Store:
         """Add or replace documents and all their chunks in one transaction."""
         self._require_writer()
         for doc in documents:
+            catalog.check_storable(doc)
             for chunk in doc.chunks:
                 if chunk.vector.shape != (self.dim,):
                     raise StoreError(
@@ -344,8 +347,8 @@ class Store:
         return fields
 
     def distinct_values(self, key: str, limit: int = 200) -> list[Any]:
-        """Distinct values of one metadata key, most frequent first."""
-        path = "$" + "".join(f'."{part}"' for part in key.split("."))
+        """Distinct values of one top-level metadata key, most frequent first."""
+        path = f'$."{key}"'
         rows = self.db.execute(
             "SELECT json_extract(metadata, ?) AS v, count(*) AS n FROM documents "
             "WHERE v IS NOT NULL GROUP BY v ORDER BY n DESC LIMIT ?",

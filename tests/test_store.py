@@ -421,7 +421,7 @@ def test_ivf_store_with_too_few_vectors_searches_exactly_until_it_can_train(tmp_
             store.search(make_docs(5)[3].chunks[1].vector, None, k=1, mode="dense")[0].doc_id
             == "d3"
         )
-        store.upsert(make_docs(200, seed=4, prefix="more"))
+        store.upsert(make_docs(320, seed=4, prefix="more"))  # 650 chunks: PQ can train
         assert store.stats()["index_type"] == spec and store.verify(100)["ok"]
 
 

@@ -166,7 +166,11 @@ def report(summary: Summary) -> None:
     for item in summary.skipped:
         click.echo(f"skipped {item}", err=True)
     for where, count in summary.replaced.items():
-        click.echo(f"replaced {count} undecodable bytes in {where}", err=True)
+        click.echo(
+            f"replaced {count} undecodable bytes (or NUL, lone surrogates) in {where}", err=True
+        )
+    for where, count in summary.nulled.items():
+        click.echo(f"stored {count} NaN or Infinity metadata values as null in {where}", err=True)
     if summary.unknown_only:
         shown = ", ".join(summary.unknown_only[:5])
         click.echo(

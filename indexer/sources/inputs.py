@@ -106,10 +106,8 @@ def _check_table(item: InputFile, options: SourceOptions) -> None:
             with open(item.path, "rb") as raw:
                 header = tables.csv_header(text_stream(raw))
             tables.check_columns(header, f"{shown}:1", options, "CSV")
-        elif suffix == ".parquet":
-            tables.check_columns(
-                tables.parquet_columns(item.path, shown), shown, options, "Parquet file"
-            )
+        elif suffix == ".parquet" and (columns := tables.parquet_columns(item.path)) is not None:
+            tables.check_columns(columns, shown, options, "Parquet file")
     except OSError:
         return  # listed as unreadable when it is read
 

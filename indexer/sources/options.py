@@ -36,9 +36,10 @@ class SourceDocument:
     title: str | None
     source: str | None
     metadata: dict[str, Any]
-    replaced: int = 0  # undecodable bytes replaced by U+FFFD
+    replaced: int = 0  # undecodable bytes (and NUL, lone surrogates) replaced by U+FFFD
     where: str = ""  # file, or file:line, for messages
     file: str = ""  # the file or stream it was read from
+    nulled: int = 0  # non-finite numbers (NaN, Infinity) in the metadata, stored as null
 
 
 def with_title(title: str | None, text: str) -> str:

@@ -121,6 +121,7 @@ class Manifest:
     moved_sha256: str = ""
     skipped: list[Skipped] = field(default_factory=list)
     replaced: dict[str, int] = field(default_factory=dict)
+    nulled: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     version: int = MANIFEST_VERSION
 
@@ -137,6 +138,7 @@ class Manifest:
             seconds=self.seconds,
             skipped=list(self.skipped),
             replaced=dict(self.replaced),
+            nulled=dict(self.nulled),
             unknown_only=[doc_id for s in self.done.values() for doc_id in s.unknown_only],
         )
 

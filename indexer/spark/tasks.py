@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ROW_SCHEMA = (
     "kind string, file_index int, position long, id string, text string, title string, "
-    "source string, metadata string, where string, file string, replaced long, "
+    "source string, metadata string, where string, file string, replaced long, nulled long, "
     "skip_kind string, reason string, content_hash string"
 )
 STATUS_FIELDS = pa.schema(
@@ -66,7 +66,8 @@ def read_rows(
                 *empty_fields,
                 found.where,
                 None,
-                0,
+                0,  # replaced
+                0,  # nulled
                 found.kind,
                 found.reason,
                 None,
@@ -85,6 +86,7 @@ def read_rows(
             found.where,
             found.file,
             found.replaced,
+            found.nulled,
             None,
             None,
             content_hash(found.text, found.title, found.metadata),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from search_ui import render
-from search_ui.context import Context, html
+from search_ui.context import Context, html, opened_chunk
 
 
 def document_page(ctx: Context) -> None:
@@ -20,7 +20,7 @@ def document_page(ctx: Context) -> None:
     if doc is None:
         st.warning(f"No document with id {doc_id!r}.")
         return
-    best = st.session_state.get("doc_chunk") if doc_id == st.session_state.get("doc_id") else None
+    best = opened_chunk(doc)
     html(f"<h3>{render.escaped(doc['title'] or doc_id)}</h3>")
     left, right = st.columns(2)
     left.caption("Id (copy with the button at its right)")
