@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from store import catalog, verification
+from store import catalog, recall, verification
 from store.catalog import CHUNK_TEXT
 from store.errors import RecipeMismatchError, StoreError
 from store.faiss_index import VectorIndex
@@ -25,6 +25,7 @@ from store.index_cache import INDEX_FILE, IndexCache
 from store.index_types import DEFAULT_SPEC, check_spec
 from store.lock import WriterLock
 from store.ranking import MODES, ChunkMatch, best_per_document, fts_query, fuse
+from store.recall import Recall
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.records import DocumentRecord, StoredVersion
 from store.results import Hit
@@ -389,6 +390,11 @@ class Store:
             "dim": self.dim,
             "bytes": sizes,
         }
+
+    def index_recall(self, sample: int, k: int) -> Recall:
+        """recall@k of the FAISS index against an exact scan, on `sample` stored chunks as
+        queries (`store.recall`); 1.0 for a flat index."""
+        return recall.measure(self.db, self.cache, sample, k)
 
     # -- searching ----------------------------------------------------------------------------
 

@@ -280,6 +280,7 @@ def facade_defaults() -> dict[str, object]:
         "k": search["k"].default,
         "mode": search["mode"].default,
         "sample": inspect.signature(Collection.verify).parameters["sample"].default,
+        "recall": inspect.signature(Collection.verify).parameters["recall_at_least"].default,
         "split": inspect.signature(evaluate).parameters["split"].default,
         "port": defaults.UI_PORT,
         "host": defaults.UI_HOST,
@@ -554,3 +555,30 @@ def test_a_run_folder_of_another_unfinished_run_is_refused_and_not_ingested(run,
     assert result.exit_code == 2
     assert "is not a finished Spark run (still embedding)" in result.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_stats_reports_the_index_recall_and_verify_recall_fails_below_a_threshold(
+    run, tmp_path
+) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": f"d{i}", "text": f"note {i} on topic {i % 37} and {i % 11}"}) + "\n"
+            for i in range(900)
+        )
+    )
+    store = str(tmp_path / "store")
+    indexed = run("index", str(source), "--store", store, "--index", "ivf-pq", "-q", model=True)
+    assert indexed.exit_code == 0, indexed.output
+    stats = json.loads(run("stats", "--store", store, "--json").stdout)
+    recall = stats["recall"]
+    assert (recall["index_type"], recall["k"], recall["queries"]) == ("ivf-pq", 10, 200)
+    assert recall["low"] <= recall["recall"] <= recall["high"] < 1.0
+    assert "recall@10" in run("stats", "--store", store).stdout
+    strict = run("verify", "--store", store, "--recall", "1.0")
+    assert strict.exit_code == 1 and "is below 1.0" in strict.stdout
+    lenient = run("verify", "--store", store, "--recall", "0")
+    assert lenient.exit_code == 0 and "recall@10" in lenient.stdout
+    assert run("rebuild", "--store", store, "--index", "flat").exit_code == 0
+    exact = run("verify", "--store", store, "--recall")
+    assert exact.exit_code == 0 and "exact by construction" in exact.stdout

@@ -598,3 +598,41 @@ def test_a_diverged_copy_of_the_store_gives_no_wrong_hit(tmp_path) -> None:
     with Store.open(tmp_path / "a") as store:
         assert store.search(mine, None, k=1, mode="dense")[0].doc_id == "a0"
         assert all(hit.doc_id != "copy0" for hit in store.search(theirs, None, k=20, mode="dense"))
+
+
+def clustered_docs(n: int, seed: int = 0) -> list[DocumentRecord]:
+    """Documents whose vectors are noisy copies of 300 centres: neighbours worth finding."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(300, DIM)).astype(np.float32)
+    docs = []
+    for i in range(n):
+        vector = centres[i % 300] + rng.normal(0, 0.3, DIM).astype(np.float32)
+        chunk = ChunkRecord(0, 0, 4, 1, vector / np.linalg.norm(vector))
+        docs.append(DocumentRecord(id=f"d{i}", text=f"doc {i}", chunks=[chunk]))
+    return docs
+
+
+def test_the_index_reports_the_recall_it_costs_measured_against_an_exact_scan(tmp_path) -> None:
+    docs = clustered_docs(3000)
+    measured = {}
+    for spec in ("flat", "hnsw", "ivf-sq8", "ivf-pq"):
+        with Store.create(tmp_path / spec, RECIPE, spec) as store:
+            store.upsert(docs)
+        with Store.open(tmp_path / spec) as store:
+            measured[spec] = store.index_recall(200, 10)
+    assert measured["flat"].recall == 1.0 and measured["flat"].by_construction
+    for spec in ("hnsw", "ivf-sq8", "ivf-pq"):
+        result = measured[spec]
+        assert result.queries == 200 and result.low <= result.recall <= result.high
+    assert measured["ivf-pq"].recall < measured["ivf-sq8"].recall <= 1.0
+    assert measured["ivf-pq"].high < measured["hnsw"].low  # the gap is more than the noise
+
+    cached = tmp_path / "ivf-pq" / "index.recall.json"
+    assert json.loads(cached.read_text())["recall"] == measured["ivf-pq"].recall
+    with Store.open(tmp_path / "ivf-pq") as store:
+        again = store.index_recall(200, 10)
+        assert again == measured["ivf-pq"]  # read back for the same generation
+    with Store.open(tmp_path / "ivf-pq", writable=True) as store:
+        store.upsert(clustered_docs(50, seed=9)[:1])
+    with Store.open(tmp_path / "ivf-pq") as store:
+        assert store.index_recall(200, 10).generation == again.generation + 1  # measured anew
