@@ -27,6 +27,7 @@ import numpy as np
 
 from indexer import pipeline
 from indexer.settings import (
+    CONCORDANCE_LIMIT,
     INDEX,
     MODE,
     NEIGHBOUR_SAMPLE,
@@ -52,6 +53,7 @@ from store.results import Hit
 from store.store import DB_FILE, Store, store_exists
 
 if TYPE_CHECKING:
+    from indexer.concordance.report import Concordance
     from indexer.embedding.embedder import Embedder
 
 
@@ -373,6 +375,23 @@ class Collection(Workbench):
 
         with self._lock:
             return self._per_generation("neighbour_scores", compute)
+
+    @_store_conditions
+    def concordance(
+        self, word: str, limit: int = CONCORDANCE_LIMIT, layer: int | None = None
+    ) -> Concordance:
+        """The occurrences of `word` in the store (found through the full-text index, up to
+        `limit`, spread evenly when there are more), each with its vector at `layer` (None: the
+        last) from the store's model in its chunk's window, grouped by sense (one group when the
+        rule finds one sense; `indexer.settings` SENSE_*). Cached per store generation."""
+        from indexer.concordance import report
+
+        checked = None if layer is None else self._checked_layer(layer)
+        with self._lock:
+            return self._per_generation(
+                f"concordance/{word.strip().lower()}/{limit}/{checked}",
+                lambda: report.build(self._store(), self._query_embedder(), word, limit, checked),
+            )
 
     # -- reading --------------------------------------------------------------------------------
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from indexer.cli import embedding, evaluation, indexing, maintenance, searching, ui_process
+from indexer.cli import (
+    embedding,
+    evaluation,
+    exploration,
+    indexing,
+    maintenance,
+    searching,
+    ui_process,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,6 +34,7 @@ for command in (
     maintenance.export,
     embedding.embed,
     embedding.tokens,
+    exploration.concordance,
     ui_process.ui,
     evaluation.eval_command,
 ):
