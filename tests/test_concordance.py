@@ -18,7 +18,6 @@ from indexer.concordance.occurrences import ConcordanceError
 from indexer.concordance.senses import group_senses
 from indexer.embedding.layers import window_layers
 from indexer.settings import FALLBACK_MODEL, SENSE_MAX_CENTROID_COSINE, Settings
-from store.store import Store
 from tests.conftest import shared_data
 
 LONG = " ".join(
