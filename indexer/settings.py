@@ -55,7 +55,7 @@ DISTINCTIVE_WORDS = 8  # neighbouring words listed per group, most over-represen
 # sense. Silhouette alone does not tell one sense from two (all-MiniLM-L6-v2, last layer, WordNet
 # glosses: oxygen 0.15, violin 0.24, bank 0.23); the centroids' cosine does: two-sense words
 # 0.81-0.92 (bank 0.924, the highest), one-sense words 0.942-0.975 (protein 0.942, the lowest).
-# The threshold is the midpoint, tuned on 9 + 5 words and held out on 5 (README: Concordance).
+# The threshold is the midpoint: tuned on 9 + 5 words, held out on 5 (README: Concordance).
 SENSE_MAX_GROUPS = 4
 SENSE_MIN_SILHOUETTE = 0.10
 SENSE_MAX_CENTROID_COSINE = 0.933
@@ -91,6 +91,12 @@ def check_at_least(name: str, value: int | None, low: int) -> None:
     """SettingsError unless `value` is None or an integer of at least `low`."""
     if value is not None and (not isinstance(value, int) or value < low):
         raise SettingsError(f"{name} must be an integer of at least {low}, not {value!r}")
+
+
+def check_layer(layer: int | None, layers: int) -> None:
+    """SettingsError unless `layer` is None or one of a model's: 0 (embeddings) to `layers`."""
+    if layer is not None and (not isinstance(layer, int) or not 0 <= layer <= layers):
+        raise SettingsError(f"layer must be 0 (embeddings) to {layers} (the last), not {layer!r}")
 
 
 def check_window(chunk_tokens: int, overlap: int, max_positions: int | None = None) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, Settings, SettingsError
+from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, Settings, check_layer
 from store.results import Hit
 
 if TYPE_CHECKING:
@@ -122,11 +122,16 @@ class Workbench:
         with self._lock:
             return attention_view(self.embedder, text)
 
+    @property
+    def layer_count(self) -> int:
+        """The model's transformer layers: `layer` runs from 0 (embeddings) to this."""
+        from indexer.embedding.layers import layer_count
+
+        return layer_count(self.embedder)
+
     def _checked_layer(self, layer: int) -> int:
-        """`layer` when it is one of the model's (0 to the number of layers)."""
-        layers = int(self.embedder.loaded.model.config.num_hidden_layers)
-        if not 0 <= layer <= layers:
-            raise SettingsError(f"layer must be 0 (embeddings) to {layers} (the last), not {layer}")
+        """`layer` when it is one of the model's (0 to `layer_count`)."""
+        check_layer(layer, self.layer_count)
         return layer
 
     def compare(self, a: str, b: str) -> Comparison:

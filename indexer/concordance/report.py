@@ -14,12 +14,12 @@ import numpy as np
 from indexer.concordance import occurrences
 from indexer.concordance.occurrences import Occurrence
 from indexer.concordance.senses import Senses, group_senses, unit_rows
-from indexer.embedding.layers import window_layers
+from indexer.embedding.layers import layer_count, window_layers
 from indexer.settings import (
     DISTINCTIVE_WORDS,
     NEIGHBOUR_WORDS,
     TYPICAL_LINES,
-    SettingsError,
+    check_layer,
 )
 
 if TYPE_CHECKING:
@@ -93,12 +93,11 @@ def build(
 ) -> Concordance:
     """The concordance of `word` in `store` with the store's embedder, at `layer` (None: the
     last)."""
+    layers = layer_count(embedder)
+    check_layer(layer, layers)
+    chosen = layers if layer is None else layer
     checked = occurrences.checked_word(word)
     found, matching = occurrences.find(store, checked, limit, NEIGHBOUR_WORDS)
-    layers = int(embedder.loaded.model.config.num_hidden_layers)
-    chosen = layers if layer is None else layer
-    if not 0 <= chosen <= layers:
-        raise SettingsError(f"layer must be 0 (embeddings) to {layers} (the last), not {layer}")
     vectors = occurrence_vectors(store, embedder, found, chosen)
     senses = group_senses(vectors)
     labels = senses.labels.tolist()

@@ -58,6 +58,11 @@ class LayerView:
         return {"to_final": to_final, "to_others": to_others}
 
 
+def layer_count(embedder: Embedder) -> int:
+    """The model's transformer layers (the embeddings layer not counted)."""
+    return int(embedder.loaded.model.config.num_hidden_layers)
+
+
 def forward_layers(embedder: Embedder, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(layers + 1, batch, seq, dim) float32: the embeddings layer and every hidden layer."""
     model, device = embedder.loaded.model, embedder.loaded.device

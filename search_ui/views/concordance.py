@@ -12,7 +12,6 @@ from indexer.concordance.report import Concordance
 from indexer.settings import CONCORDANCE_LIMIT, SENSE_MAX_CENTROID_COSINE, SENSE_MIN_SILHOUETTE
 from search_ui import charts, render
 from search_ui.context import Context, html, select
-from search_ui.views.layers import layer_count
 from store.errors import SemsearchError
 
 KWIC_STYLE = "font-family:monospace;white-space:pre;overflow:hidden"
@@ -24,14 +23,14 @@ def concordance_page(ctx: Context) -> None:
         st.error("The store's model is not available.")
         return
     word = st.text_input("Word (the whole word, any case)", key="concordance_word")
-    last = layer_count(ctx)
+    last = ctx.collection.layer_count
     st.session_state.setdefault("concordance_layer", last)
+    st.session_state.setdefault("concordance_limit", CONCORDANCE_LIMIT)
     left, right = st.columns(2)
     limit = left.number_input(
         "Occurrences at most (spread over the store when there are more)",
         min_value=2,
         max_value=5000,
-        value=CONCORDANCE_LIMIT,
         key="concordance_limit",
     )
     layer = right.select_slider(

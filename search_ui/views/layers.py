@@ -25,15 +25,10 @@ def attention_view(_ctx: Context, model: str, text: str) -> AttentionView:
     return _ctx.collection.attention(text)
 
 
-def layer_count(ctx: Context) -> int:
-    """The model's transformer layers (the embeddings layer not counted)."""
-    return int(ctx.collection.embedder.loaded.model.config.num_hidden_layers)
-
-
 def chosen_layer_view(ctx: Context, text: str) -> tuple[TokenView, int]:
     """The token view at the layer picked on the page (the last by default: the store's) and
     that layer."""
-    last = layer_count(ctx)
+    last = ctx.collection.layer_count
     st.session_state.setdefault("token_layer", last)
     layer = st.select_slider(
         "Layer (0: embeddings; the last is the one the store pools)",
