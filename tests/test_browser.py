@@ -237,6 +237,7 @@ def test_concordance_and_attention_in_a_real_browser(tmp_path, tiny_model_dir) -
             page.set_default_timeout(STEP_MS)
             page.goto(f"{url}/?page=Concordance")
             box = page.get_by_label("Word (the whole word, any case)")
+            box.wait_for(timeout=START_SECONDS * 1000)  # the first run imports the model
             box.fill("unsafe")
             box.press("Enter")
             page.get_by_text("Group 1 · 1 occurrences").first.wait_for()
