@@ -16,6 +16,8 @@ from indexer import settings as defaults
 from indexer.collection import Collection
 from indexer.settings import Settings, default_store
 from indexer.sources.options import SourceOptions
+from store.errors import StoreError
+from store.store import store_exists
 
 SOURCE_DEFAULTS = SourceOptions()
 STORE_HELP = f"Store folder (default: ${defaults.STORE_ENV}, else ./{defaults.STORE_FOLDER})."
@@ -142,11 +144,24 @@ def source_options(command: Callable) -> Callable:
     )
 
 
-def collection(store_path: Path | None, quiet: bool = False, **given: Any) -> Collection:
+def collection(
+    store_path: Path | None, quiet: bool = False, threads: int | None = None, **given: Any
+) -> Collection:
     """A Collection on `--store` (or the default folder) with the settings given."""
     return Collection(
-        store_path or default_store(), Settings().with_overrides(**given), quiet=quiet
+        store_path or default_store(),
+        Settings().with_overrides(**given),
+        quiet=quiet,
+        threads=threads,
     )
+
+
+def existing_store(store_path: Path | None) -> Path:
+    """The store folder given (or the default one); StoreError when it holds no store."""
+    store = store_path or default_store()
+    if not store_exists(store):
+        raise StoreError(f"no store at {store}; create one with `semsearch index`")
+    return store
 
 
 def sources_from(given: dict[str, Any]) -> SourceOptions:
