@@ -273,16 +273,20 @@ def test_embed_tokens_and_projector_export(run, corpus, tmp_path) -> None:
     assert len(rows) == chunks == len(labels) - 1 and len(rows[0].split("\t")) == 32
 
 
-def facade_defaults() -> dict[str, object]:
-    """The default each CLI option must show: the facade's signatures and the settings."""
+def facade_defaults(command: str) -> dict[str, object]:
+    """The default each option of `command` must show: the facade's signatures and the settings."""
     search = inspect.signature(Collection.search).parameters
+    serves = command == "serve"
     return {
         "k": search["k"].default,
         "mode": search["mode"].default,
         "sample": inspect.signature(Collection.verify).parameters["sample"].default,
         "split": inspect.signature(evaluate).parameters["split"].default,
-        "port": defaults.UI_PORT,
-        "host": defaults.UI_HOST,
+        "port": defaults.SERVE_PORT if serves else defaults.UI_PORT,
+        "host": defaults.SERVE_HOST if serves else defaults.UI_HOST,
+        "threads": inspect.signature(Collection).parameters["threads"].default,
+        "max_body_bytes": defaults.MAX_BODY_BYTES,
+        "token": None,  # only from $SEMSEARCH_TOKEN: a server without one does not write
     }
 
 
@@ -335,7 +339,7 @@ def test_cli_defaults_are_the_facades() -> None:
                     shown = "where the store's recipe says"
                 assert str(shown) in param.help, (name, param.name, param.help)
             elif param.name != "store_path":
-                assert value == facade_defaults()[param.name], (name, param.name, value)
+                assert value == facade_defaults(name)[param.name], (name, param.name, value)
             checked.add(param.name)
     assert {"k", "mode", "port", "chunk_tokens", "commit_every", "id_field"} <= checked
 

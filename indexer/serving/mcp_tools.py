@@ -33,7 +33,10 @@ INSTRUCTIONS = (
 def build_server(collection: Collection, allow_add: bool = False) -> MCPServer:
     """The MCP server over `collection`; `allow_add` also offers the `add` tool, which writes."""
     server = MCPServer(
-        "semsearch", version=importlib.metadata.version("semsearch"), instructions=INSTRUCTIONS
+        "semsearch",
+        version=importlib.metadata.version("semsearch"),
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",  # on stderr; a failed tool call is the assistant's to read
     )
 
     @server.tool(annotations=READ_ONLY)
