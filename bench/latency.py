@@ -14,6 +14,7 @@ from bench.common import median, percentile
 from indexer.embedding.embedder import Embedder
 from store.faiss_index import VectorIndex
 from store.index_cache import TRAINING_SAMPLE
+from store.recipe import Recipe
 from store.records import ChunkRecord, DocumentRecord
 from store.store import Store
 
@@ -112,14 +113,11 @@ def run(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -> dict[str
     return result
 
 
-def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -> dict[str, Any]:
-    """The product's own path at 100k chunks: embed the query, Store.search (FAISS, SQLite)."""
-    data = noisy_copies(vectors, SIZES[0], seed=2)
-    result = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="semsearch-latency-") as folder,
-        Store.create(Path(folder) / "store", embedder.recipe, "flat") as store,
-    ):
+def synthetic_store(folder: Path, data: np.ndarray, recipe: Recipe, spec: str) -> Store:
+    """A writable store of one document per vector (`d0`, `d1` ...), written in batches; the
+    caller closes it, which saves its index."""
+    store = Store.create(folder, recipe, spec)
+    try:
         for start in range(0, len(data), 10_000):
             store.upsert(
                 [
@@ -131,6 +129,20 @@ def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -
                     for i in range(start, min(start + 10_000, len(data)))
                 ]
             )
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -> dict[str, Any]:
+    """The product's own path at 100k chunks: embed the query, Store.search (FAISS, SQLite)."""
+    data = noisy_copies(vectors, SIZES[0], seed=2)
+    result = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="semsearch-latency-") as folder,
+        synthetic_store(Path(folder) / "store", data, embedder.recipe, "flat") as store,
+    ):
         for spec in ("flat", "hnsw"):
             store.rebuild(spec)
             latencies = []

@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark]
+                               spark,serve]
                         [--quick] [--readme]
 """
 
@@ -26,6 +26,7 @@ from bench import (
     long_documents,
     pipeline,
     quality,
+    serving,
     spark,
 )
 from bench.common import cranfield, machine
@@ -43,6 +44,7 @@ SECTIONS = (
     "gpu",
     "long",
     "spark",
+    "serve",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -121,6 +123,26 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
             best[0],
             "<= 10 ms",
             best[0] <= latency.TARGET_P50_MS,
+        )
+    served = report.get("serve")
+    if served:
+        load = served["load"]
+        for mode, gap in load["p50_gap_ms"].items():
+            add(
+                f"served p50 - in-process p50, {served['clients']} clients, {mode}",
+                gap,
+                f"<= {serving.TARGET_GAP_MS} ms",
+                gap <= serving.TARGET_GAP_MS,
+            )
+        errors = sum(row["errors"] for row in load["rows"].values())
+        add("searches not answered under load", errors, "0", errors == 0)
+        big = served["large"]
+        recall = big["served"]["recall@10"]
+        add(
+            f"served dense p50 at {big['vectors']:,} ({big['index']}, recall@10 {recall})",
+            big["served"]["p50_ms"],
+            "<= 10 ms, recall >= 0.95",
+            big["served"]["p50_ms"] <= latency.TARGET_P50_MS and recall >= latency.TARGET_RECALL,
         )
     return rows
 
@@ -340,7 +362,40 @@ def markdown(report: dict[str, Any]) -> str:
             )
             + f"\n\nIngest (the single writer): {section['ingest_docs_per_s']:,} docs/s."
         )
+    if "serve" in report:
+        parts.append(serving_markdown(report["serve"]))
     return "\n\n".join(parts) + "\n"
+
+
+def serving_markdown(section: dict[str, Any]) -> str:
+    load = section["load"]
+    rows = [
+        [name, row["p50_ms"], row["p99_ms"], row["per_s"], row["errors"]]
+        for name, row in load["rows"].items()
+    ]
+    big = section["large"]
+    probes = [
+        [
+            nprobe + (" (the index's own)" if row["own"] else ""),
+            row["search_p50_ms"],
+            row["recall@10"],
+        ]
+        for nprobe, row in big["nprobe"]["rows"].items()
+    ]
+    return (
+        f"### 10. `semsearch serve`: {section['searches']:,} searches from {section['clients']} "
+        f"clients at once, Cranfield ({load['documents']:,} documents, all-MiniLM-L6-v2, "
+        f"{section['threads']} torch thread)\n\n"
+        + table(["path", "p50 ms", "p99 ms", "searches/s", "errors"], rows)
+        + "\n\nServed p50 minus in-process p50: "
+        + ", ".join(f"{mode} {gap} ms" for mode, gap in load["p50_gap_ms"].items())
+        + f".\n\nAt {big['vectors']:,} vectors ({big['index']}, one client, embedding included, "
+        f"{big['queries']} Cranfield queries): served p50 {big['served']['p50_ms']} ms / p99 "
+        f"{big['served']['p99_ms']} ms, recall@10 {big['served']['recall@10']}; in-process p50 "
+        f"{big['in_process']['p50_ms']} ms; the query's embedding alone p50 "
+        f"{big['embed_p50_ms']} ms. The same index file (nlist {big['nprobe']['nlist']}) at other "
+        "nprobes, FAISS alone:\n\n" + table(["nprobe", "search p50 ms", "recall@10"], probes)
+    )
 
 
 def pipeline_table(section: dict[str, Any]) -> str:
@@ -397,9 +452,12 @@ def main(argv: list[str] | None = None) -> None:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
+        serving.SEARCHES, serving.LARGE = 200, 20_000
     started = time.perf_counter()
     report: dict[str, Any] = {"machine": machine()}
-    wordnet = embedding.wordnet_texts() if {"embedding", "seed", "latency"} & set(chosen) else []
+    wordnet = (
+        embedding.wordnet_texts() if {"embedding", "seed", "latency", "serve"} & set(chosen) else []
+    )
     fp32_wordnet_vectors = None
     if "embedding" in chosen:
         print("bench: 1. embedding throughput", flush=True)
@@ -413,7 +471,7 @@ def main(argv: list[str] | None = None) -> None:
         pure = report.get("embedding", {}).get("wordnet", {}).get("ours fp32", {})
         report["indexing"] = indexing.end_to_end(pure.get("docs_per_s", float("nan")))
     embedder = None
-    if {"latency", "quality", "long"} & set(chosen):
+    if {"latency", "quality", "long", "serve"} & set(chosen):
         embedder = Embedder.load(FALLBACK_MODEL, device="cpu", quiet=True)
     if "pipeline" in chosen:
         print("bench: 3b. end to end vs pure embedding (seed architecture)", flush=True)
@@ -439,6 +497,11 @@ def main(argv: list[str] | None = None) -> None:
     if "spark" in chosen:
         print("bench: 9. Spark local[N] vs the local job", flush=True)
         report["spark"] = spark.run(common.WORDNET_DOCS)
+    if "serve" in chosen:
+        print("bench: 10. semsearch serve", flush=True)
+        if fp32_wordnet_vectors is None:
+            fp32_wordnet_vectors = embedder.embed(wordnet)
+        report["serve"] = serving.run(np.asarray(fp32_wordnet_vectors), embedder)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
