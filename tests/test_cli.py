@@ -285,7 +285,6 @@ def facade_defaults(command: str) -> dict[str, object]:
         "port": defaults.SERVE_PORT if serves else defaults.UI_PORT,
         "host": defaults.SERVE_HOST if serves else defaults.UI_HOST,
         "threads": inspect.signature(Collection).parameters["threads"].default,
-        "max_body_bytes": defaults.MAX_BODY_BYTES,
         "token": None,  # only from $SEMSEARCH_TOKEN: a server without one does not write
     }
 

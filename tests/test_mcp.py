@@ -17,6 +17,7 @@ from mcp import Client, StdioServerParameters
 
 from indexer.cli.app import cli
 from indexer.collection import Collection
+from tests.conftest import processes_with
 from tests.test_serve import DOCS, ODD_ID, SEMSEARCH, START_SECONDS, eventually, make_store
 
 
@@ -27,19 +28,6 @@ def stdio(store: Path, *options: str) -> StdioServerParameters:
         args=["mcp", "--store", str(store), *options],
         env={"PYTHONPATH": os.environ.get("PYTHONPATH", ""), "HF_HUB_OFFLINE": "1"},
     )
-
-
-def servers_of(store: Path) -> list[int]:
-    """Pids of `semsearch mcp` processes serving `store` (one left behind)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        try:
-            arguments = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"mcp" in arguments and str(store).encode() in arguments:
-            pids.append(int(entry.name))
-    return pids
 
 
 def session(store: Path, *options: str, calls: list[tuple[str, dict[str, Any]]]) -> dict:
@@ -53,7 +41,7 @@ def session(store: Path, *options: str, calls: list[tuple[str, dict[str, Any]]])
         return {"tools": tools, "results": results}
 
     outcome = anyio.run(run)
-    assert not servers_of(store), "the MCP server outlived its client"
+    assert not processes_with("mcp", str(store)), "the MCP server outlived its client"
     return outcome
 
 

@@ -35,33 +35,16 @@ from tests.test_browser import listening
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 START_SECONDS = 120  # a child process imports torch and loads the model on a busy machine
 TOKEN = "s3cret-token"
-BODY_LIMIT = 20_000
 ODD_ID = "mail/2024 ü?#%&+.pdf"
+TABLE = f"""
+docs/shocks.txt | Shock waves | 1961 | en | Supersonic flow on a wedge forms an oblique shock wave.
+notes/wings.md | Wings | 1950 | en | Wings generate lift from the pressure difference.
+{ODD_ID} | Nozzles | 1970 | de | Heat transfer in rocket nozzles and the cooling of their walls.
+plain | Boundary layers | 1958 | en | Viscous flow near walls slows the boundary layer.
+"""
 DOCS = [
-    {
-        "id": "docs/shocks.txt",
-        "title": "Shock waves",
-        "text": "Supersonic flow over a wedge forms an attached oblique shock wave.",
-        "metadata": {"year": 1961, "lang": "en"},
-    },
-    {
-        "id": "notes/wings.md",
-        "title": "Wings",
-        "text": "Wings generate lift from the pressure difference at low speed.",
-        "metadata": {"year": 1950, "lang": "en"},
-    },
-    {
-        "id": ODD_ID,
-        "title": "Nozzles",
-        "text": "Heat transfer in rocket nozzles and the cooling of their walls.",
-        "metadata": {"year": 1970, "lang": "de"},
-    },
-    {
-        "id": "plain",
-        "title": "Boundary layers",
-        "text": "Viscous flow near walls slows the boundary layer.",
-        "metadata": {"year": 1958, "lang": "en"},
-    },
+    {"id": doc_id, "title": title, "text": text, "metadata": {"year": int(year), "lang": lang}}
+    for doc_id, title, year, lang, text in (row.split(" | ") for row in TABLE.split("\n") if row)
 ]
 
 
@@ -138,14 +121,8 @@ def store(tmp_path_factory, tiny_model_dir) -> Path:
 
 @pytest.fixture(scope="module")
 def server(store, tmp_path_factory) -> Iterator[Served]:
-    """A read-only server (no token) with a small body limit."""
-    served = Served(
-        "--store",
-        str(store),
-        "--max-body-bytes",
-        str(BODY_LIMIT),
-        stdout=tmp_path_factory.mktemp("out") / "stdout",
-    )
+    """A read-only server (no token)."""
+    served = Served("--store", str(store), stdout=tmp_path_factory.mktemp("out") / "stdout")
     yield served
     assert served.stop() == 0
 
@@ -356,15 +333,17 @@ def test_explain_needs_exactly_one_of_chunk_and_text(server) -> None:
 
 
 def test_bodies_over_the_limit_are_413_with_or_without_a_length(server) -> None:
-    big = json.dumps({"texts": ["word " * 1000] * 5}).encode()
-    assert len(big) > BODY_LIMIT
-    assert error_of(server.client.post("/embed", content=big)) == (413, "too_large")
+    declared = defaults.MAX_BODY_BYTES + 1
+    head = f"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(head.encode())  # answered before the body is sent, let alone read
+        status, _, body = sock.makefile("rb").read().decode().partition("\r\n\r\n")
+    assert status.startswith("HTTP/1.1 413 ") and json.loads(body)["error"] == "too_large"
 
-    def chunked() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
-        for start in range(0, len(big), 4096):
-            yield big[start : start + 4096]
-
-    assert error_of(server.client.post("/embed", content=chunked())) == (413, "too_large")
+    piece = b" " * 65536  # JSON whitespace, sent without a Content-Length: counted as it comes
+    pieces = defaults.MAX_BODY_BYTES // len(piece) + 2
+    answer = server.client.post("/embed", content=(piece for _ in range(pieces)))
+    assert error_of(answer) == (413, "too_large")
     assert server.client.get("/health").status_code == 200  # and the server goes on
 
 

@@ -28,6 +28,30 @@ def store_option(help_text: str = STORE_HELP) -> Callable:
     return click.option("--store", "store_path", type=click.Path(path_type=Path), help=help_text)
 
 
+def listen_options(host: str, port: int, any_port: bool = False, host_note: str = "") -> Callable:
+    """--host and --port: where a server listens (by default on this machine only). `any_port`:
+    0 picks a free port."""
+    port_help = "; 0 picks a free one (the `serving on` line says which)." if any_port else "."
+    return lambda command: _options(
+        command,
+        [
+            click.option(
+                "--host",
+                default=host,
+                show_default=True,
+                help=f"Address to listen on; the default serves this machine only.{host_note}",
+            ),
+            click.option(
+                "--port",
+                type=click.IntRange(0 if any_port else 1, 65535),
+                default=port,
+                show_default=True,
+                help=f"Port to listen on{port_help}",
+            ),
+        ],
+    )
+
+
 def report_options(command: Callable) -> Callable:
     """--strict, --quiet, --json: how a run reports what it did."""
     return _options(

@@ -11,24 +11,23 @@ import click
 
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
-from indexer.cli.options import collection, existing_store, model_options, store_option
+from indexer.cli.options import (
+    collection,
+    existing_store,
+    listen_options,
+    model_options,
+    store_option,
+)
 
 
 @click.command()
 @store_option()
-@click.option(
-    "--host",
-    default=defaults.SERVE_HOST,
-    show_default=True,
-    help="Address to listen on; the default serves this machine only. Another one without "
-    "--token prints a warning: anyone who reaches it can read every document.",
-)
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=defaults.SERVE_PORT,
-    show_default=True,
-    help="Port to listen on; 0 picks a free one (the `serving on` line says which).",
+@listen_options(
+    defaults.SERVE_HOST,
+    defaults.SERVE_PORT,
+    any_port=True,
+    host_note=" Another one without --token prints a warning: anyone who reaches it can read "
+    "every document.",
 )
 @click.option(
     "--token",
@@ -43,13 +42,6 @@ from indexer.cli.options import collection, existing_store, model_options, store
     type=click.IntRange(min=1),
     help="CPU threads of the model (default: every core; 1 can be faster on a busy machine).",
 )
-@click.option(
-    "--max-body-bytes",
-    type=click.IntRange(min=1),
-    default=defaults.MAX_BODY_BYTES,
-    show_default=True,
-    help="Largest request body; a larger one gets 413.",
-)
 @model_options
 @reports_errors
 def serve(
@@ -58,7 +50,6 @@ def serve(
     port: int,
     token: str | None,
     threads: int | None,
-    max_body_bytes: int,
     **given: Any,
 ) -> None:
     """Serve a store over HTTP until SIGTERM or Ctrl-C: search, documents, embeddings, and
@@ -78,7 +69,7 @@ def serve(
             "token: anyone who can reach the port can read every document of the store",
             err=True,
         )
-    app = create_app(live, token=token, max_body_bytes=max_body_bytes)
+    app = create_app(live, token=token)
     http_server.run(app, sock, stop_when=lambda: live.start_failure is not None)
     if live.start_failure is not None:
         raise live.start_failure

@@ -12,30 +12,18 @@ from pathlib import Path
 import click
 
 from indexer import settings as defaults
-from indexer.cli.options import store_option
+from indexer.cli.options import listen_options, store_option
 from indexer.settings import default_store
 
 
 @click.command()
 @store_option()
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=defaults.UI_PORT,
-    show_default=True,
-    help="Port to serve on.",
-)
-@click.option(
-    "--host",
-    default=defaults.UI_HOST,
-    show_default=True,
-    help="Address to bind; the default serves this machine only.",
-)
+@listen_options(defaults.UI_HOST, defaults.UI_PORT)
 @click.option(
     "--model",
     help="Where the store's model is now, if it moved (default: where the store's recipe says).",
 )
-def ui(store_path: Path | None, port: int, host: str, model: str | None) -> None:
+def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None:
     """Open the Streamlit app on a store."""
     app = Path(importlib.util.find_spec("search_ui").origin).parent / "app.py"  # not imported
     store = (store_path or default_store()).resolve()

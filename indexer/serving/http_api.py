@@ -64,9 +64,7 @@ bearer = HTTPBearer(
 )
 
 
-def create_app(
-    live: LiveCollection, *, token: str | None = None, max_body_bytes: int = MAX_BODY_BYTES
-) -> FastAPI:
+def create_app(live: LiveCollection, *, token: str | None = None) -> FastAPI:
     """The app. `token`: the bearer token writes need (None: the server does not write; `live`
     then has no writer). The app keeps `live` current while it runs (its lifespan)."""
 
@@ -84,7 +82,7 @@ def create_app(
         "and `message`. Writes need `Authorization: Bearer TOKEN`.",
         lifespan=lifespan,
     )
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
     app.add_middleware(CatchAllMiddleware)  # the outermost of ours
     install_error_handlers(app)
 
