@@ -20,6 +20,8 @@ class Hit:
     start: int = 0
     end: int = 0
     text: str = ""  # the best chunk's text
+    page: int | None = None  # the 1-based page the best chunk starts on (None: not paginated)
+    last_page: int | None = None  # and the page it ends on
     parts: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> rank, score
 
     def as_dict(self) -> dict[str, Any]:
@@ -28,6 +30,8 @@ class Hit:
             "title": self.title,
             "source": self.source,
             "score": self.score,
+            "page": self.page,
+            "last_page": self.last_page,
             "chunk": {
                 "id": self.chunk_id,
                 "ord": self.chunk_ord,
