@@ -24,6 +24,15 @@ class Hit:
     last_page: int | None = None  # and the page it ends on
     parts: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> rank, score
 
+    @property
+    def page_label(self) -> str:
+        """Where the best chunk is, for people: "p. 7", "pp. 7-8", or "" when not paginated."""
+        if self.page is None:
+            return ""
+        if self.last_page is None or self.last_page == self.page:
+            return f"p. {self.page}"
+        return f"pp. {self.page}-{self.last_page}"
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.doc_id,
