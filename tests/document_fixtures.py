@@ -335,3 +335,28 @@ def mbox(path: Path, count: int = 3, first: int = 10) -> Path:
     box.flush()
     box.close()
     return path
+
+
+def every_format(
+    folder: Path, pages: list[list[str]] = PAGES, image_pages: tuple[int, ...] = ()
+) -> Path:
+    """`folder` holding a file of each format, as a new user's papers/ might: a PDF of `pages`,
+    a Word, a PowerPoint, an OpenDocument file, an EPUB, an e-mail with the PDF attached
+    (attached.pdf) and an mbox of three messages; and in bad/ three files that cannot be read: an
+    encrypted PDF, a scanned one and a truncated DOCX."""
+    folder.mkdir(parents=True, exist_ok=True)
+    report = pdf(folder / "report.pdf", pages, image_pages=image_pages)
+    docx(folder / "word.docx")
+    pptx(folder / "deck.pptx")
+    odt(folder / "text.odt")
+    epub(folder / "book.epub")
+    eml(folder / "note.eml", ("attached.pdf", report.read_bytes()))
+    mbox(folder / "box.mbox")
+    bad = folder / "bad"
+    bad.mkdir()
+    encrypted_pdf(bad / "locked.pdf")
+    scanned_pdf(bad / "scan.pdf")
+    whole = docx(bad / "whole.docx")
+    truncated(whole, bad / "half.docx")
+    whole.unlink()
+    return folder

@@ -248,22 +248,7 @@ def test_html_keeps_inline_elements_on_their_line_and_drops_scripts() -> None:
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Path:
-    """A folder of every format, as a new user's papers/ might be, with three bad files."""
-    folder = tmp_path_factory.mktemp("papers")
-    report = make.pdf(folder / "report.pdf")
-    make.docx(folder / "word.docx")
-    make.pptx(folder / "deck.pptx")
-    make.odt(folder / "text.odt")
-    make.epub(folder / "book.epub")
-    make.eml(folder / "note.eml", ("attached.pdf", report.read_bytes()))
-    make.mbox(folder / "box.mbox")
-    bad = folder / "bad"
-    bad.mkdir()
-    make.encrypted_pdf(bad / "locked.pdf")
-    make.scanned_pdf(bad / "scan.pdf")
-    make.truncated(make.docx(bad / "whole.docx"), bad / "half.docx")
-    (bad / "whole.docx").unlink()
-    return folder
+    return make.every_format(tmp_path_factory.mktemp("papers"))
 
 
 def semsearch(*args: str):

@@ -187,31 +187,17 @@ def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
 
 
 def test_spark_reads_every_document_format_into_the_local_store(spark, tmp_path, settings) -> None:
-    folder = tmp_path / "papers"
-    folder.mkdir()
-    report = make.pdf(folder / "report.pdf", [*make.PAGES, ["A last page."]], image_pages=(2,))
-    make.docx(folder / "word.docx")
-    make.pptx(folder / "deck.pptx")
-    make.odt(folder / "text.odt")
-    make.epub(folder / "book.epub")
-    make.eml(folder / "note.eml", ("attached.pdf", report.read_bytes()))
-    make.mbox(folder / "box.mbox")
-    make.encrypted_pdf(folder / "locked.pdf")
-    make.truncated(make.docx(tmp_path / "whole.docx"), folder / "half.docx")
-    summaries = {}
-    for name in ("local", "spark"):
-        with Collection(tmp_path / name, settings, quiet=True) as target:
-            summaries[name] = (
-                target.add([str(folder)])
-                if name == "local"
-                else target.add_on_spark([str(folder)], spark_options(tmp_path / "run"))
-            ).as_dict()
+    pages = [*make.PAGES, ["A last page."]]
+    folder = make.every_format(tmp_path / "papers", pages, image_pages=(2,))
+    with Collection(tmp_path / "local", settings, quiet=True) as target:
+        local = target.add([str(folder)]).as_dict()
+    with Collection(tmp_path / "spark", settings, quiet=True) as target:
+        distributed = target.add_on_spark([str(folder)], spark_options(tmp_path / "run")).as_dict()
     assert_same_store(tmp_path / "spark", tmp_path / "local")
     for key in ("added", "chunks", "skipped_items"):
-        assert summaries["spark"][key] == summaries["local"][key], key
-    assert {"pages without text", "encrypted", "corrupt"} <= set(
-        summaries["spark"]["skipped_by_kind"]
-    )
+        assert distributed[key] == local[key], key
+    kinds = {"pages without text", "encrypted", "no text layer", "corrupt"}
+    assert kinds <= set(distributed["skipped_by_kind"])
     with Collection(tmp_path / "spark", quiet=True) as built:
         stored = built.document("report.pdf")
     assert len(stored["pages"]) == 4  # the page starts and the chunks' pages came through
