@@ -276,6 +276,10 @@ def test_a_folder_of_every_format_indexes_and_a_phrase_on_page_3_is_found_on_pag
     assert hits["report-1@example.org/attached.pdf"]["page"] == 3
     table = semsearch("search", make.PAGE_THREE, "--store", store, "--mode", "lexical", "-k", "1")
     assert "p. 3 [" in table.stdout
+    by_author = semsearch(
+        "search", "day", "--store", store, "--json", "--filter", "authors~shelley"
+    )
+    assert [hit["id"] for hit in json.loads(by_author.stdout)] == ["book.epub"]
     with read_only(Path(store)) as db:
         rows = db.execute(
             "SELECT d.pages, c.page, c.last_page FROM documents d JOIN chunks c ON c.doc_id = d.id "

@@ -6,8 +6,10 @@ its text column. `read_inputs` then reads the plan in order; the Spark job hands
 files to its executors, which read each with `read_file`. Paths:
 
 - a folder is walked (`walking`); its files are read by their extension;
-- a file is read by its extension: text (.txt .md .markdown .rst .html .htm, one document each)
-  or records (.jsonl, .csv, .parquet: one document per line or row);
+- a file is read by its extension: text (.txt .md .markdown .rst .html .htm) and document files
+  (.pdf .docx .pptx .odt .epub: `document_files`), one document each, not read when over
+  MAX_DOCUMENT_BYTES; e-mail (.eml, .mbox: `mail`), one document per message and attachment; or
+  records (.jsonl, .csv, .parquet: one document per line or row);
 - `-` (stdin) and a named pipe, such as `<(zcat docs.jsonl.gz)`, are read as JSON lines.
 
 Readers yield `SourceDocument`s and, for anything they cannot use, `Skipped` records naming the
