@@ -432,7 +432,8 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
-        pdf_reading.REPEATS, pdf_reading.ARTICLES, pdf_reading.PAGES = 1, 2, 4
+        pdf_reading.REPEATS, pdf_reading.INDEX_REPEATS = 1, 1
+        pdf_reading.ARTICLES, pdf_reading.INDEXED, pdf_reading.PAGES = 2, 1, 4
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
     started = time.perf_counter()
