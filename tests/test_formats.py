@@ -107,6 +107,18 @@ def test_word_text_has_content_controls_and_insertions_but_no_deletions(tmp_path
     assert "Inside a content control." in lines and "Deleted words" not in doc.text
 
 
+def test_a_table_inside_a_table_cell_is_read_once(tmp_path) -> None:
+    import docx
+
+    document = docx.Document()
+    outer = document.add_table(rows=1, cols=2)
+    outer.cell(0, 0).text = "outer cell"
+    outer.cell(0, 1).add_table(rows=1, cols=1).cell(0, 0).text = "inner words"
+    document.save(str(tmp_path / "nested.docx"))
+    [doc], _ = read(tmp_path / "nested.docx")
+    assert doc.text.count("inner words") == 1 and "outer cell\t" in doc.text
+
+
 def test_slides_are_pages_in_order_with_tables_and_speaker_notes(tmp_path) -> None:
     [doc], _ = read(make.pptx(tmp_path / "deck.pptx"))
     assert doc.title == "Fixture Deck" and len(doc.pages) == 3
@@ -168,6 +180,15 @@ def test_an_mbox_is_one_document_per_message_and_is_never_written(tmp_path) -> N
     assert all(doc.text.endswith("\nFrom the desk of Zoë.") for doc in docs)  # >From unescaped
     assert docs[1].metadata["date"] == "2024-03-26T08:30:00+00:00"
     assert (box.read_bytes(), box.stat().st_mtime_ns) == before
+
+
+def test_a_file_named_mbox_that_is_not_one_is_listed(tmp_path) -> None:
+    fake = tmp_path / "notes.mbox"
+    fake.write_text("Dear diary,\n\nFrom today on I keep notes.\n")
+    assert read(fake) == (
+        [],
+        [Skipped(str(fake), "not an mbox", "not an mbox: it does not start with a 'From ' line")],
+    )
 
 
 def test_an_oversized_message_is_listed_and_the_rest_of_the_mbox_is_read(

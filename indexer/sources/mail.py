@@ -49,7 +49,11 @@ def read_eml(path: Path, name: str, where: str, source: str) -> Found:
 
 
 def read_mbox(path: Path, name: str, where: str, source: str) -> Found:
-    """Each message of an mbox with its attachments, in order; an oversized one listed."""
+    """Each message of an mbox with its attachments, in order; an oversized one listed, and a
+    file that does not start with a "From " line listed as not an mbox."""
+    if not _starts_as_mbox(path):
+        yield Skipped(where, "not an mbox", "not an mbox: it does not start with a 'From ' line")
+        return
     for number, (line, raw) in enumerate(_messages(path), start=1):
         place = f"{where}:{line}"
         if raw is None:
@@ -58,6 +62,15 @@ def read_mbox(path: Path, name: str, where: str, source: str) -> Found:
             continue
         message = email.message_from_bytes(raw, policy=policy.default)
         yield from _documents(message, f"{name}#{number}", place, source, {"type": "mbox"}, None)
+
+
+def _starts_as_mbox(path: Path) -> bool:
+    """True when the first line that is not blank is a "From " line (or there is none)."""
+    with open(path, "rb") as handle:
+        for line in handle:
+            if line.strip():
+                return bool(_FROM_LINE.match(line))
+    return True
 
 
 def _messages(path: Path) -> Iterator[tuple[int, bytes | None]]:

@@ -94,7 +94,6 @@ def read_docx(source: Path | bytes) -> Extracted:
         body = root.find(f"{W}body")
         if body is None:
             raise package.corrupt("a document without a body")
-    lines: list[str] = []
     first_heading: list[str] = []
 
     def paragraph(element: etree._Element) -> str:
@@ -105,23 +104,22 @@ def read_docx(source: Path | bytes) -> Extracted:
             first_heading.append(text.strip())
         return text
 
-    def walk(container: etree._Element) -> None:
+    def lines_of(container: etree._Element) -> list[str]:
+        lines = []
         for element in container:
             if element.tag == f"{W}p":
                 lines.append(paragraph(element))
             elif element.tag == f"{W}tbl":
-                for row in element.iter(f"{W}tr"):
-                    cells = [
-                        " ".join(paragraph(p) for p in cell.iter(f"{W}p")).strip()
-                        for cell in row.iterchildren(f"{W}tc")
-                    ]
-                    lines.append("\t".join(cells))
+                for row in element.iterchildren(f"{W}tr"):
+                    cells = row.iterchildren(f"{W}tc")
+                    lines.append("\t".join(" ".join(lines_of(c)).strip() for c in cells))
             elif element.tag in _CONTAINERS:
-                walk(element)
+                lines += lines_of(element)
+        return lines
 
-    walk(body)
+    text = "\n".join(lines_of(body))
     title = title or usable_title(first_heading[0] if first_heading else None)
-    return Extracted(["\n".join(lines)], False, title, metadata)
+    return Extracted([text], False, title, metadata)
 
 
 def _runs(element: etree._Element) -> list[str]:

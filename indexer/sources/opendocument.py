@@ -5,6 +5,7 @@ annotations left out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from lxml import etree
@@ -28,6 +29,7 @@ _CONTAINER_NAMES = (  # elements that hold paragraphs
     "illustration-index bibliography table-index object-index user-index index-title"
 )
 _CONTAINERS = {f"{TEXT}{name}" for name in _CONTAINER_NAMES.split()}
+_ROW_GROUPS = {f"{TABLE}{name}" for name in ("table-header-rows", "table-rows", "table-row-group")}
 
 
 def read_odt(source: Path | bytes) -> Extracted:
@@ -58,14 +60,24 @@ def _walk(container: etree._Element, lines: list[str], headings: list[str]) -> N
                 headings.append(text.strip())
             lines.append(text)
         elif element.tag == f"{TABLE}table":
-            for row in element.iter(f"{TABLE}table-row"):
-                cells = [
-                    " ".join(_text(p) for p in cell.iter(*_LINES)).strip()
-                    for cell in row.iterchildren(f"{TABLE}table-cell")
-                ]
+            for row in _rows(element):
+                cells = []
+                for cell in row.iterchildren(f"{TABLE}table-cell"):
+                    cell_lines: list[str] = []
+                    _walk(cell, cell_lines, headings)
+                    cells.append(" ".join(cell_lines).strip())
                 lines.append("\t".join(cells))
         elif element.tag in _CONTAINERS:
             _walk(element, lines, headings)
+
+
+def _rows(table: etree._Element) -> Iterator[etree._Element]:
+    """A table's own rows, also those in row groups (not the rows of tables in its cells)."""
+    for child in table:
+        if child.tag == f"{TABLE}table-row":
+            yield child
+        elif child.tag in _ROW_GROUPS:
+            yield from _rows(child)
 
 
 def _text(element: etree._Element) -> str:
