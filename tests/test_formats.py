@@ -212,7 +212,12 @@ def test_damaged_and_oversized_zip_packages_are_refused_before_they_are_parsed(
     tmp_path, monkeypatch
 ) -> None:
     word = make.docx(tmp_path / "word.docx")
+    for name in ("other.docx", "other.epub"):
+        with zipfile.ZipFile(tmp_path / name, "w") as package:
+            package.writestr("readme.txt", "a zip, but not of this format")
     cases = {
+        tmp_path / "other.docx": ("corrupt", "corrupt or truncated DOCX (no word/document.xml)"),
+        tmp_path / "other.epub": ("corrupt", "(no package document (META-INF/container.xml))"),
         make.truncated(word, tmp_path / "half.docx"): ("corrupt", "corrupt or truncated DOCX"),
         make.lying_zip(tmp_path / "lying.docx"): ("corrupt", "Bad CRC-32"),  # inflates further
         make.zip_bomb(tmp_path / "ratio.docx", 3 << 20): ("zip bomb", "times (limit 500)"),

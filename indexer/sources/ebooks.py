@@ -25,13 +25,12 @@ def read_epub(source: Path | bytes) -> Extracted:
     dates (dc:date as created, dcterms:modified). Chapters the spine names but the file lacks
     are listed."""
     with Package(source, "EPUB") as package:
-        try:
-            container = package.xml("META-INF/container.xml")
-            rootfile = container.find(".//{*}rootfile")
-            opf_name = rootfile.get("full-path", "") if rootfile is not None else ""
-            opf = package.xml(opf_name)
-        except KeyError as error:
-            raise package.corrupt(f"no {error.args[0]}") from None
+        container = package.optional_xml("META-INF/container.xml")
+        rootfile = None if container is None else container.find(".//{*}rootfile")
+        opf_name = "" if rootfile is None else rootfile.get("full-path", "")
+        opf = package.optional_xml(opf_name) if opf_name else None
+        if opf is None:
+            raise package.corrupt(f"no package document ({opf_name or 'META-INF/container.xml'})")
         title, metadata = _metadata(opf)
         folder = posixpath.dirname(opf_name)
         manifest = {item.get("id"): item for item in opf.iter(f"{OPF}item")}

@@ -87,10 +87,10 @@ def read_docx(source: Path | bytes) -> Extracted:
     with Package(source, "DOCX") as package:
         title, metadata = _core(package)
         headings = _heading_styles(package)
-        try:
-            root = package.xml(_main_part(package, "word/document.xml"))
-        except KeyError:
-            raise package.corrupt("no word/document.xml") from None
+        main = _main_part(package, "word/document.xml")
+        root = package.optional_xml(main)
+        if root is None:
+            raise package.corrupt(f"no {main}")
         body = root.find(f"{W}body")
         if body is None:
             raise package.corrupt("a document without a body")
@@ -166,10 +166,9 @@ def read_pptx(source: Path | bytes) -> Extracted:
     with Package(source, "PPTX") as package:
         title, metadata = _core(package)
         main = _main_part(package, "ppt/presentation.xml")
-        try:
-            presentation = package.xml(main)
-        except KeyError:
-            raise package.corrupt(f"no {main}") from None
+        presentation = package.optional_xml(main)
+        if presentation is None:
+            raise package.corrupt(f"no {main}")
         slides = _relationships(package, main)
         pages, first_title, missing = [], None, []
         for number, slide_id in enumerate(presentation.iter(f"{P}sldId"), start=1):

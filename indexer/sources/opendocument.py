@@ -36,11 +36,10 @@ def read_odt(source: Path | bytes) -> Extracted:
     """The text of an OpenDocument text, its title (dc:title, else its first heading), author
     and dates."""
     with Package(source, "ODT") as package:
-        try:
-            content = package.xml("content.xml")
-        except KeyError:
-            raise package.corrupt("no content.xml") from None
+        content = package.optional_xml("content.xml")
         meta = package.optional_xml("meta.xml")
+    if content is None:
+        raise package.corrupt("no content.xml")
     body = content.find(f"{OFFICE}body/{OFFICE}text")
     if body is None:
         raise package.corrupt("not a text document (no office:text)")
