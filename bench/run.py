@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark]
+                               spark,pdf]
                         [--quick] [--readme]
 """
 
@@ -24,6 +24,7 @@ from bench import (
     indexing,
     latency,
     long_documents,
+    pdf_reading,
     pipeline,
     quality,
     spark,
@@ -43,6 +44,7 @@ SECTIONS = (
     "gpu",
     "long",
     "spark",
+    "pdf",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -108,6 +110,10 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
             add(f"GPU end-to-end vs pure embedding ({precision})", value, ">= 0.6x", value >= 0.6)
             value = row["pure_vs_best_sentence_transformers"]
             add(f"GPU pure embedding vs best ST ({precision})", value, ">= 2.5x", value >= 2.5)
+    pdf = report.get("pdf", {}).get("indexing")
+    if pdf:
+        value = pdf["reader_vs_model"]
+        add("PDF folder: reader stage / model time (CPU)", value, "< 1", value < 1)
     lat = report.get("latency")
     if lat:
         largest = max(latency.SIZES)
@@ -353,7 +359,37 @@ def markdown(report: dict[str, Any]) -> str:
             )
             + f"\n\nIngest (the single writer): {section['ingest_docs_per_s']:,} docs/s."
         )
+    if "pdf" in report:
+        parts.append(
+            "### 10. Reading PDFs: pypdfium2 and pypdf, and a folder of PDFs\n\n"
+            + pdf_text(report["pdf"])
+        )
     return "\n\n".join(parts) + "\n"
+
+
+def pdf_text(section: dict[str, Any]) -> str:
+    """The extraction table per file, then the folder indexed end to end."""
+    rows = [
+        [
+            name,
+            row["pages"],
+            row["pypdfium2_pages_per_s"],
+            row["pypdf_pages_per_s"],
+            row["ratio"],
+            row["word_agreement"],
+        ]
+        for name, row in section["extraction"].items()
+    ]
+    flow = section["indexing"]
+    return (
+        f"{section['note']}.\n\n"
+        + table(["PDFs", "pages", "pypdfium2 pages/s", "pypdf pages/s", "x", "same words"], rows)
+        + f"\n\nIndexing the {flow['documents']} articles ({flow['pages']} pages, seed "
+        f"architecture, fp32 CPU): {flow['seconds']} s, {flow['docs_per_s']} docs/s, "
+        f"{flow['pages_per_s']} pages/s. Reader stage (extract, tokenize, cut windows) "
+        f"{flow['reader_stage_s']} s against the model's {flow['model_s']} s on the same "
+        f"documents: {flow['reader_vs_model']} of it."
+    )
 
 
 def pipeline_table(section: dict[str, Any]) -> str:
@@ -397,7 +433,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes, to check that the benchmarks run (the numbers mean little)",
+        help="small sizes, to check that the benchmarks run (the numbers mean little; written to "
+        "bench/results/quick.*, never merged into latest.*)",
     )
     parser.add_argument(
         "--readme",
@@ -408,6 +445,8 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
+        pdf_reading.REPEATS, pdf_reading.INDEX_REPEATS = 1, 1
+        pdf_reading.ARTICLES, pdf_reading.INDEXED, pdf_reading.PAGES = 2, 1, 4
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
     started = time.perf_counter()
@@ -452,14 +491,18 @@ def main(argv: list[str] | None = None) -> None:
     if "spark" in chosen:
         print("bench: 9. Spark local[N] vs the local job", flush=True)
         report["spark"] = spark.run(common.WORDNET_DOCS)
+    if "pdf" in chosen:
+        print("bench: 10. reading PDFs", flush=True)
+        report["pdf"] = pdf_reading.run()
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     report["measured_at"] = {section: stamp for section in chosen if section in report}
     cpu = f"{report['machine']['cpu']} ({report['machine']['cores']} cores)"
     report["measured_on"] = {section: cpu for section in report["measured_at"]}
-    previous = RESULTS / "latest.json"
-    if set(SECTIONS) - set(chosen) and previous.exists():  # a partial run keeps the others
+    name = "quick" if args.quick else "latest"  # a quick run's numbers mean little: kept apart
+    previous = RESULTS / f"{name}.json"
+    if set(SECTIONS) - set(chosen) and previous.exists() and not args.quick:  # keeps the others
         earlier = json.loads(previous.read_text())
         report = {
             **earlier,
@@ -476,9 +519,9 @@ def main(argv: list[str] | None = None) -> None:
             },
         }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report)
-    (RESULTS / "latest.md").write_text(text)
+    (RESULTS / f"{name}.md").write_text(text)
     print(text)
     if args.readme:
         readme = README.read_text()

@@ -49,6 +49,14 @@ SPARK_RUN_DIR = "spark-run"  # inside the store folder, unless --run-dir
 SHARDS_PER_CORE = 2  # shards (and embedding tasks) per core of the Spark cluster
 UI_HOST = "127.0.0.1"
 UI_PORT = 8501
+# Files are untrusted input: what reading one may cost. A file over a limit is skipped and listed
+# with the limit, never read in part.
+MAX_DOCUMENT_BYTES = 256 * 1024**2  # one document file or one e-mail message: its text is held
+# whole in memory and embedded as one document, so a bigger one is refused before it is opened
+MAX_UNZIPPED_BYTES = 256 * 1024**2  # what a DOCX/PPTX/ODT/EPUB may inflate to (zip bombs)
+MAX_ZIP_MEMBERS = 10_000  # files inside one such package
+MAX_ZIP_RATIO = 500  # inflated / compressed, for a member over 1 MiB: repetitive real office XML
+# reaches about 100x, deflate's own limit is about 1030x (a bomb)
 
 
 class SettingsError(SemsearchError):

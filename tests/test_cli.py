@@ -482,12 +482,12 @@ def test_row_level_problems_are_listed_with_file_and_line(run, tmp_path) -> None
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "rows.csv").write_text("id,text\nr1,fine row\nr2,too,many,fields\nr1,same id again\n")
-    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     result = run("index", str(folder), "--store", str(tmp_path / "store"), model=True)
     assert result.exit_code == 0
     assert "rows.csv:3: 4 fields, the header has 2" in result.output
     assert "rows.csv:4: duplicate id 'r1' (first at rows.csv:2)" in result.output
-    assert "notes.pdf: unsupported file type .pdf" in result.output
+    assert "sheet.xlsx: unsupported file type .xlsx" in result.output
     assert [row[0] for row in documents_table(tmp_path / "store")] == ["r1"]
 
 
