@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from indexer.settings import BEIR_SPLIT
 from indexer.sources.options import SourceError, SourceOptions
@@ -16,33 +17,52 @@ if TYPE_CHECKING:
     from indexer.collection import Collection
 
 DEPTH = 100
+MAX_GRADE = 10  # gains are 2^grade - 1: a grade past this is a typo, not a judgment
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     """query id -> {doc id: graded relevance}; a header row is recognised and skipped."""
     qrels: dict[str, dict[str, int]] = {}
-    with open(path, encoding="utf-8", newline="") as handle:
+    with _open(path) as handle:
         for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
             if number == 1 and row and not row[-1].lstrip("-").isdigit():
                 continue
             if len(row) < 3 or not row[2].lstrip("-").isdigit():
                 raise SourceError(f"{path}:{number}: expected query-id, corpus-id, integer score")
+            if int(row[2]) > MAX_GRADE:
+                raise SourceError(f"{path}:{number}: grade {row[2]} is above {MAX_GRADE}")
             qrels.setdefault(row[0], {})[row[1]] = int(row[2])
+    if not any(grade > 0 for judged in qrels.values() for grade in judged.values()):
+        raise SourceError(f"{path}: no relevant document is judged for any query: nothing to score")
     return qrels
+
+
+def _open(path: Path) -> TextIO:
+    """A BEIR text file; SourceError naming it when it is not UTF-8 or cannot be opened."""
+    try:
+        data = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise SourceError(f"{path}: not UTF-8 text (byte {error.start})") from None
+    except OSError as error:
+        raise SourceError(f"{path}: cannot be read ({error.strerror})") from None
+    return io.StringIO(data, newline="")
 
 
 def read_queries(path: Path) -> dict[str, str]:
     """query id -> text from a BEIR queries.jsonl."""
     queries = {}
-    with open(path, encoding="utf-8") as handle:
+    with _open(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-                queries[str(record["_id"])] = record["text"]
-            except (json.JSONDecodeError, KeyError, TypeError) as error:
+                query_id, text = str(record["_id"]), record["text"]
+            except (json.JSONDecodeError, KeyError, TypeError, RecursionError) as error:
                 raise SourceError(f"{path}:{number}: not a BEIR query ({error})") from None
+            if not isinstance(text, str):
+                raise SourceError(f"{path}:{number}: the query text is not a string")
+            queries[query_id] = text
     return queries
 
 
@@ -75,6 +95,8 @@ def evaluate(collection: Collection, beir: Path, split: str = BEIR_SPLIT) -> dic
             raise SourceError(f"{beir} is not a BEIR folder: {needed} is missing")
     qrels = read_qrels(beir / "qrels" / f"{split}.tsv")
     queries = {q: t for q, t in read_queries(beir / "queries.jsonl").items() if q in qrels}
+    if not queries:
+        raise SourceError(f"{beir}: no query of queries.jsonl is judged in qrels/{split}.tsv")
     if not collection.exists:
         collection.add([str(beir / "corpus.jsonl")], SourceOptions(id_field="_id"))
     ids = list(queries)

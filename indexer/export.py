@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from store.errors import SemsearchError
 from store.store import Store
+
+
+class ExportError(SemsearchError):
+    """The export's files cannot be written where asked."""
 
 
 def _cell(text: str | None, limit: int = 200) -> str:
@@ -15,6 +20,15 @@ def _cell(text: str | None, limit: int = 200) -> str:
 def export_projector(store: Store, folder: Path) -> int:
     """Write `vectors.tsv` (one chunk per row) and `metadata.tsv` (doc id, title, chunk, text
     label); returns the number of rows."""
+    try:
+        return _write(store, folder)
+    except OSError as error:
+        raise ExportError(
+            f"cannot write the projector files to {folder}: {error.strerror or error}"
+        ) from None
+
+
+def _write(store: Store, folder: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     count = 0
     with open(folder / "vectors.tsv", "w") as vectors, open(folder / "metadata.tsv", "w") as labels:

@@ -223,9 +223,11 @@ def _accepted(
             summary.skipped.append(item)
             continue
         where = item.where or item.id
+        origin = item.file or where
         if item.replaced:
-            origin = item.file or where
             summary.replaced[origin] = summary.replaced.get(origin, 0) + item.replaced
+        if item.nulled:
+            summary.nulled[origin] = summary.nulled.get(origin, 0) + item.nulled
         if documents.is_empty(item.text):
             summary.skipped.append(documents.empty(where))
         elif item.id in seen:
@@ -273,7 +275,7 @@ def _changes(batch: list[SourceDocument], lookup: Store) -> _Batch:
     stored = lookup.versions([doc.id for doc in batch])
     changed, hashes, moved = [], [], {}
     for doc in batch:
-        digest = content_hash(doc.text, doc.title, doc.metadata)
+        digest = content_hash(doc.text, doc.title, doc.metadata, doc.pages)
         now = stored.get(doc.id)
         if now is None or now.content_hash != digest:
             changed.append(doc)

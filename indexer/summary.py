@@ -23,8 +23,10 @@ class Skipped:
 @dataclass
 class Summary:
     """What a run did. `skipped` lists each thing left out; `replaced` each input whose
-    undecodable bytes were replaced; `unknown_only` the documents with a window of nothing but
-    [UNK] (text the vocabulary cannot represent: indexed, but its vector says little)."""
+    undecodable bytes (or NUL characters, lone surrogates) were replaced; `nulled` each input
+    whose metadata held NaN or Infinity, stored as null; `unknown_only` the documents with a
+    window of nothing but [UNK] (text the vocabulary cannot represent: indexed, but its vector
+    says little)."""
 
     added: int = 0
     updated: int = 0
@@ -34,7 +36,8 @@ class Summary:
     tokens: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
-    replaced: dict[str, int] = field(default_factory=dict)  # where -> bytes replaced
+    replaced: dict[str, int] = field(default_factory=dict)  # where -> characters replaced
+    nulled: dict[str, int] = field(default_factory=dict)  # where -> NaN/Infinity stored as null
     unknown_only: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -62,6 +65,8 @@ class Summary:
             "tokens": self.tokens,
             "replaced_bytes": self.replaced_bytes,
             "replaced_items": [{"where": w, "bytes": n} for w, n in self.replaced.items()],
+            "nulled_numbers": sum(self.nulled.values()),
+            "nulled_items": [{"where": w, "numbers": n} for w, n in self.nulled.items()],
             "unknown_only": self.unknown_only,
             "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3),

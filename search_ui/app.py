@@ -15,7 +15,7 @@ from indexer.settings import SEARCH_MODES, Settings, default_store
 from search_ui import render, url_state
 from search_ui.context import Context
 from search_ui.filters import ACTIVE_FILTERS
-from search_ui.state import keep_widget_state
+from search_ui.state import keep_widget_state, pop_notices
 from search_ui.views import compare, document, index, search, tokens
 from store.errors import SemsearchError, StoreError
 
@@ -77,7 +77,10 @@ def main() -> None:
             st.error(
                 f"The store's model cannot be loaded ({model_error}); only lexical search works."
             )
+    notices = st.container()
     PAGES[page](Context(collection, model_error is None))
+    for message in pop_notices(st.session_state):
+        notices.info(message)
     wanted = url_state.current(st.session_state, st.session_state.get(ACTIVE_FILTERS, []))
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from indexer.collection import Collection
 from indexer.embedding.views import Explanation, TokenView
+from search_ui.state import note
 
 
 @dataclass
@@ -44,3 +45,16 @@ def explanation(_ctx: Context, model: str, query: str, text: str) -> Explanation
 @st.cache_data(show_spinner=False, max_entries=64)
 def token_view(_ctx: Context, model: str, text: str) -> TokenView:
     return _ctx.collection.tokens(text)
+
+
+def opened_chunk(doc: dict) -> int | None:
+    """The chunk of the opened document the state points at (from a result or a link), or None;
+    a chunk the document does not have is said and dropped."""
+    chunk = st.session_state.get("doc_chunk")
+    if chunk is None or doc["id"] != st.session_state.get("doc_id"):
+        return None
+    if not 0 <= chunk < len(doc["chunks"]):
+        note(st.session_state, f"{doc['id']} has no chunk {chunk}: showing it from the start.")
+        st.session_state["doc_chunk"] = None
+        return None
+    return chunk

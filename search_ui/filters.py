@@ -3,19 +3,22 @@ filters shown above the results, each removable with one click."""
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import streamlit as st
 
 from search_ui.context import Context
-from store.filters import Filter
+from search_ui.state import note
+from store.filters import Filter, metadata_field
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 METADATA_WIDGET = "filter_meta."  # + the key; the title widget is filter_title
 ACTIVE_FILTERS = "_active_filters"  # the widgets whose filters are set, for the URL
-FIELD_NAME = re.compile(r"[\w\-]+(?:\.[\w\-]+)*")  # metadata keys a filter can name
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -23,9 +26,7 @@ def field_summary(
     _ctx: Context, store: str, generation: int
 ) -> tuple[dict[str, dict], dict[str, list]]:
     """Metadata fields and the values of the few-valued ones, once per store generation."""
-    fields = {
-        key: info for key, info in _ctx.collection.fields().items() if FIELD_NAME.fullmatch(key)
-    }
+    fields = {key: info for key, info in _ctx.collection.fields().items() if metadata_field(key)}
     values = {
         key: _ctx.collection.values(key, 31)
         for key, info in fields.items()
@@ -55,12 +56,12 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
             active.append(ActiveFilter("filter_title", [Filter("title", "~", title)], ""))
         for key, info in sorted(fields.items()):
             types = set(info["types"])
-            widget, field = f"{METADATA_WIDGET}{key}", f"metadata.{key}"
+            widget, field = f"{METADATA_WIDGET}{key}", metadata_field(key)
             chosen: list[Filter] = []
             if types <= {"integer", "real"} and info["min"] != info["max"]:
                 low, high = info["min"], info["max"]
                 cleared: object = (low, high)
-                st.session_state.setdefault(widget, cleared)
+                _fit(widget, cleared, lambda v, lo=low, hi=high: _number_range(v, lo, hi))
                 span = st.slider(key, low, high, key=widget)
                 if span[0] > low:
                     chosen.append(Filter(field, ">=", span[0]))
@@ -69,7 +70,7 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
             elif types == {"text"} and ISO_DATE.match(info["min"]) and ISO_DATE.match(info["max"]):
                 first, last = (date.fromisoformat(info[end][:10]) for end in ("min", "max"))
                 cleared = (first, last)
-                st.session_state.setdefault(widget, cleared)
+                _fit(widget, cleared, lambda v, lo=first, hi=last: _date_range(v, lo, hi))
                 span = st.date_input(key, min_value=first, max_value=last, key=widget)
                 if len(span) == 2 and span[0] > first:
                     chosen.append(Filter(field, ">=", span[0].isoformat()))
@@ -77,17 +78,68 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
                     chosen.append(Filter(field, "<", (span[1] + timedelta(days=1)).isoformat()))
             elif types == {"text"} and info["distinct"] <= 30:
                 cleared = []
+                _fit(widget, cleared, lambda v, known=values[key]: _known(v, known))
                 picked = st.multiselect(key, values[key], key=widget)
                 if picked:
                     chosen.append(Filter(field, "in", tuple(picked)))
-            elif types == {"text"}:
+            elif types <= {"text", "array"}:  # a list (authors, recipients): any item contains
                 cleared = ""
+                _fit(widget, cleared, lambda v: v if isinstance(v, str) else None)
                 text = st.text_input(f"{key} contains", key=widget)
                 if text:
                     chosen.append(Filter(field, "~", text))
             if chosen:
                 active.append(ActiveFilter(widget, chosen, cleared))
     return active
+
+
+def _fit(widget: str, cleared: object, fitted: Callable[[Any], Any]) -> None:
+    """Before a filter widget is drawn: its value (from the URL, or an earlier generation of the
+    store) made to fit the widget, or cleared; what changed is said once."""
+    value = st.session_state.get(widget, cleared)
+    fit = fitted(value)
+    if fit is None:
+        fit = cleared
+    if fit != value:
+        shown = widget.removeprefix(METADATA_WIDGET)
+        note(
+            st.session_state,
+            f"The filter on {shown} did not fit this store ({value!r}): "
+            f"{'cleared' if fit == cleared else f'changed to {fit!r}'}.",
+        )
+    st.session_state[widget] = fit
+
+
+def _number_range(value: Any, low: float, high: float) -> tuple | None:
+    """Two finite numbers clamped into [low, high], in order; None when `value` is not that or
+    lies wholly outside."""
+    if not (isinstance(value, list | tuple) and len(value) == 2):
+        return None
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return None
+    if not all(math.isfinite(v) for v in value) or max(value) < low or min(value) > high:
+        return None
+    first, last = sorted(min(max(v, low), high) for v in value)
+    if isinstance(low, int) and isinstance(high, int):  # a slider of whole numbers
+        return round(first), round(last)
+    return float(first), float(last)
+
+
+def _date_range(value: Any, first: date, last: date) -> tuple | None:
+    """One or two dates clamped into [first, last]; None when `value` is not that or lies wholly
+    outside."""
+    if not (isinstance(value, list | tuple) and 1 <= len(value) <= 2):
+        return None
+    if not all(isinstance(v, date) for v in value) or max(value) < first or min(value) > last:
+        return None
+    return tuple(sorted(min(max(v, first), last) for v in value))
+
+
+def _known(value: Any, known: list) -> list | None:
+    """The values of `value` the widget offers; None when `value` is not a list of them."""
+    if not isinstance(value, list):
+        return None
+    return [v for v in value if v in known]
 
 
 def clear_filter(widget: str, cleared: object) -> None:

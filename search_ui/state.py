@@ -15,6 +15,7 @@ DEFAULTS = {
     "map_size": 500,
 }
 PERSISTENT_PREFIXES = ("query", "k", "mode", "filter_", "token_", "compare_", "map_")
+NOTICES = "_notices"  # what was dropped or clamped from a link, shown once
 
 
 def keep_widget_state(state: MutableMapping[str, Any]) -> None:
@@ -25,3 +26,14 @@ def keep_widget_state(state: MutableMapping[str, Any]) -> None:
             state[key] = state[key]
     for key, value in DEFAULTS.items():
         state.setdefault(key, value)
+
+
+def note(state: MutableMapping[str, Any], message: str) -> None:
+    """Say once, at the top of the page, what the app changed of what it was given (a value
+    from a link that does not fit this store)."""
+    state.setdefault(NOTICES, []).append(message)
+
+
+def pop_notices(state: MutableMapping[str, Any]) -> list[str]:
+    """The notices not shown yet."""
+    return state.pop(NOTICES, [])

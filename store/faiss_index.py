@@ -9,6 +9,7 @@ ids themselves (IndexIDMap's removal assumes a sub-index that shifts its rows, w
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -199,12 +200,20 @@ class VectorIndex:
             }
         ).encode()
         temporary = path.with_name(path.name + f".tmp{os.getpid()}")
-        with open(temporary, "wb") as handle:
-            handle.write(MAGIC + header + b"\n")
-            faiss.write_index(self.index, faiss.PyCallbackIOWriter(handle.write))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        try:
+            with open(temporary, "wb") as handle:
+                handle.write(MAGIC + header + b"\n")
+                faiss.write_index(self.index, faiss.PyCallbackIOWriter(handle.write))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, path)
+        except OSError as error:
+            temporary.unlink(missing_ok=True)
+            meaning = "the disk is full" if error.errno == errno.ENOSPC else error.strerror
+            raise IndexFileError(
+                f"{path} could not be written ({meaning}); the documents are stored, and the "
+                "index is rebuilt from them when there is room"
+            ) from None
 
     @classmethod
     def load(cls, path: Path) -> VectorIndex:

@@ -7,7 +7,9 @@ Expression syntax (one condition per expression; several are ANDed):
 
 Fields: `id`, `source` and `title` are the document's own fields; `metadata.KEY` is always a
 metadata key (`metadata.source` when a record has a metadata field named like a built-in one), and
-any other name is a metadata key too (`year`, `a.b` for nested keys).
+any other name is a metadata key too (`year`, `a.b` for nested keys). A key with other characters
+(a dot, a space) is written in double quotes: `metadata."a.b"` is the key `a.b`, `"first name"`
+the key `first name`; a key that itself holds a double quote cannot be named.
 
 Values are typed: unquoted numbers are numbers, `true`/`false` booleans, anything else (and
 anything quoted, "007") text. A metadata value matches only a filter value of its own type, so
@@ -18,6 +20,8 @@ them correctly. `!=` also matches documents that lack the field or hold another 
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +31,12 @@ from store.errors import SemsearchError
 COLUMNS = {"id": "d.id", "source": "d.source", "title": "d.title"}
 METADATA_PREFIX = "metadata."
 OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "~", "in")
-_FIELD = r"[A-Za-z_][\w\-]*(?:\.[\w\-]+)*"
+_KEY = r'(?:[\w\-]+|"[^"]*")'  # a word, or anything but a double quote, quoted
+_FIELD = rf'(?:[A-Za-z_][\w\-]*|"[^"]*")(?:\.{_KEY})*'
 _EXPRESSION = re.compile(rf"^\s*({_FIELD})\s*(?:(!=|>=|<=|=|>|<|~)|\s(in)\s)\s*(.*?)\s*$", re.S)
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?([eE][-+]?\d+)?$")
 _JSON_TYPES = {bool: ("true", "false"), int: ("integer", "real"), float: ("integer", "real")}
+_INT64 = range(-(2**63), 2**63)
 
 
 class FilterError(SemsearchError):
@@ -50,6 +56,13 @@ class Filter:
             raise FilterError(f"bad field name {self.field!r}")
         if self.op not in OPERATORS:
             raise FilterError(f"unknown operator {self.op!r}; use one of {' '.join(OPERATORS)}")
+        values = self.value if self.op == "in" else (self.value,)
+        for value in values:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise FilterError(f"filter on {self.field}: {value} is not a finite number")
+        # SQLite compares integers past 64 bits as reals: give them as reals
+        fitted = tuple(_sqlite_number(v) for v in values)
+        object.__setattr__(self, "value", fitted if self.op == "in" else fitted[0])
 
     def __str__(self) -> str:
         """The filter as an expression `parse_filter` reads back."""
@@ -57,6 +70,12 @@ class Filter:
             return f"{self.field} in {','.join(_literal(v) for v in self.value)}"
         value = self.value if self.op == "~" else _literal(self.value)
         return f"{self.field}{self.op}{value}"
+
+
+def _sqlite_number(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return float(value)
+    return value
 
 
 def _literal(value: Any) -> str:
@@ -107,12 +126,21 @@ def parse_filter(expression: str) -> Filter:
     return Filter(field, op, raw if op == "~" else _value(raw))
 
 
+def metadata_field(key: str) -> str | None:
+    """The filter field that names the top-level metadata key `key` (quoted when it is not a
+    plain word), or None when no field can (the key holds a double quote)."""
+    if '"' in key:
+        return None
+    return METADATA_PREFIX + (key if re.fullmatch(r"[\w\-]+", key) else f'"{key}"')
+
+
 def metadata_path(field: str) -> str | None:
     """The JSON path of a metadata field, or None for a built-in column."""
     if field in COLUMNS:
         return None
     key = field.removeprefix(METADATA_PREFIX) if field.startswith(METADATA_PREFIX) else field
-    return "$" + "".join(f'."{part}"' for part in key.split("."))
+    parts = [quoted or word for quoted, word in re.findall(r'"([^"]*)"|([\w\-]+)', key)]
+    return "$" + "".join(f'."{part}"' for part in parts)
 
 
 def _typed(value: Any) -> tuple[str, ...]:
@@ -124,20 +152,20 @@ def _condition(field: str, op: str, values: tuple) -> tuple[str, list]:
     """SQL that holds when the field compares true with one of `values` of its own type."""
     path = metadata_path(field)
     if path is None:
-        marks = ", ".join("?" * len(values))
-        sql = f"{COLUMNS[field]} IN ({marks})" if op == "in" else f"{COLUMNS[field]} {op} ?"
-        return sql, [str(v) for v in values]
+        column, wanted = COLUMNS[field], [str(v) for v in values]
+        if op == "in":  # any number of values in one parameter, as a JSON array
+            return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(wanted)]
+        return f"{column} {op} ?", wanted
     clauses, params = [], []
     for types in dict.fromkeys(_typed(v) for v in values):
         same = [v for v in values if _typed(v) == types]
         type_marks = ", ".join("?" * len(types))
-        marks = ", ".join("?" * len(same))
-        compare = f"IN ({marks})" if op == "in" else f"{op} ?"
+        compare = "IN (SELECT value FROM json_each(?))" if op == "in" else f"{op} ?"
         clauses.append(
             f"(json_type(d.metadata, ?) IN ({type_marks}) "
             f"AND json_extract(d.metadata, ?) {compare})"
         )
-        params += [path, *types, path, *same]
+        params += [path, *types, path, *([json.dumps(same)] if op == "in" else same)]
     return "(" + " OR ".join(clauses) + ")", params
 
 

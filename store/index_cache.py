@@ -161,15 +161,20 @@ class IndexCache:
         if not lock.try_acquire():
             return
         try:
-            try:
-                on_disk = VectorIndex.load(self.path)
-                newer = on_disk.store_id == self.store_id and on_disk.generation > index.generation
-            except IndexFileError:
-                newer = False
-            if not newer:
+            if not self._newer_on_disk(index):
                 self.save(index)
+        except IndexFileError:
+            return  # a full disk: this reader goes on searching the index it holds in memory
         finally:
             lock.release()
+
+    def _newer_on_disk(self, index: VectorIndex) -> bool:
+        """True when the file holds a later generation of this store than `index`."""
+        try:
+            on_disk = VectorIndex.load(self.path)
+        except IndexFileError:
+            return False
+        return on_disk.store_id == self.store_id and on_disk.generation > index.generation
 
 
 def spot_check_ids(index: VectorIndex) -> list[int]:

@@ -10,6 +10,7 @@ DEFAULT_SPEC = "auto"
 AUTO_FLAT_MAX = 20_000  # flat reads every vector per query: ~13 ms at 100k x 384-d (make bench)
 AUTO_LARGE = "ivf-sq8"  # recall@10 0.95 at 1M; removes in place, unlike hnsw (make bench)
 MIN_IVF_TRAINING = 256  # below this, IVF types search exactly (flat) until they can train
+MIN_PQ_TRAINING = 16 * 39  # 4-bit PQ codebooks want 39 points per centroid (FAISS warns below)
 
 
 def check_spec(spec: str) -> str:
@@ -21,9 +22,11 @@ def check_spec(spec: str) -> str:
 
 def resolve_spec(spec: str, count: int) -> str:
     """The concrete type for `count` vectors: `auto` is `flat` up to AUTO_FLAT_MAX, AUTO_LARGE
-    beyond; an IVF type is `flat` while there are too few vectors to train it."""
+    beyond; an IVF type is `flat` while there are too few vectors to train it (more for PQ)."""
     if check_spec(spec) == "auto":
         spec = "flat" if count <= AUTO_FLAT_MAX else AUTO_LARGE
     if spec.startswith("ivf") and count < MIN_IVF_TRAINING:
+        return "flat"
+    if spec == "ivf-pq" and count < MIN_PQ_TRAINING:
         return "flat"
     return spec

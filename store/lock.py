@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from pathlib import Path
@@ -41,7 +42,10 @@ class WriterLock:
             os.close(fd)
             return False
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        # the pid is for the second writer's message; the lock is the flock itself, so on a full
+        # disk it holds without one
+        with contextlib.suppress(OSError):
+            os.write(fd, str(os.getpid()).encode())
         self._fd = fd
         return True
 

@@ -189,6 +189,7 @@ def test_documents_are_found_by_ids_with_slashes_and_reserved_characters(server,
     document = answer.json()
     assert document["id"] == doc_id and document["metadata"]["year"] > 1900
     assert document["chunks"][0]["start"] == 0 and document["text"].endswith(".")
+    assert document["pages"] is None  # text is not paginated
     if "/" in doc_id and doc_id.isascii() and "?" not in doc_id:  # also readable as a path
         assert server.client.get(f"/documents/{doc_id}").json() == document
 

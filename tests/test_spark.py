@@ -19,6 +19,9 @@ from indexer.settings import Settings, SparkOptions
 from indexer.spark.run_folder import RunFolder
 from store.errors import RecipeMismatchError
 from store.store import DB_FILE
+from tests import document_fixtures as make
+
+SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install '.[spark]')")
 if shutil.which("java") is None:
@@ -64,6 +67,7 @@ def inputs(tmp_path_factory) -> Path:
     lines[5] = "{not json"
     lines[9] = json.dumps({"id": "empty", "text": "   "})
     lines[12] = json.dumps({"id": "doc3", "text": "a repeated id"})
+    lines[20] = '{"id": "odd", "text": "a \\ud800, a \\u0000 NUL", "metadata": {"v": NaN}}'
     (folder / "docs.jsonl").write_text("\n".join(lines) + "\n")
     notes = folder / "notes"
     notes.mkdir()
@@ -112,10 +116,12 @@ def content(folder: Path) -> dict:
     db = sqlite3.connect(f"file:{folder / DB_FILE}?mode=ro", uri=True)
     try:
         documents = db.execute(
-            "SELECT id, text, title, source, metadata, content_hash FROM documents ORDER BY id"
+            "SELECT id, text, title, source, metadata, content_hash, pages FROM documents "
+            "ORDER BY id"
         ).fetchall()
         chunks = db.execute(
-            'SELECT id, doc_id, ord, start, "end", n_tokens, vector FROM chunks ORDER BY id'
+            'SELECT id, doc_id, ord, start, "end", n_tokens, page, last_page, vector FROM chunks '
+            "ORDER BY id"
         ).fetchall()
     finally:
         db.close()
@@ -125,9 +131,9 @@ def content(folder: Path) -> dict:
 def assert_same_store(built: Path, expected: Path) -> None:
     ours, theirs = content(built), content(expected)
     assert ours["documents"] == theirs["documents"]
-    assert [c[:6] for c in ours["chunks"]] == [c[:6] for c in theirs["chunks"]]
+    assert [c[:-1] for c in ours["chunks"]] == [c[:-1] for c in theirs["chunks"]]
     for mine, other in zip(ours["chunks"], theirs["chunks"], strict=True):
-        a, b = np.frombuffer(mine[6], "<f4"), np.frombuffer(other[6], "<f4")
+        a, b = np.frombuffer(mine[-1], "<f4"), np.frombuffer(other[-1], "<f4")
         np.testing.assert_allclose(a, b, atol=1e-5)
     with Collection(built, quiet=True) as a, Collection(expected, quiet=True) as b:
         assert a.verify()["ok"], a.verify()
@@ -157,12 +163,15 @@ def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
         "tokens",
         "skipped_items",
         "replaced_items",
+        "nulled_items",
         "skipped_by_kind",
     ):
         assert summary.as_dict()[key] == local_summary[key], key
     assert {"invalid JSON", "empty document", "duplicate id", "no text field"} <= set(
         summary.as_dict()["skipped_by_kind"]
     )
+    assert summary.as_dict()["nulled_numbers"] == 1  # the NaN; its NUL and surrogate replaced
+    assert sum(summary.replaced.values()) == 2
     loads, workers = model_loads(run_dir)
     assert loads == workers >= 1  # once per Python worker, reused for its other shards
 
@@ -181,6 +190,24 @@ def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
         document = target.document("notes/note2.md")
     assert "something else" in document["text"]
     assert len(document["chunks"]) == 1
+
+
+def test_spark_reads_every_document_format_into_the_local_store(spark, tmp_path, settings) -> None:
+    pages = [*make.PAGES, ["A last page."]]
+    folder = make.every_format(tmp_path / "papers", pages, image_pages=(2,))
+    with Collection(tmp_path / "local", settings, quiet=True) as target:
+        local = target.add([str(folder)]).as_dict()
+    with Collection(tmp_path / "spark", settings, quiet=True) as target:
+        distributed = target.add_on_spark([str(folder)], spark_options(tmp_path / "run")).as_dict()
+    assert_same_store(tmp_path / "spark", tmp_path / "local")
+    for key in ("added", "chunks", "skipped_items"):
+        assert distributed[key] == local[key], key
+    kinds = {"pages without text", "encrypted", "no text layer", "corrupt"}
+    assert kinds <= set(distributed["skipped_by_kind"])
+    with Collection(tmp_path / "spark", quiet=True) as built:
+        stored = built.document("report.pdf")
+    assert len(stored["pages"]) == 4  # the page starts and the chunks' pages came through
+    assert stored["chunks"][-1]["last_page"] == 4
 
 
 def test_a_task_failing_on_its_first_attempt_is_retried_to_the_same_store(
@@ -268,3 +295,185 @@ def test_a_recipe_mismatch_is_refused_before_any_executor_starts(
     assert "chunks of 48" in str(refused.value) and "chunks of 40" in str(refused.value)
     assert len(spark.sparkContext.statusTracker().getJobIdsForGroup()) == jobs_before
     assert not (tmp_path / "run").exists()
+
+
+# -- a run folder is a sealed unit: checked whole before anything is written ------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, spark, inputs, settings) -> Path:
+    """A shards-only run of `inputs` made with no store yet: a run folder to copy and damage."""
+    base = tmp_path_factory.mktemp("finished")
+    with Collection(base / "store", settings, quiet=True) as target:
+        target.add_on_spark([str(inputs)], spark_options(base / "run", shards_only=True))
+    return base / "run"
+
+
+def ingest_cli(run_dir: Path, store: Path, *extra: str) -> subprocess.CompletedProcess:
+    command = [SEMSEARCH, "ingest", str(run_dir), "--store", str(store), "--json", *extra]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def refused(result: subprocess.CompletedProcess, message: str, store: Path) -> None:
+    """A one-line refusal naming the problem, and nothing written."""
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not store.joinpath(DB_FILE).exists()
+
+
+def test_a_damaged_or_incomplete_run_folder_is_refused_before_any_write(
+    tmp_path, finished_run, local_store
+) -> None:
+    def copy() -> Path:
+        folder = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(finished_run, folder)
+        return folder
+
+    store = tmp_path / "store"
+    shards = sorted(p.name for p in (finished_run / "shards").glob("shard-*.parquet"))
+    assert len(shards) >= 2
+    missing = copy()
+    (missing / "shards" / shards[0]).unlink()
+    refused(ingest_cli(missing, store), f"shard files are missing ({shards[0]} first)", store)
+    gone = copy()
+    shutil.rmtree(gone / "shards")
+    refused(ingest_cli(gone, store), "the run is incomplete", store)
+    truncated = copy()
+    path = truncated / "shards" / shards[1]
+    path.write_bytes(path.read_bytes()[:200])
+    refused(ingest_cli(truncated, store), "is not the file this run wrote", store)
+    swapped = copy()  # two shards of the same run exchanged: each a stranger in its place
+    a, b = swapped / "shards" / shards[0], swapped / "shards" / shards[1]
+    data = a.read_bytes()
+    a.write_bytes(b.read_bytes())
+    b.write_bytes(data)
+    refused(ingest_cli(swapped, store), "is not the file this run wrote", store)
+    for damage, message in [
+        ("not json", "manifest.json is damaged"),
+        ("[1, 2]", "a JSON list, not an object"),
+        ('{"version": 2}', "manifest.json is damaged"),
+    ]:
+        broken = copy()
+        (broken / "manifest.json").write_text(damage)
+        refused(ingest_cli(broken, store), message, store)
+    edited = copy()
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest["to_embed"] += 1
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    refused(ingest_cli(edited, store), "the shards hold", store)
+
+    strays = copy()  # stray files beside the listed shards are never read
+    (strays / "shards" / "shard-abc.parquet").write_bytes(b"garbage")
+    shutil.copy(strays / "shards" / shards[0], strays / "shards" / "shard-00001-copy.parquet")
+    result = ingest_cli(strays, store)
+    assert result.returncode == 0, result.stderr
+    assert_same_store(store, local_store[0])
+
+
+def test_a_shard_of_another_run_is_refused(
+    spark, tmp_path, finished_run, inputs, tiny_model_dir
+) -> None:
+    other_run, store = tmp_path / "other", tmp_path / "store"
+    other = Settings(
+        model=str(tiny_model_dir), device="cpu", chunk_tokens=48, overlap=8, pooling="spark-nlp"
+    )
+    with Collection(tmp_path / "other-store", other, quiet=True) as target:
+        target.add_on_spark([str(inputs)], spark_options(other_run, shards_only=True))
+    mixed = tmp_path / "mixed"
+    shutil.copytree(finished_run, mixed)
+    name = sorted(p.name for p in (mixed / "shards").glob("shard-*.parquet"))[0]
+    shutil.copy(other_run / "shards" / name, mixed / "shards" / name)
+    refused(ingest_cli(mixed, store), "is not the file this run wrote", store)
+
+
+def test_a_run_made_against_another_store_is_refused(
+    spark, tmp_path, inputs, settings, local_store
+) -> None:
+    made_for = tmp_path / "x"
+    shutil.copytree(local_store[0], made_for)  # a store that already holds every document
+    with Collection(made_for, settings, quiet=True) as target:
+        target.add_records([{"id": "extra", "text": "one more document about rivers"}])
+        summary = target.add_on_spark(
+            [str(inputs)], spark_options(tmp_path / "run", shards_only=True)
+        )
+    assert summary.unchanged > 0  # the run leaves out what x held
+    other = tmp_path / "y"
+    refused(ingest_cli(tmp_path / "run", other), "was made against store", other)
+    refused(ingest_cli(tmp_path / "run", other, "--any-store"), "this store would miss them", other)
+    assert ingest_cli(tmp_path / "run", made_for).returncode == 0
+
+
+def test_an_input_edited_after_an_unfinished_run_makes_a_new_run(
+    spark, tmp_path, inputs, settings
+) -> None:
+    folder, run_dir = tmp_path / "store", tmp_path / "run"
+    edited = tmp_path / "inputs"
+    shutil.copytree(inputs, edited)
+    with Collection(folder, settings, quiet=True) as target:
+        target.add_on_spark([str(edited)], spark_options(run_dir, shards_only=True))
+    note = edited / "notes" / "note4.md"
+    note.write_text("# Note 4\n\nedited after the run was embedded")
+    with Collection(folder, settings, quiet=True) as target:
+        target.add_on_spark([str(edited)], spark_options(run_dir))
+        document = target.document("notes/note4.md")
+    assert "edited after the run" in document["text"]
+
+
+def test_an_older_run_never_replaces_what_the_store_wrote_since(
+    spark, tmp_path, inputs, settings, local_store
+) -> None:
+    folder, run_dir = tmp_path / "store", tmp_path / "run"
+    shutil.copytree(local_store[0], folder)
+    edited = tmp_path / "inputs"
+    shutil.copytree(inputs, edited)
+    (edited / "notes" / "note1.md").write_text("# Note 1\n\nthe version of the run")
+    with Collection(folder, settings, quiet=True) as target:
+        target.add_on_spark([str(edited)], spark_options(run_dir, shards_only=True))
+    (edited / "notes" / "note1.md").write_text("# Note 1\n\nthe newer version, indexed later")
+    with Collection(folder, settings, quiet=True) as target:
+        assert target.add([str(edited)]).updated == 1
+    result = ingest_cli(run_dir, folder)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["skipped_by_kind"]["newer in store"] == 1 and report["updated"] == 0
+    with Collection(folder, settings, quiet=True) as target:
+        assert "newer version" in target.document("notes/note1.md")["text"]
+
+
+def test_a_killed_run_resumed_with_other_parallelism_keeps_its_complete_shards(
+    spark, tmp_path, inputs, settings, local_store
+) -> None:
+    folder, run_dir = tmp_path / "store", tmp_path / "run"
+    with Collection(folder, settings, quiet=True) as target:
+        target.add_on_spark([str(inputs)], spark_options(run_dir, shards_only=True))
+    # what kill -9 leaves after some shard files were renamed: the manifest still says
+    # "embedding" and lists none of them; one file never got its rename
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    kept = sorted((run_dir / "shards").glob("shard-*.parquet"))
+    kept[-1].rename(kept[-1].with_name(f".{kept[-1].name}.attempt"))
+    manifest.update(status="embedding", done={}, to_embed=None)
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    before = {p.name: p.stat().st_mtime_ns for p in kept[:-1]}
+    resumed = SparkOptions(master="local[2,2]", run_dir=run_dir, shards=7)  # other parallelism
+    with Collection(folder, settings, quiet=True) as target:
+        target.add_on_spark([str(inputs)], resumed)
+    after = sorted((run_dir / "shards").glob("shard-*.parquet"))
+    assert len(after) == len(kept)  # the manifest's shard count, not 7
+    assert {p.name: p.stat().st_mtime_ns for p in after if p.name in before} == before
+    assert not list((run_dir / "shards").glob(".shard-*"))
+    assert_same_store(folder, local_store[0])
+
+
+def test_a_run_folder_inside_an_input_folder_is_not_read_as_input(
+    spark, tmp_path, inputs, settings, local_store
+) -> None:
+    given = tmp_path / "inputs"
+    shutil.copytree(inputs, given)
+    run_dir = given / "run"
+    for _ in range(2):  # the second run finds the first one's folder among the inputs
+        with Collection(tmp_path / "store", settings, quiet=True) as target:
+            summary = target.add_on_spark([str(given)], spark_options(run_dir))
+        assert not any(str(run_dir) in item.where for item in summary.skipped)
+    ids_and_hashes = [(doc[0], doc[5]) for doc in content(tmp_path / "store")["documents"]]
+    assert ids_and_hashes == [(doc[0], doc[5]) for doc in content(local_store[0])["documents"]]

@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from indexer.collection import Collection
 from indexer.settings import Settings
-from search_ui.render import BEST_STYLE, MARK_STYLE
+from search_ui.render import BEST_STYLE, MARK_STYLE, PAGE_STYLE
+from tests import document_fixtures as make
 
 APP = str(Path(__file__).resolve().parents[1] / "search_ui" / "app.py")
 DOCS = [
@@ -334,3 +335,85 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
         for role in pa.ipc.open_stream(dataset.data.data).read_all().column("role").to_pylist()
     }
     assert roles == {"document", "hit", "query"}
+
+
+@pytest.mark.parametrize(
+    ("params", "widget", "expected"),
+    [
+        ({"q": "jet", "f.meta.year": "[0,5]"}, "filter_meta.year", (1950, 1980)),
+        ({"q": "jet", "f.meta.year": "[1955,99999]"}, "filter_meta.year", (1955, 1980)),
+        ({"q": "jet", "f.meta.year": "[1e400,2]"}, "filter_meta.year", (1950, 1980)),
+        (
+            {"q": "jet", "f.meta.year": '{"dates": ["1960-01-01", "1961-01-01"]}'},
+            "filter_meta.year",
+            (1950, 1980),
+        ),
+        (
+            {"q": "jet", "f.meta.published": '{"dates": ["1800-01-01", "1801-01-01"]}'},
+            "filter_meta.published",
+            None,
+        ),
+        ({"q": "jet", "f.meta.lang": '["en", "klingon"]'}, "filter_meta.lang", ["en"]),
+    ],
+)
+def test_a_link_whose_filters_do_not_fit_the_store_is_fitted_with_a_notice(
+    ui_store, monkeypatch, params, widget, expected
+) -> None:
+    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
+    test = AppTest.from_file(APP, default_timeout=60)
+    test.query_params.update(params)
+    test.run()
+    assert not test.exception
+    assert any("did not fit this store" in notice.value for notice in test.info), test.info
+    if widget == "filter_meta.published":  # cleared to the store's own range
+        dates = test.date_input(key=widget)
+        assert tuple(dates.value) == (dates.min, dates.max)
+    elif widget == "filter_meta.lang":
+        assert test.multiselect(key=widget).value == expected
+    else:
+        assert tuple(test.slider(key=widget).value) == expected
+
+
+def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(
+    ui_store, monkeypatch
+) -> None:
+    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
+    test = AppTest.from_file(APP, default_timeout=60)
+    test.query_params.update({"page": "Token explorer", "doc": "jets", "chunk": "999"})
+    test.run()
+    assert not test.exception
+    test.radio(key="token_source").set_value("Chunk of the opened document").run()
+    assert not test.exception
+    assert any("has no chunk 999" in notice.value for notice in test.info)
+    many = AppTest.from_file(APP, default_timeout=60)
+    many.query_params.update({"q": "jet", "k": "100000"})
+    many.run()
+    assert not many.exception and many.number_input(key="k").value == 200
+    assert any("showing 200" in notice.value for notice in many.info)
+
+
+@pytest.fixture(scope="module")
+def pdf_store(tmp_path_factory, tiny_model_dir) -> Path:
+    """A store of one three-page PDF, in windows shorter than its pages."""
+    folder = tmp_path_factory.mktemp("pdf-ui")
+    report = make.pdf(folder / "report.pdf")
+    settings = Settings(model=str(tiny_model_dir), chunk_tokens=48, overlap=8)
+    with Collection(folder / "store", settings, quiet=True) as collection:
+        collection.add([str(report)])
+    return folder / "store"
+
+
+def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
+    pdf_store, monkeypatch
+) -> None:
+    monkeypatch.setenv("SEMSEARCH_STORE", str(pdf_store))
+    test = AppTest.from_file(APP, default_timeout=60)
+    test.run()
+    search(test, make.PAGE_THREE, "lexical")
+    assert "report.pdf · p. 3 · chunk" in markdown(test)
+    test.button(key="open_1").click().run()
+    text = markdown(test)
+    for number in (1, 2, 3):
+        assert f'<span style="{PAGE_STYLE}">p. {number}</span>' in text
+    assert text.index(">p. 3</span>") < text.index(make.PAGE_THREE)
+    assert any(caption.value.startswith("3 pages · ") for caption in test.caption)

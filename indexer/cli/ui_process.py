@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import click
 
 from indexer import settings as defaults
+from indexer.cli.exit_codes import reports_errors
 from indexer.cli.options import listen_options, store_option
 from indexer.settings import default_store
 
@@ -23,8 +26,10 @@ from indexer.settings import default_store
     "--model",
     help="Where the store's model is now, if it moved (default: where the store's recipe says).",
 )
+@reports_errors
 def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None:
     """Open the Streamlit app on a store."""
+    check_address(host, port)
     app = Path(importlib.util.find_spec("search_ui").origin).parent / "app.py"  # not imported
     store = (store_path or default_store()).resolve()
     command = [
@@ -50,6 +55,33 @@ def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None
     ]
     click.echo(f"serving {store} on http://{host}:{port}", err=True)
     sys.exit(_run_child(command, {**os.environ, "PYTHONPATH": str(app.parents[1])}))
+
+
+def check_address(host: str, port: int) -> None:
+    """A usage error unless a server can listen on `host`:`port` (a resolvable address, a free
+    port); a warning on stderr when it would serve beyond this machine."""
+    if not host.strip():
+        raise click.BadParameter(
+            "give an address: 127.0.0.1 serves this machine only, 0.0.0.0 every interface",
+            param_hint="--host",
+        )
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as error:
+        raise click.BadParameter(
+            f"{host!r} is not an address here ({error})", param_hint="--host"
+        ) from None
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise click.BadParameter(
+                f"cannot listen on {host}:{port} ({error.strerror}); is another server there?",
+                param_hint="--port",
+            ) from None
+    if not ipaddress.ip_address(address[0]).is_loopback:
+        click.echo(f"warning: {host} serves beyond this machine", err=True)
 
 
 def _run_child(command: list[str], env: dict[str, str]) -> int:

@@ -67,6 +67,10 @@ class Hit(BaseModel):
     title: str | None
     source: str | None
     score: float
+    page: int | None = Field(
+        description="The 1-based page (slide) the best chunk starts on; null: not paginated."
+    )
+    last_page: int | None = Field(description="The page the best chunk ends on.")
     chunk: Chunk
     metadata: dict[str, Any]
     parts: dict[str, dict[str, int | float]] = Field(
@@ -88,6 +92,8 @@ class ChunkSpan(BaseModel):
     start: int
     end: int
     n_tokens: int
+    page: int | None = None
+    last_page: int | None = None
 
 
 class Document(BaseModel):
@@ -95,6 +101,9 @@ class Document(BaseModel):
     source: str | None
     title: str | None
     text: str
+    pages: list[int] | None = Field(
+        description="Where each page starts in `text` (character offsets); null: not paginated."
+    )
     metadata: dict[str, Any]
     content_hash: str
     indexed_at: str

@@ -1,5 +1,7 @@
 """Reading bytes as text, one rule for files, pipes and stdin: UTF-8, a leading byte-order mark
-dropped, and every undecodable byte replaced by U+FFFD and counted (never an error)."""
+dropped, and every undecodable byte replaced by U+FFFD and counted (never an error). The same
+replacement serves for what no store can keep: NUL characters (SQLite's text functions stop at
+them) and lone surrogates (they cannot be encoded)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import BinaryIO, TextIO
 
 BINARY_PROBE = 8192  # bytes looked at for NUL bytes
 BINARY_SHARE = 0.3  # a text with more undecodable bytes than this share is not text
-_UNDECODABLE = re.compile("[\udc80-\udcff]")  # how surrogateescape keeps an undecodable byte
+# surrogateescape keeps an undecodable byte as U+DC80-U+DCFF; other surrogates and NUL come from
+# escapes such as "\u0000" and "\ud800" in JSON
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def text_stream(raw: BinaryIO) -> TextIO:
@@ -18,9 +22,10 @@ def text_stream(raw: BinaryIO) -> TextIO:
 
 
 def clean(text: str) -> tuple[str, int]:
-    """`text` from `text_stream` with its undecodable bytes replaced by U+FFFD, and their count."""
-    count = len(_UNDECODABLE.findall(text))
-    return (_UNDECODABLE.sub("\ufffd", text), count) if count else (text, 0)
+    """`text` with its undecodable bytes, NUL characters and lone surrogates replaced by U+FFFD,
+    and their count."""
+    count = len(_UNSTORABLE.findall(text))
+    return (_UNSTORABLE.sub("\ufffd", text), count) if count else (text, 0)
 
 
 def decode(data: bytes) -> tuple[str, int]:

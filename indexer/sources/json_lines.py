@@ -29,6 +29,9 @@ def read_jsonl(
             reason = f"invalid JSON: {error.msg} {place} {error.colno}"
             yield Skipped(where, "invalid JSON", reason)
             continue
+        except RecursionError:
+            yield Skipped(where, "invalid JSON", "invalid JSON: nested too deeply to read")
+            continue
         yield document_from_fields(
             record, where, f"{name}#{number}", source, options, replaced, name
         )

@@ -29,16 +29,19 @@ class SourceOptions:
 @dataclass
 class SourceDocument:
     """A document as read: its indexed text is the title, a blank line, then the text, when the
-    title comes from a separate field."""
+    title comes from a separate field. A paginated one (PDF, slides) says where each page starts
+    in its text."""
 
     id: str
     text: str
     title: str | None
     source: str | None
     metadata: dict[str, Any]
-    replaced: int = 0  # undecodable bytes replaced by U+FFFD
+    replaced: int = 0  # undecodable bytes (and NUL, lone surrogates) replaced by U+FFFD
     where: str = ""  # file, or file:line, for messages
     file: str = ""  # the file or stream it was read from
+    nulled: int = 0  # non-finite numbers (NaN, Infinity) in the metadata, stored as null
+    pages: list[int] | None = None  # offsets in `text` where pages start; None: not paginated
 
 
 def with_title(title: str | None, text: str) -> str:

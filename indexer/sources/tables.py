@@ -4,8 +4,6 @@ memory of one row or batch), each named by its file and line, or Parquet row."""
 from __future__ import annotations
 
 import csv
-import datetime
-import decimal
 import json
 import re
 import sys
@@ -104,70 +102,95 @@ def _cell(value: str) -> Any:
 # -- Parquet --------------------------------------------------------------------------------
 
 
-def parquet_columns(path: Path, name: str) -> list[str]:
-    """The column names of a Parquet file; SourceError when it is not one."""
+def parquet_columns(path: Path) -> list[str] | None:
+    """The column names of a Parquet file; None when it cannot be read (it is listed as
+    unreadable when read)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
         return list(pq.ParquetFile(path).schema_arrow.names)
-    except pa.ArrowException as error:
-        raise SourceError(f"{name}: not a readable Parquet file ({error})") from None
+    except pa.ArrowException:
+        return None
 
 
 def read_parquet(
     path: Path, name: str, source: str | None, options: SourceOptions
 ) -> Iterator[SourceDocument | Skipped]:
-    """One document per row, read in batches. Metadata: the metadata column (a struct, a map or
-    a JSON object as text) and the other (or the named) columns, as JSON values. A file damaged
-    part-way is read up to the damage and the rest is reported."""
+    """One document per row, read a row group at a time. Metadata: the metadata column (a struct,
+    a map or a JSON object as text) and the other (or the named) columns. An unreadable file is
+    listed; a damaged row group is listed with its rows, and the groups around it are read."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    header = parquet_columns(path, name)
+    try:
+        table = pq.ParquetFile(path)
+    except pa.ArrowException as error:
+        yield Skipped(name, "unreadable", f"not a readable Parquet file ({error})")
+        return
+    header = list(table.schema_arrow.names)
     check_columns(header, name, options, "Parquet file")
     reserved = {options.id_field, options.text_field, options.title_field, options.metadata_field}
     columns = options.metadata_columns or [c for c in header if c not in reserved]
     number = 0
+    for group in range(table.num_row_groups):
+        size = table.metadata.row_group(group).num_rows
+        try:
+            rows = [
+                row
+                for batch in table.iter_batches(PARQUET_BATCH, row_groups=[group])
+                for row in _python_rows(batch)
+            ]
+        except (pa.ArrowException, OSError) as error:
+            where = f"{name}:rows {number + 1}-{number + size}"
+            yield Skipped(where, "unreadable", f"Parquet row group {group} unreadable ({error})")
+            number += size
+            continue
+        for row in rows:
+            number += 1
+            metadata = _json_object(row.get(options.metadata_field))
+            metadata.update({c: row[c] for c in columns if row.get(c) is not None})
+            record = {**row, options.metadata_field: metadata}
+            where = f"{name}:row {number}"
+            yield document_from_fields(record, where, f"{name}#{number}", source, options, 0, name)
+
+
+def _python_rows(batch: Any) -> list[dict[str, Any]]:
+    """A record batch as Python rows; a value Python cannot hold (a timestamp past year 9999)
+    becomes Arrow's text for it."""
     try:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=PARQUET_BATCH):
-            for row in batch.to_pylist():
-                number += 1
-                metadata = _json_object(row.get(options.metadata_field))
-                metadata.update({c: _json_value(row[c]) for c in columns if row.get(c) is not None})
-                record = {**row, options.metadata_field: metadata}
-                where = f"{name}:row {number}"
-                yield document_from_fields(
-                    record, where, f"{name}#{number}", source, options, 0, name
-                )
-    except pa.ArrowException as error:
-        where = f"{name}:row {number + 1}"
-        yield Skipped(where, "unreadable", f"Parquet file unreadable from this row on ({error})")
+        return batch.to_pylist()
+    except (OverflowError, ValueError):
+        columns = {name: _python_values(batch.column(name)) for name in batch.schema.names}
+        rows = zip(*columns.values(), strict=True)
+        return [dict(zip(columns, values, strict=True)) for values in rows]
+
+
+def _python_values(column: Any) -> list[Any]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return column.to_pylist()
+    except (OverflowError, ValueError):
+        values = []
+        for index in range(len(column)):
+            try:
+                values.append(column[index].as_py())
+            except (OverflowError, ValueError):
+                values.append(pc.cast(column.slice(index, 1), pa.string())[0].as_py())
+        return values
 
 
 def _json_object(value: Any) -> dict[str, Any]:
+    """A metadata column's value as a dict: a struct, a map, or a JSON object as text."""
     if isinstance(value, list) and all(isinstance(p, tuple) and len(p) == 2 for p in value):
         value = dict(value)  # a Parquet map
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             return {"metadata": value}
     if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    return {} if value is None else {"metadata": _json_value(value)}
-
-
-def _json_value(value: Any) -> Any:
-    """A Parquet value as JSON: dates and times as ISO text, decimals as numbers."""
-    if isinstance(value, datetime.date | datetime.datetime | datetime.time):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    if isinstance(value, dict):
-        return {str(k): _json_value(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_value(v) for v in value]
-    return value
+        return {str(k): v for k, v in value.items()}
+    return {} if value is None else {"metadata": value}

@@ -254,9 +254,19 @@ def _embed(
     ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         notes = (
-            rows.filter((F.col("kind") != "document") | (F.col("replaced") > 0))
+            rows.filter(
+                (F.col("kind") != "document") | (F.col("replaced") > 0) | (F.col("nulled") > 0)
+            )
             .select(
-                "kind", "file_index", "position", "where", "file", "replaced", "skip_kind", "reason"
+                "kind",
+                "file_index",
+                "position",
+                "where",
+                "file",
+                "replaced",
+                "nulled",
+                "skip_kind",
+                "reason",
             )
             .collect()
         )
@@ -301,6 +311,7 @@ def _embed(
                 "title",
                 "source",
                 "metadata",
+                "pages",
                 "content_hash",
                 "seen_hash",
             )
@@ -316,7 +327,7 @@ def _embed(
         counts = status.asDict()
         shard = int(counts.pop("shard"))
         manifest.done[shard] = Shard(**counts, sha256=file_sha256(folder.shard_path(shard)))
-    manifest.skipped, manifest.replaced = _left_out(notes, duplicates, walked)
+    manifest.skipped, manifest.replaced, manifest.nulled = _left_out(notes, duplicates, walked)
     manifest.status = EMBEDDED
     manifest.seconds = round(time.perf_counter() - started, 3)
     for leftover in folder.shard_folder.glob(".shard-*"):  # files of failed task attempts
@@ -356,15 +367,19 @@ def _write_moved(folder: RunFolder, manifest: Manifest, moved: list[tuple[str, s
 
 def _left_out(
     notes: list, duplicates: list, walked: list[tuple[int, Skipped]]
-) -> tuple[list[Skipped], dict[str, int]]:
-    """Skipped items in input order, and bytes replaced per file, as the local job lists them."""
+) -> tuple[list[Skipped], dict[str, int], dict[str, int]]:
+    """Skipped items in input order, and characters replaced and numbers nulled per file, as the
+    local job lists them."""
     skipped: list[tuple[tuple[int, int], Skipped]] = [((i, -1), item) for i, item in walked]
     replaced: dict[str, int] = {}
+    nulled: dict[str, int] = {}
     for note in sorted(notes, key=lambda n: (n["file_index"], n["position"])):
         place = (note["file_index"], note["position"])
+        origin = note["file"] or note["where"]
         if note["replaced"]:
-            origin = note["file"] or note["where"]
             replaced[origin] = replaced.get(origin, 0) + note["replaced"]
+        if note["nulled"]:
+            nulled[origin] = nulled.get(origin, 0) + note["nulled"]
         if note["kind"] == "skipped":
             skipped.append((place, Skipped(note["where"], note["skip_kind"], note["reason"])))
         elif note["kind"] == "empty":
@@ -373,4 +388,4 @@ def _left_out(
         place = (row["file_index"], row["position"])
         skipped.append((place, documents.duplicate(row["where"], row["id"], row["first_where"])))
     skipped.sort(key=lambda pair: pair[0])
-    return [item for _, item in skipped], replaced
+    return [item for _, item in skipped], replaced, nulled

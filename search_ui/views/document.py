@@ -1,12 +1,12 @@
-"""The Document page: a document's fields and its whole text with chunk boundaries, the best
-chunk highlighted and scrolled into view."""
+"""The Document page: a document's fields and its whole text with chunk and page boundaries, the
+best chunk highlighted and scrolled into view."""
 
 from __future__ import annotations
 
 import streamlit as st
 
 from search_ui import render
-from search_ui.context import Context, html
+from search_ui.context import Context, html, opened_chunk
 
 
 def document_page(ctx: Context) -> None:
@@ -20,7 +20,7 @@ def document_page(ctx: Context) -> None:
     if doc is None:
         st.warning(f"No document with id {doc_id!r}.")
         return
-    best = st.session_state.get("doc_chunk") if doc_id == st.session_state.get("doc_id") else None
+    best = opened_chunk(doc)
     html(f"<h3>{render.escaped(doc['title'] or doc_id)}</h3>")
     left, right = st.columns(2)
     left.caption("Id (copy with the button at its right)")
@@ -28,14 +28,15 @@ def document_page(ctx: Context) -> None:
     if doc["source"]:
         right.caption("Source")
         right.code(doc["source"], language=None)
+    pages = f"{len(doc['pages'])} pages · " if doc["pages"] else ""
     st.caption(
-        f"{len(doc['chunks'])} chunks · {sum(c['n_tokens'] for c in doc['chunks'])} "
+        f"{pages}{len(doc['chunks'])} chunks · {sum(c['n_tokens'] for c in doc['chunks'])} "
         f"wordpieces · indexed {doc['indexed_at']}"
     )
     if doc["metadata"]:
         html(render.metadata_table(doc["metadata"]))
     if best is not None:
         st.caption(f"Highlighted: chunk {best}, the best match for the last query.")
-    html(render.chunked_text(doc["text"], doc["chunks"], best))
+    html(render.chunked_text(doc["text"], doc["chunks"], best, doc["pages"]))
     if best is not None:
         st.html(render.scroll_to_best(f"{doc_id}#{best}"), unsafe_allow_javascript=True)

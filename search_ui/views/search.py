@@ -11,6 +11,7 @@ from indexer.settings import SEARCH_MODES
 from search_ui import render
 from search_ui.context import Context, explanation, html, select
 from search_ui.filters import ACTIVE_FILTERS, filter_widgets, show_active_filters
+from search_ui.state import note
 from store.ranking import RRF_K
 from store.results import Hit
 
@@ -29,10 +30,20 @@ def more_results() -> None:
     st.session_state["k"] = min(MAX_K, int(st.session_state["k"]) + PAGE)
 
 
+def fit_k(state: dict) -> None:
+    """k within 1..MAX_K (a link may ask for more), said once when changed."""
+    k = state.get("k", 1)
+    fitted = min(max(int(k), 1), MAX_K)
+    if fitted != k:
+        note(state, f"{k} results is more than this page shows at once: showing {fitted}.")
+        state["k"] = fitted
+
+
 def search_page(ctx: Context) -> None:
     st.header("Search")
     query = st.text_input("Query", key="query", placeholder="Ask in your own words…")
     left, right = st.columns([1, 3])
+    fit_k(st.session_state)
     k = left.number_input("Results", min_value=1, max_value=MAX_K, key="k")
     modes = list(SEARCH_MODES) if ctx.has_model else ["lexical"]
     mode = right.radio(
@@ -106,7 +117,8 @@ def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
             f"<b>{rank}. {render.escaped(hit.title or hit.doc_id)}</b> "
             f'<span style="{render.MUTED_STYLE};font-size:0.85em">score {hit.score:.4f}'
             f"{' · ' + render.escaped(parts) if mode == 'hybrid' else ''} · "
-            f"{render.escaped(hit.doc_id)} · chunk {hit.chunk_ord} [{hit.start}:{hit.end}]"
+            f"{render.escaped(hit.doc_id)} · {hit.page_label + ' · ' if hit.page_label else ''}"
+            f"chunk {hit.chunk_ord} [{hit.start}:{hit.end}]"
             "</span>"
         )
         html(render.block(render.highlight(hit.text, query)))

@@ -10,7 +10,7 @@ import streamlit as st
 from indexer.embedding.comparison import cosine_matrix
 from indexer.embedding.views import TokenView
 from search_ui import charts, render
-from search_ui.context import Context, html, token_view
+from search_ui.context import Context, html, opened_chunk, token_view
 from store.errors import SemsearchError
 
 TOKEN_WINDOW = 64  # wordpieces shown at once in the token x token map
@@ -128,5 +128,5 @@ def opened_chunk_text(ctx: Context) -> str | None:
     doc = ctx.collection.document(doc_id)
     if doc is None:
         return None
-    chunk = ctx.collection.chunk(doc["chunks"][st.session_state.get("doc_chunk") or 0]["id"])
+    chunk = ctx.collection.chunk(doc["chunks"][opened_chunk(doc) or 0]["id"])
     return chunk["text"] if chunk else None
