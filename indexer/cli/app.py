@@ -11,6 +11,7 @@ from indexer.cli import (
     indexing,
     maintenance,
     searching,
+    serving,
     ui_process,
 )
 
@@ -36,6 +37,8 @@ for command in (
     embedding.tokens,
     exploration.concordance,
     ui_process.ui,
+    serving.serve,
+    serving.mcp_command,
     evaluation.eval_command,
 ):
     cli.add_command(command)
