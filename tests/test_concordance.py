@@ -112,6 +112,29 @@ def test_a_word_not_in_the_store_has_no_groups_and_a_phrase_is_refused(store_pat
             collection.concordance("river bank")
 
 
+class OneChunk:
+    """A store of one chunk, cut inside words at both ends of its span."""
+
+    document = "riverbank bank banks"
+    span = (5, 19)  # "bank bank bank": the first and last are parts of longer words
+
+    def chunks_with_word(self, word: str) -> list[int]:
+        return [1]
+
+    def chunk_contexts(self, chunk_ids: list[int], margin: int) -> list[dict]:
+        start, end = self.span
+        return [
+            {"id": 1, "doc_id": "d", "title": None, "ord": 0, "start": start, "end": end}
+            | {"context_start": 0, "context": self.document}
+        ]
+
+
+def test_a_word_cut_at_the_edge_of_a_window_is_not_taken_for_the_whole_word() -> None:
+    found, matching = occurrences.find(OneChunk(), "bank", 10, 2)
+    assert matching == 1 and [(o.start, o.end) for o in found] == [(10, 14)]
+    assert found[0].neighbours == ["riverbank", "banks"]
+
+
 def test_the_sense_rule_finds_one_group_in_one_cloud_and_two_in_two() -> None:
     rng = np.random.default_rng(0)
     base = rng.normal(size=64)
@@ -132,7 +155,7 @@ SENSE_WORDS = {
     "river": {"river", "slope", "sloping", "land", "steep", "shore", "side", "water"},
 }
 ONE_SENSE = "oxygen"
-OTHERS_EVERY = 400  # one gloss in this many besides those holding the words
+OTHERS_EVERY = 1000  # one gloss in this many besides those holding the words
 
 
 @pytest.fixture(scope="module")

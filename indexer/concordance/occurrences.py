@@ -111,10 +111,13 @@ def find(store: Store, word: str, limit: int, neighbours: int) -> tuple[list[Occ
 
 
 def _in_chunk(row: dict[str, Any], pattern: re.Pattern, neighbours: int) -> Iterator[Occurrence]:
-    """The occurrences inside one chunk's span."""
+    """The occurrences wholly inside one chunk's span (one that a window boundary cuts is whole
+    in the next window, which overlaps this one). The pattern sees the context on both sides, so
+    a word cut at the span's edge is not taken for the whole word."""
     context, offset = row["context"], row["context_start"]
-    inner = context[: row["end"] - offset]
-    for match in pattern.finditer(inner, row["start"] - offset):
+    for match in pattern.finditer(context, row["start"] - offset):
+        if match.end() > row["end"] - offset:
+            break
         left_text, right_text = context[: match.start()], context[match.end() :]
         yield Occurrence(
             doc_id=row["doc_id"],
