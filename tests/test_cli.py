@@ -261,6 +261,11 @@ def test_embed_tokens_and_projector_export(run, corpus, tmp_path) -> None:
     assert [t["token"] for t in tokens][:2] == ["[CLS]", "un"] and tokens[1]["end"] == 2
     words = json.loads(run("tokens", "Unbelievably long", "--words", model=True).stdout)
     assert [w["token"] for w in words] == ["Unbelievably", "long"]
+    last = json.loads(run("tokens", "Unbelievably long", "--layer", "2", model=True).stdout)
+    first = json.loads(run("tokens", "Unbelievably long", "--layer", "0", model=True).stdout)
+    today = [t["vector"] for t in tokens]
+    assert torch.allclose(torch.tensor([t["vector"] for t in last]), torch.tensor(today), atol=1e-5)
+    assert not torch.allclose(torch.tensor([t["vector"] for t in first]), torch.tensor(today))
     store = tmp_path / "store"
     run("index", str(corpus), "--store", str(store), "--quiet", model=True)
     from_store = run("embed", "first text", "--store", str(store)).stdout.splitlines()
