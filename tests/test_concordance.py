@@ -192,3 +192,23 @@ def test_bank_has_a_river_side_and_a_money_group_and_oxygen_one(wordnet_store) -
         assert any(s == {"money"} for s in senses) and any("river" in s for s in senses), typical
         oxygen = collection.concordance(ONE_SENSE)
         assert len(oxygen.groups) == 1 and oxygen.groups[0].size == len(oxygen.occurrences) > 50
+
+
+def test_silhouette_is_the_textbook_one_with_cosine_distance() -> None:
+    from indexer.concordance.senses import silhouette, unit_rows
+
+    rng = np.random.default_rng(1)
+    unit = unit_rows(rng.normal(size=(40, 8)) + np.repeat(rng.normal(size=(2, 8)), 20, axis=0))
+    labels = np.repeat([0, 1], 20)
+    labels[0] = 5  # a group of one scores 0
+    distance = 1 - unit.astype(np.float64) @ unit.T
+    scores = []
+    for i, own in enumerate(labels):
+        same = (labels == own) & (np.arange(40) != i)
+        if not same.any():
+            scores.append(0.0)
+            continue
+        inner = distance[i, same].mean()
+        outer = min(distance[i, labels == g].mean() for g in set(labels) - {own})
+        scores.append((outer - inner) / max(outer, inner))
+    assert silhouette(unit, labels) == pytest.approx(np.mean(scores), abs=1e-5)

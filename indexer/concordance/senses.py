@@ -21,6 +21,7 @@ from indexer.settings import (
 
 KMEANS_ITERATIONS = 25
 KMEANS_RESTARTS = 3
+SILHOUETTE_ROWS = 2000  # points whose silhouette is averaged (each against all)
 
 
 @dataclass
@@ -79,26 +80,25 @@ def spherical_kmeans(unit: np.ndarray, k: int, seed: int = SENSE_SEED) -> np.nda
 
 
 def silhouette(unit: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette with cosine distance (0 for a point alone in its group)."""
+    """Mean silhouette with cosine distance (0 for a point alone in its group), over at most
+    SILHOUETTE_ROWS points spread evenly (each against every point), so memory stays bounded."""
     groups = np.unique(labels)
     if len(groups) < 2:
         return 0.0
-    distance = 1.0 - unit.astype(np.float64) @ unit.T.astype(np.float64)
-    member = labels[:, None] == groups[None, :]
+    rows = np.unique(np.linspace(0, len(unit) - 1, min(len(unit), SILHOUETTE_ROWS)).astype(int))
+    distance = 1.0 - unit[rows] @ unit.T
+    member = (labels[:, None] == groups[None, :]).astype(np.float32)
     sizes = member.sum(axis=0)
-    totals = distance @ member  # (n, groups): summed distance to each group
-    own = member.argmax(axis=1)
+    totals = distance @ member  # (rows, groups): summed distance to each group
+    own = np.searchsorted(groups, labels[rows])
+    picked = np.arange(len(rows))
     own_size = sizes[own]
-    inner = np.where(
-        own_size > 1, totals[np.arange(len(unit)), own] / np.maximum(own_size - 1, 1), 0
-    )
+    inner = totals[picked, own] / np.maximum(own_size - 1, 1)
     means = totals / sizes
-    means[np.arange(len(unit)), own] = np.inf
+    means[picked, own] = np.inf
     outer = means.min(axis=1)
-    scores = np.where(
-        own_size > 1, (outer - inner) / np.maximum(np.maximum(outer, inner), 1e-12), 0
-    )
-    return float(scores.mean())
+    scores = (outer - inner) / np.maximum(np.maximum(outer, inner), 1e-12)
+    return float(np.where(own_size > 1, scores, 0.0).mean())
 
 
 def centroids(unit: np.ndarray, labels: np.ndarray, count: int) -> np.ndarray:
