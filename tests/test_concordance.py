@@ -190,6 +190,9 @@ def test_bank_has_a_river_side_and_a_money_group_and_oxygen_one(wordnet_store) -
         ]
         senses = [sense_of(lines) for lines in typical]
         assert any(s == {"money"} for s in senses) and any("river" in s for s in senses), typical
+        for o in bank.occurrences:
+            text = collection.document(o.doc_id)["text"]
+            assert text[o.start : o.end] == o.word and o.word.lower() == "bank"
         oxygen = collection.concordance(ONE_SENSE)
         assert len(oxygen.groups) == 1 and oxygen.groups[0].size == len(oxygen.occurrences) > 50
 
