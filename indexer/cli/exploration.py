@@ -12,8 +12,20 @@ from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
 from indexer.cli.options import collection, json_option, model_options, store_option
 
+CONCORDANCE_HELP = f"""WORD's occurrences in the store (the whole word, any case), grouped by sense.
 
-@click.command()
+The occurrences are found through the full-text index; each one's vector is its wordpieces' mean
+in its chunk's window, from the store's model. Groups: spherical k-means for k = 2 to
+{defaults.SENSE_MAX_GROUPS}; a split counts when its silhouette is at least
+{defaults.SENSE_MIN_SILHOUETTE}, its two closest centroids have a cosine of at most
+{defaults.SENSE_MAX_CENTROID_COSINE} and its smallest group holds {defaults.SENSE_MIN_GROUP}
+occurrences and {defaults.SENSE_MIN_GROUP_SHARE:.0%} of them; the counted split with the best
+silhouette wins, else one sense (README: Concordance). Each group lists its most typical
+occurrences as keyword-in-context lines (document id, chunk, character span) and its distinctive
+neighbouring words."""
+
+
+@click.command(help=CONCORDANCE_HELP)
 @click.argument("word")
 @store_option()
 @click.option(
@@ -40,13 +52,7 @@ def concordance(
     as_json: bool,
     **given: Any,
 ) -> None:
-    """WORD's occurrences in the store (the whole word, any case), grouped by sense.
-
-    The occurrences are found through the full-text index; each one's vector is its wordpieces'
-    mean in its chunk's window, from the store's model. Groups come from spherical k-means with
-    the number chosen by the sense rule (README: Concordance); one group when the rule finds one
-    sense. Each group lists its most typical occurrences as keyword-in-context lines (document
-    id, chunk, character span) and its distinctive neighbouring words."""
+    """WORD's occurrences in the store, grouped by sense (help: CONCORDANCE_HELP)."""
     with collection(store_path, quiet=True, **given) as source:
         result = source.concordance(word, limit=limit, layer=layer)
     if as_json:
