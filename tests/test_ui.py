@@ -469,3 +469,11 @@ def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
         assert f'<span style="{PAGE_STYLE}">p. {number}</span>' in text
     assert text.index(">p. 3</span>") < text.index(make.PAGE_THREE)
     assert any(caption.value.startswith("3 pages · ") for caption in test.caption)
+
+
+def test_the_trajectory_token_follows_a_text_that_gets_shorter(app) -> None:
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_area(key="token_text").input(" ".join(f"word{i}" for i in range(30))).run()
+    app.selectbox(key="token_position").set_value(40).run()
+    app.text_area(key="token_text").input("short").run()
+    assert not app.exception and app.selectbox(key="token_position").value == 1

@@ -44,7 +44,8 @@ def trajectory_section(ctx: Context, text: str) -> None:
     """One token's cosine, layer by layer, to its own last-layer vector and to the others."""
     view = layer_view(ctx, ctx.fingerprint, text)
     labels = [f"{i}: {token}" for i, token in enumerate(view.tokens)]
-    st.session_state.setdefault("token_position", min(1, len(labels) - 1))
+    if st.session_state.get("token_position", len(labels)) >= len(labels):  # a shorter text
+        st.session_state["token_position"] = min(1, len(labels) - 1)
     position = st.selectbox(
         "Trajectory of the token",
         range(len(labels)),
@@ -70,10 +71,13 @@ def attention_section(ctx: Context, text: str) -> None:
     weights = view.of(layer - 1, None if head == AVERAGE else head - 1)
     first = 0
     if len(view.tokens) > ATTENTION_WINDOW:
+        last_start = len(view.tokens) - ATTENTION_WINDOW
+        if st.session_state.get("token_att_from", 0) > last_start:  # a shorter text
+            st.session_state["token_att_from"] = last_start
         first = st.slider(
             f"Attention shows {ATTENTION_WINDOW} of the {len(view.tokens)} positions, from",
             0,
-            len(view.tokens) - ATTENTION_WINDOW,
+            last_start,
             key="token_att_from",
         )
     shown = slice(first, first + ATTENTION_WINDOW)
