@@ -35,6 +35,10 @@ def test_a_tokens_trajectory_ends_at_its_own_final_vector(bench) -> None:
     assert path["to_final"].shape == path["to_others"].shape == (3,)
     assert path["to_final"][-1] == pytest.approx(1.0, abs=1e-5)
     assert np.all(np.abs(path["to_others"]) <= 1.0 + 1e-5)
+    assert path["to_each"].shape == (3, len(view.tokens))
+    np.testing.assert_allclose(path["to_each"][:, 3], 1.0, atol=1e-5)
+    others = np.delete(path["to_each"], 3, axis=1).mean(axis=1)
+    np.testing.assert_allclose(path["to_others"], others, atol=1e-6)
 
 
 def test_a_layer_the_model_does_not_have_is_refused(bench) -> None:

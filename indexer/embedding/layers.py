@@ -42,20 +42,17 @@ class LayerView:
 
     def trajectory(self, position: int) -> dict[str, np.ndarray]:
         """How one position's vector travels through the layers: at each layer its cosine to its
-        own last-layer vector (`to_final`) and its mean cosine to the other positions at that
-        layer (`to_others`)."""
+        own last-layer vector (`to_final`, layers + 1), to every position at that layer
+        (`to_each`, layers + 1 by positions; itself 1) and their mean over the other positions
+        (`to_others`)."""
         unit = self.vectors / np.maximum(
             np.linalg.norm(self.vectors, axis=-1, keepdims=True), 1e-12
         )
         own = unit[:, position]
-        to_final = own @ own[-1]
-        others = np.delete(unit, position, axis=1)
-        to_others = (
-            np.einsum("ld,lnd->ln", own, others).mean(axis=1)
-            if others.shape[1]
-            else np.zeros(len(own))
-        )
-        return {"to_final": to_final, "to_others": to_others}
+        to_each = np.einsum("ld,lnd->ln", own, unit)
+        others = np.delete(to_each, position, axis=1)
+        to_others = others.mean(axis=1) if others.shape[1] else np.zeros(len(own))
+        return {"to_final": own @ own[-1], "to_each": to_each, "to_others": to_others}
 
 
 def layer_count(embedder: Embedder) -> int:

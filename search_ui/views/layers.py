@@ -13,6 +13,7 @@ from search_ui.context import Context, token_view
 
 ATTENTION_WINDOW = 128  # positions drawn at once in the attention charts
 AVERAGE = "average of the heads"
+TRAJECTORY_TOKENS = 64  # tokens in the layer x token cosine map
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -53,8 +54,19 @@ def trajectory_section(ctx: Context, text: str) -> None:
         key="token_position",
     )
     path = view.trajectory(position)
-    st.altair_chart(
+    left, right = st.columns(2)
+    left.altair_chart(
         layer_charts.trajectory(path["to_final"], path["to_others"], view.tokens[position]),
+        width="stretch",
+    )
+    shown = slice(0, TRAJECTORY_TOKENS)
+    right.altair_chart(
+        charts.heatmap(
+            path["to_each"][:, shown],
+            [f"layer {layer}" for layer in range(len(path["to_each"]))],
+            view.tokens[shown],
+            f"cosine of “{view.tokens[position]}” to each token, layer by layer",
+        ),
         width="stretch",
     )
 
