@@ -400,7 +400,7 @@ def test_concordance_page_groups_escaped_context_lines_that_open_their_document(
     assert [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
     line = next(e.value for e in app.get("html") if "<mark" in e.value)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; " in line and "<script>" not in line
-    assert ">unsafe</mark> markup" in line
+    assert ">unsafe</mark>" in line and "> markup</span>" in line
     assert "&lt;script&gt;" not in markdown_only(app) and "<script>" not in markdown(app)
     app.button(key="kwic_0_0").click().run()
     assert app.sidebar.radio(key="page").value == "Document"

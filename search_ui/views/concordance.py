@@ -14,7 +14,10 @@ from search_ui import charts, render
 from search_ui.context import Context, html, select
 from store.errors import SemsearchError
 
-KWIC_STYLE = "font-family:monospace;white-space:pre;overflow:hidden"
+KWIC_STYLE = "display:flex;font-family:monospace;white-space:pre;line-height:2.4"
+# the left context ends at the word and is cut on its left; the right one is cut on its right
+LEFT_STYLE = "flex:1;display:flex;justify-content:flex-end;overflow:hidden"
+RIGHT_STYLE = "flex:1;overflow:hidden;text-overflow:ellipsis"
 
 
 def concordance_page(ctx: Context) -> None:
@@ -78,7 +81,7 @@ def summary(result: Concordance) -> None:
 
 def kwic_line(occurrence: Occurrence, key: str) -> None:
     """One keyword-in-context line (escaped) with a button that opens its document."""
-    opens, line = st.columns([1, 5])
+    opens, line = st.columns([1, 4], vertical_alignment="center")
     opens.button(
         f"{occurrence.doc_id} #{occurrence.chunk_ord}",
         key=key,
@@ -88,9 +91,10 @@ def kwic_line(occurrence: Occurrence, key: str) -> None:
     )
     with line:
         html(
-            f'<div style="{KWIC_STYLE}">{render.escaped(occurrence.left.rjust(60))}'
+            f'<div style="{KWIC_STYLE}"><span style="{LEFT_STYLE}"><span>'
+            f"{render.escaped(occurrence.left)}</span></span>"
             f'<mark style="{render.MARK_STYLE}">{render.escaped(occurrence.word)}</mark>'
-            f"{render.escaped(occurrence.right)}</div>"
+            f'<span style="{RIGHT_STYLE}">{render.escaped(occurrence.right)}</span></div>'
         )
 
 
