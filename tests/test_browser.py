@@ -233,7 +233,8 @@ def test_concordance_and_attention_in_a_real_browser(tmp_path, tiny_model_dir) -
             box.fill("unsafe")
             box.press("Enter")
             page.get_by_text("Group 1 · 1 occurrences").first.wait_for()
-            assert "<script>alert(1)</script> unsafe markup" in page.locator("body").inner_text()
+            shown = " ".join(page.locator("body").inner_text().split())  # one line per cell
+            assert "<b>bold</b> title <script>alert(1)</script> unsafe markup" in shown
             page.get_by_role("button", name="xss #0").click()
             page.get_by_text("Highlighted: chunk 0").first.wait_for()
             page.goto(f"{url}/?page=Token+explorer")
