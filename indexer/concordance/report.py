@@ -138,7 +138,8 @@ def occurrence_vectors(
         chunk_id = order[position]
         for index in wanted[chunk_id]:
             pieces = windows[chunk_id].positions(found[index].start, found[index].end)
-            result[index] = states[layer, pieces].mean(axis=0)
+            if pieces:  # a word the tokenizer kept no wordpiece of stays a zero vector
+                result[index] = states[layer, pieces].mean(axis=0)
     return result
 
 
@@ -156,12 +157,12 @@ def distinctive(
     size, word_lower = labels.count(number), word.lower()
     rest = len(labels) - size
     scored = [
-        (word, count / size - (outside[word] / rest if rest else 0.0), count / size)
-        for word, count in inside.items()
-        if count >= 2 and word != word_lower and word not in FUNCTION_WORDS and not word.isdigit()
+        (near, count / size - (outside[near] / rest if rest else 0.0), count / size)
+        for near, count in inside.items()
+        if count >= 2 and near != word_lower and near not in FUNCTION_WORDS and not near.isdigit()
     ]
     scored.sort(key=lambda item: (-item[1], item[0]))
-    return [(word, round(share, 3)) for word, _, share in scored[:DISTINCTIVE_WORDS]]
+    return [(near, round(share, 3)) for near, _, share in scored[:DISTINCTIVE_WORDS]]
 
 
 def plane(unit: np.ndarray) -> np.ndarray:
