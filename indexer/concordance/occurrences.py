@@ -88,9 +88,10 @@ def spread(count: int) -> np.ndarray:
 
 
 def find(store: Store, word: str, limit: int, neighbours: int) -> tuple[list[Occurrence], int]:
-    """Up to `limit` occurrences of `word` (spread evenly when there are more), in document
-    order, and the number of chunks the full-text index matched. An occurrence in the overlap
-    of two windows is taken once. `neighbours`: words either side kept as its neighbours."""
+    """Up to `limit` occurrences of `word` (spread evenly when there are more), in the store's
+    order (chunk id, then position), and the number of chunks the full-text index matched. An
+    occurrence in the overlap of two windows is taken once. `neighbours`: words either side kept
+    as its neighbours."""
     word = checked_word(word)
     pattern = re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE)
     chunk_ids = store.chunks_with_word(word)
