@@ -28,6 +28,7 @@ import numpy as np
 from indexer import pipeline
 from indexer.settings import (
     CONCORDANCE_LIMIT,
+    CONCORDANCES_KEPT,
     INDEX,
     MODE,
     NEIGHBOUR_SAMPLE,
@@ -55,6 +56,9 @@ from store.store import DB_FILE, Store, store_exists
 if TYPE_CHECKING:
     from indexer.concordance.report import Concordance
     from indexer.embedding.embedder import Embedder
+
+
+CONCORDANCE_KEY = "concordance/"  # cached concordances, by word, limit and layer
 
 
 class SearchError(SemsearchError):
@@ -388,10 +392,14 @@ class Collection(Workbench):
 
         checked = None if layer is None else self._checked_layer(layer)
         with self._lock:
-            return self._per_generation(
-                f"concordance/{word.strip().lower()}/{limit}/{checked}",
+            result = self._per_generation(
+                f"{CONCORDANCE_KEY}{word.strip().lower()}/{limit}/{checked}",
                 lambda: report.build(self._store(), self._query_embedder(), word, limit, checked),
             )
+            kept = [name for name in self._derived if name.startswith(CONCORDANCE_KEY)]
+            for oldest in kept[: max(len(kept) - CONCORDANCES_KEPT, 0)]:
+                del self._derived[oldest]
+            return result
 
     # -- reading --------------------------------------------------------------------------------
 

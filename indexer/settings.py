@@ -43,6 +43,7 @@ RECALL_SAMPLE = 200  # stored chunks used as queries to measure it (95% CI about
 RECALL_THRESHOLD = 0.90  # `verify --recall` fails below this: the index misses 1 in 10 neighbours
 # The concordance of a word (`semsearch concordance`): its occurrences, grouped by sense.
 CONCORDANCE_LIMIT = 200  # occurrences taken, spread evenly over the store when there are more
+CONCORDANCES_KEPT = 32  # concordances a Collection keeps cached (the oldest go first)
 KWIC_CHARS = 60  # characters of context either side of an occurrence in a keyword-in-context line
 TYPICAL_LINES = 5  # occurrences nearest a group's centre shown for it
 NEIGHBOUR_WORDS = 8  # words either side of an occurrence that count as its neighbours

@@ -103,6 +103,18 @@ def test_the_concordance_is_cached_per_store_generation(store_path, tmp_path, mo
         assert len(calls) == 3 and len(again.occurrences) == len(first.occurrences) + 1
 
 
+def test_a_collection_keeps_only_the_latest_concordances(store_path, monkeypatch) -> None:
+    import indexer.collection
+
+    monkeypatch.setattr(indexer.collection, "CONCORDANCES_KEPT", 2)
+    with Collection(store_path, quiet=True) as collection:
+        first, the = collection.concordance("bank"), collection.concordance("the")
+        assert collection.concordance("bank") is first
+        collection.concordance("river")
+        assert collection.concordance("the") is the
+        assert collection.concordance("bank") is not first  # dropped, computed again
+
+
 def test_a_word_not_in_the_store_has_no_groups_and_a_phrase_is_refused(store_path) -> None:
     with Collection(store_path, quiet=True) as collection:
         empty = collection.concordance("zeppelin")
