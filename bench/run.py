@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark]
+                               spark,runtimes]
                         [--quick] [--readme]
 """
 
@@ -26,6 +26,7 @@ from bench import (
     long_documents,
     pipeline,
     quality,
+    runtimes,
     spark,
 )
 from bench.common import cranfield, machine
@@ -43,6 +44,7 @@ SECTIONS = (
     "gpu",
     "long",
     "spark",
+    "runtimes",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -108,6 +110,22 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
             add(f"GPU end-to-end vs pure embedding ({precision})", value, ">= 0.6x", value >= 0.6)
             value = row["pure_vs_best_sentence_transformers"]
             add(f"GPU pure embedding vs best ST ({precision})", value, ">= 2.5x", value >= 2.5)
+    cpu = report.get("runtimes", {})
+    if cpu.get("seed", {}).get("end_to_end"):
+        e2e = cpu["seed"]["end_to_end"]
+        value = e2e["ORT fp32 (default)"]["index_vs_sentence_transformers"]
+        add("CPU index (default, seed) vs ST encode", value, ">= 2.0x", value >= 2.0)
+        value = e2e["ORT fp32 (default)"]["index_vs_pure"]
+        add("CPU index (default, seed) vs our pure embedding", value, ">= 0.95x", value >= 0.95)
+        value = e2e["ORT int8"]["index_vs_sentence_transformers"]
+        add("CPU index (int8, seed) vs ST encode", value, ">= 3.5x", value >= 3.5)
+        value = cpu["seed"]["embedding"]["ORT fp32 (default)"]["min_cosine_vs_torch_fp32"]
+        add("default vectors vs torch fp32 (min cosine)", value, ">= 0.99999", value >= 0.99999)
+        value = cpu["seed"]["latency"]["ORT fp32 (default)"]["p50_speedup_vs_torch"]
+        add("query embedding p50 vs torch (seed)", value, ">= 2x", value >= 2)
+    if cpu.get("minilm", {}).get("int8_quality"):
+        loss = cpu["minilm"]["int8_quality"]["loss"]["cranfield_ndcg@10"]
+        add("int8 Cranfield nDCG@10 loss (MiniLM)", loss, "report (<= 0.01)", loss <= 0.01)
     lat = report.get("latency")
     if lat:
         largest = max(latency.SIZES)
@@ -353,6 +371,12 @@ def markdown(report: dict[str, Any]) -> str:
             )
             + f"\n\nIngest (the single writer): {section['ingest_docs_per_s']:,} docs/s."
         )
+    if "runtimes" in report:
+        parts.append(
+            "### 10. CPU runtimes: ONNX Runtime fp32 / int8, torch, sentence-transformers, "
+            f"fastembed\n\n{report['runtimes']['note']} (seed).\n\n"
+            + runtimes.summary(report["runtimes"])
+        )
     return "\n\n".join(parts) + "\n"
 
 
@@ -408,6 +432,7 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
+        runtimes.EMBED_DOCS, runtimes.INDEX_DOCS, runtimes.QUERIES = 1_000, 1_000, 30
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
     started = time.perf_counter()
@@ -452,6 +477,8 @@ def main(argv: list[str] | None = None) -> None:
     if "spark" in chosen:
         print("bench: 9. Spark local[N] vs the local job", flush=True)
         report["spark"] = spark.run(common.WORDNET_DOCS)
+    if "runtimes" in chosen:
+        report["runtimes"] = runtimes.run()
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

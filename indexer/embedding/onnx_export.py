@@ -66,19 +66,25 @@ def _export(model: PreTrainedModel, optimize: bool):  # -> onnx_ir.Model
     positions = int(model.config.max_position_embeddings)
     batch = torch.export.Dim("batch", max=MAX_BATCH)
     seq = torch.export.Dim("seq", max=positions)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            _Encoder(model).eval(),
-            (ids, mask, torch.zeros_like(ids)),
-            input_names=list(INPUTS),
-            output_names=[OUTPUT],
-            dynamic_shapes={name: {0: batch, 1: seq} for name in INPUTS},
-            dynamo=True,
-            external_data=False,
-            optimize=optimize,
-            verbose=False,
-        )
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)  # e.g. "torchvision is not installed. Skipping ..."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(
+                _Encoder(model).eval(),
+                (ids, mask, torch.zeros_like(ids)),
+                input_names=list(INPUTS),
+                output_names=[OUTPUT],
+                dynamic_shapes={name: {0: batch, 1: seq} for name in INPUTS},
+                dynamo=True,
+                external_data=False,
+                optimize=optimize,
+                verbose=False,
+            )
+    finally:
+        exporter_log.setLevel(level)
     return program.model
 
 
