@@ -100,6 +100,8 @@ class GraphCache:
             }
             os.replace(scratch, self.path(key))
             _write_atomically(self._sidecar(key), json.dumps(facts, indent=1))
+        except OSError as error:  # e.g. a full disk: the graph cannot be kept
+            raise CacheUnwritable(f"{self.folder}: {error.strerror or error}") from error
         finally:
             scratch.unlink(missing_ok=True)
         return self.path(key)
