@@ -195,7 +195,7 @@ def query_latency(ours: dict[str, Embedder], texts: list[str]) -> dict[str, Any]
             embedder.embed([query])
             times[name].append(1000 * (time.perf_counter() - started))
     torch_p50 = median(times["torch fp32"])
-    return {
+    return {"queries": len(queries)} | {
         name: {
             "p50_ms": round(median(values), 2),
             "p99_ms": round(percentile(values, 99), 2),
@@ -270,9 +270,10 @@ def summary(report: dict[str, Any]) -> str:
             "\n\n"
             + table(["variant", "docs/s", "x sentence-transformers", "min cos vs torch"], rows)
         )
-        rows = [[name, *row.values()] for name, row in section["latency"].items()]
+        latency = section["latency"]
+        rows = [[name, *row.values()] for name, row in latency.items() if isinstance(row, dict)]
         parts.append(
-            f"**{label}, query embedding latency** (batch 1, {QUERIES} queries)\n\n"
+            f"**{label}, query embedding latency** (batch 1, {latency.get('queries')} queries)\n\n"
             + table(["runtime", "p50 ms", "p99 ms", "p50 speed-up vs torch"], rows)
         )
         if "end_to_end" in section:
