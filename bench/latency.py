@@ -15,6 +15,7 @@ from indexer.embedding.embedder import Embedder
 from indexer.settings import RECALL_K, RECALL_SAMPLE
 from store.faiss_index import VectorIndex
 from store.index_cache import TRAINING_SAMPLE
+from store.recipe import Recipe
 from store.records import ChunkRecord, DocumentRecord
 from store.store import Store
 
@@ -114,16 +115,11 @@ def run(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -> dict[str
     return result
 
 
-def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -> dict[str, Any]:
-    """The product's own path at 100k chunks: embed the query, Store.search (FAISS, SQLite), and
-    the recall the store reports for each index type (its own chunks as queries), to set beside
-    the recall measured with real queries above."""
-    data = noisy_copies(vectors, SIZES[0], seed=2)
-    result = {}
-    with (
-        tempfile.TemporaryDirectory(prefix="semsearch-latency-") as folder,
-        Store.create(Path(folder) / "store", embedder.recipe, "flat") as store,
-    ):
+def synthetic_store(folder: Path, data: np.ndarray, recipe: Recipe, spec: str) -> Store:
+    """A writable store of one document per vector (`d0`, `d1` ...), written in batches; the
+    caller closes it, which saves its index."""
+    store = Store.create(folder, recipe, spec)
+    try:
         for start in range(0, len(data), 10_000):
             store.upsert(
                 [
@@ -135,6 +131,22 @@ def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -
                     for i in range(start, min(start + 10_000, len(data)))
                 ]
             )
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def through_store(vectors: np.ndarray, embedder: Embedder, queries: list[str]) -> dict[str, Any]:
+    """The product's own path at 100k chunks: embed the query, Store.search (FAISS, SQLite), and
+    the recall the store reports for each index type (its own chunks as queries), to set beside
+    the recall measured with real queries above."""
+    data = noisy_copies(vectors, SIZES[0], seed=2)
+    result = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="semsearch-latency-") as folder,
+        synthetic_store(Path(folder) / "store", data, embedder.recipe, "flat") as store,
+    ):
         for spec in STORE_SPECS:
             store.rebuild(spec)
             latencies = []

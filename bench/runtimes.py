@@ -1,4 +1,4 @@
-"""Section 10: the CPU runtimes side by side in one interleaved run: ONNX Runtime fp32 (the
+"""Section 12: the CPU runtimes side by side in one interleaved run: ONNX Runtime fp32 (the
 default), ONNX Runtime int8, torch fp32, sentence-transformers and fastembed (pointed at our own
 exported graph, offline), on the seed architecture and on MiniLM: embedding only, end to end
 (`semsearch index`), query embedding latency, and int8's quality loss."""
@@ -237,7 +237,7 @@ def run() -> dict[str, Any]:
             ("seed", str(seed), seed),
             ("minilm", FALLBACK_MODEL, fallback_model_path()),
         ):
-            print(f"bench: 10. runtimes, {label}", flush=True)
+            print(f"bench: 12. runtimes, {label}", flush=True)
             ours = _ours(model)  # exports (or finds) the graphs first: not timed
             section: dict[str, Any] = {
                 "embedding": embedding_only(ours, folder, texts[:EMBED_DOCS], work),

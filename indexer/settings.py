@@ -54,8 +54,30 @@ STORE_ENV = "SEMSEARCH_STORE"
 STORE_FOLDER = "semsearch-store"  # not `store`, the name of a package in this checkout
 SPARK_RUN_DIR = "spark-run"  # inside the store folder, unless --run-dir
 SHARDS_PER_CORE = 2  # shards (and embedding tasks) per core of the Spark cluster
-UI_HOST = "127.0.0.1"
+UI_HOST = "127.0.0.1"  # this machine only
 UI_PORT = 8501
+# `semsearch serve` (HTTP) and `semsearch mcp`
+SERVE_HOST = UI_HOST
+SERVE_PORT = 8700
+TOKEN_ENV = "SEMSEARCH_TOKEN"  # the token that allows writes over HTTP
+MAX_K = 100  # documents a request may ask for
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body above this gets 413
+MAX_QUERY_CHARS = 2_000
+MAX_FILTERS = 20
+MAX_TEXTS = 256  # texts per /embed request
+MAX_TEXT_CHARS = 10_000  # one text to /embed, /tokens or /explain
+MAX_RECORDS = 1_000  # documents per POST /documents or MCP add
+WATCH_SECONDS = 1.0  # how often the server looks for a new store generation
+LOAD_WAIT_SECONDS = 2.0  # a request waits this long for a load in progress, then gets 503
+GRACEFUL_SECONDS = 10  # SIGTERM: how long in-flight requests may take to finish
+# Files are untrusted input: what reading one may cost. A file over a limit is skipped and listed
+# with the limit, never read in part.
+MAX_DOCUMENT_BYTES = 256 * 1024**2  # one document file or one e-mail message: its text is held
+# whole in memory and embedded as one document, so a bigger one is refused before it is opened
+MAX_UNZIPPED_BYTES = 256 * 1024**2  # what a DOCX/PPTX/ODT/EPUB may inflate to (zip bombs)
+MAX_ZIP_MEMBERS = 10_000  # files inside one such package
+MAX_ZIP_RATIO = 500  # inflated / compressed, for a member over 1 MiB: repetitive real office XML
+# reaches about 100x, deflate's own limit is about 1030x (a bomb)
 
 
 class SettingsError(SemsearchError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -569,6 +570,50 @@ def test_a_schema_1_store_is_upgraded_by_a_writer(tmp_path) -> None:
         found = {h.doc_id for h in store.search(None, "dogs", k=100, mode="lexical")}
         assert found == {doc.id for doc in docs if "dogs" in doc.text}
         assert store.search(docs[7].chunks[1].vector, None, k=1, mode="dense")[0].doc_id == "d7"
+
+
+def test_a_schema_2_store_is_upgraded_in_place_and_gains_page_numbers(tmp_path) -> None:
+    folder = tmp_path / "old"
+    docs = make_docs(10)
+    with Store.create(folder, RECIPE, "flat") as store:
+        store.upsert(docs)
+    with sqlite3.connect(folder / "store.db") as db:  # the store as schema 2 left it
+        db.execute("ALTER TABLE documents DROP COLUMN pages")
+        db.execute("ALTER TABLE chunks DROP COLUMN page")
+        db.execute("ALTER TABLE chunks DROP COLUMN last_page")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="semsearch repair"):
+        Store.open(folder)
+    first, second = unit(np.random.default_rng(3), 2)
+    text = "page one text\n\npage two text"
+    paged = DocumentRecord(
+        "paged",
+        text,
+        pages=[0, 15],
+        chunks=[ChunkRecord(0, 0, 13, 3, first, 1, 1), ChunkRecord(1, 5, 28, 5, second, 1, 2)],
+    )
+    with Store.open(folder, writable=True) as store:  # a writer upgrades it, keeping every row
+        store.upsert([paged])
+    with Store.open(folder) as store:
+        assert store.verify(100)["ok"]
+        old = store.get("d3")
+        assert old["text"] == docs[3].text and old["pages"] is None
+        assert [(c["page"], c["last_page"]) for c in old["chunks"]] == [(None, None)] * 2
+        new = store.get("paged")
+        assert new["pages"] == [0, 15]
+        assert [(c["page"], c["last_page"]) for c in new["chunks"]] == [(1, 1), (1, 2)]
+        hit = store.search(second, None, k=1, mode="dense")[0]
+        assert (hit.doc_id, hit.page, hit.last_page) == ("paged", 1, 2)
+        assert hit.as_dict()["page"] == 1
+
+
+def test_the_content_hash_of_an_unpaginated_document_does_not_change_with_pages() -> None:
+    plain = DocumentRecord("a", "some text", "T", metadata={"k": 1})
+    paged = DocumentRecord("a", "some text", "T", metadata={"k": 1}, pages=[0])
+    repaged = DocumentRecord("a", "some text", "T", metadata={"k": 1}, pages=[0, 5])
+    digest = hashlib.sha256(json.dumps(["some text", "T", {"k": 1}], sort_keys=True).encode())
+    assert plain.content_hash == digest.hexdigest()  # stores made before pages keep their hashes
+    assert len({plain.content_hash, paged.content_hash, repaged.content_hash}) == 3
 
 
 def test_another_stores_index_file_is_never_searched(tmp_path) -> None:

@@ -117,7 +117,8 @@ def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
             f"<b>{rank}. {render.escaped(hit.title or hit.doc_id)}</b> "
             f'<span style="{render.MUTED_STYLE};font-size:0.85em">score {hit.score:.4f}'
             f"{' · ' + render.escaped(parts) if mode == 'hybrid' else ''} · "
-            f"{render.escaped(hit.doc_id)} · chunk {hit.chunk_ord} [{hit.start}:{hit.end}]"
+            f"{render.escaped(hit.doc_id)} · {hit.page_label + ' · ' if hit.page_label else ''}"
+            f"chunk {hit.chunk_ord} [{hit.start}:{hit.end}]"
             "</span>"
         )
         html(render.block(render.highlight(hit.text, query)))
