@@ -13,6 +13,7 @@ import pytest
 from indexer import Collection, Settings
 from indexer.embedding import onnx_runtime
 from indexer.embedding.embedder import Embedder
+from indexer.embedding.onnx_cache import GraphCache, GraphKey
 from indexer.embedding.onnx_export import GraphExportError
 from indexer.embedding.runtime import RuntimeUnavailableError
 from indexer.settings import CACHE_ENV, SettingsError, resolve_runtime
@@ -79,7 +80,7 @@ def test_damaged_cache_file_is_exported_again(
     damage, tiny, onnx_cache, own_cache, exports, capsys
 ) -> None:
     shutil.copytree(onnx_cache / "onnx", own_cache / "onnx")
-    graph = next(p for p in (own_cache / "onnx").glob("*-fp32.onnx"))
+    graph = GraphCache(own_cache / "onnx").path(GraphKey(tiny.loaded.fingerprint, "fp32"))
     data = bytearray(graph.read_bytes())
     if damage == "flip a byte":
         data[len(data) // 2] ^= 0xFF
