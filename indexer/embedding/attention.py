@@ -58,4 +58,5 @@ def attention_view(embedder: Embedder, text: str) -> AttentionView:
     """The attention weights of a text at most one window long, [CLS] and [SEP] included."""
     encoding, ids = embedder.one_window(text)
     tokens, offsets, _ = window_positions(text, encoding)
-    return AttentionView(text, tokens, offsets, attention_weights(embedder, ids).cpu().numpy())
+    weights = attention_weights(embedder, torch.from_numpy(ids)).cpu().numpy()
+    return AttentionView(text, tokens, offsets, weights)

@@ -76,7 +76,8 @@ def forward_layers(embedder: Embedder, ids: torch.Tensor, mask: torch.Tensor) ->
 def layer_view(embedder: Embedder, text: str) -> LayerView:
     """Every layer's vectors of a text at most one window long, [CLS] and [SEP] included."""
     encoding, ids = embedder.one_window(text)
-    states = forward_layers(embedder, ids, torch.ones_like(ids))[:, 0].cpu().numpy()
+    ids_tensor = torch.from_numpy(ids)
+    states = forward_layers(embedder, ids_tensor, torch.ones_like(ids_tensor))[:, 0].cpu().numpy()
     return LayerView(text, *window_positions(text, encoding), vectors=states)
 
 
