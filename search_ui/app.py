@@ -16,7 +16,7 @@ from search_ui import render, url_state
 from search_ui.context import Context
 from search_ui.filters import ACTIVE_FILTERS
 from search_ui.state import keep_widget_state, pop_notices
-from search_ui.views import compare, document, index, search, tokens
+from search_ui.views import compare, concordance, document, index, search, tokens
 from store.errors import SemsearchError, StoreError
 
 PAGES = {
@@ -24,6 +24,7 @@ PAGES = {
     "Document": document.document_page,
     "Token explorer": tokens.token_page,
     "Compare": compare.compare_page,
+    "Concordance": concordance.concordance_page,
     "Index": index.index_page,
 }
 

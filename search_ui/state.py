@@ -15,6 +15,7 @@ DEFAULTS = {
     "map_size": 500,
 }
 PERSISTENT_PREFIXES = ("query", "k", "mode", "filter_", "token_", "compare_", "map_")
+PERSISTENT_PREFIXES += ("concordance_",)  # the Concordance page
 NOTICES = "_notices"  # what was dropped or clamped from a link, shown once
 
 

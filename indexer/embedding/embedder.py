@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tokenizers import Encoding
 
 from indexer.embedding import tokenization
 from indexer.embedding.chunking import Window, windows
 from indexer.embedding.model import LoadedModel, ModelLoadError, load_model
 from indexer.embedding.pooling import position_weights, weighted_mean
 from indexer.embedding.tokenization import Tokens
-from indexer.embedding.views import Explanation, TokenView
+from indexer.embedding.views import Explanation, TokenView, window_positions
 from indexer.settings import (
     BATCH_TOKENS,
     CHUNK_TOKENS,
@@ -308,8 +309,9 @@ class Embedder:
 
     # -- looking inside -------------------------------------------------------------------------
 
-    def token_embeddings(self, text: str) -> TokenView:
-        """Every position's vector from the last layer, with its wordpiece and character offsets."""
+    def one_window(self, text: str) -> tuple[Encoding, np.ndarray]:
+        """The wordpieces of a text at most one window long and its model input, (1, n + 2)
+        ids with [CLS] and [SEP]; TextTooLongError for a longer text."""
         encoding = self._tokenizer.encode(text, add_special_tokens=False)
         limit = self.loaded.max_positions - 2
         if len(encoding.ids) > limit:
@@ -317,15 +319,17 @@ class Embedder:
                 f"text has {len(encoding.ids)} wordpieces; one window holds at most {limit}: "
                 "look at one chunk of it instead"
             )
-        ids = np.array([[self._cls_id, *encoding.ids, self._sep_id]], np.int64)
+        return encoding, np.array([[self._cls_id, *encoding.ids, self._sep_id]], np.int64)
+
+    def window_ids(self, span: np.ndarray) -> np.ndarray:
+        """A window's model input: its wordpiece ids between [CLS] and [SEP]."""
+        return np.concatenate([[self._cls_id], span, [self._sep_id]]).astype(np.int64)
+
+    def token_embeddings(self, text: str) -> TokenView:
+        """Every position's vector from the last layer, with its wordpiece and character offsets."""
+        encoding, ids = self.one_window(text)
         hidden = self._forward(ids, np.ones_like(ids))[0].cpu().numpy()
-        return TokenView(
-            text=text,
-            tokens=["[CLS]", *encoding.tokens, "[SEP]"],
-            offsets=[(0, 0), *encoding.offsets, (len(text), len(text))],
-            word_ids=[None, *encoding.word_ids, None],
-            vectors=hidden,
-        )
+        return TokenView(text, *window_positions(text, encoding), vectors=hidden)
 
     def explain(self, query: str, text: str) -> Explanation:
         """Each position's exact share of the cosine between `query` and `text`.

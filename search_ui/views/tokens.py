@@ -10,7 +10,8 @@ import streamlit as st
 from indexer.embedding.comparison import cosine_matrix
 from indexer.embedding.views import TokenView
 from search_ui import charts, render
-from search_ui.context import Context, html, opened_chunk, token_view
+from search_ui.context import Context, html, opened_chunk
+from search_ui.views import layers
 from store.errors import SemsearchError
 
 TOKEN_WINDOW = 64  # wordpieces shown at once in the token x token map
@@ -54,14 +55,14 @@ def token_page(ctx: Context) -> None:
         return
     level = st.radio("Level", ["wordpiece", "word"], horizontal=True, key="token_level")
     try:
-        view = token_view(ctx, ctx.fingerprint, text)
+        view, layer = layers.chosen_layer_view(ctx, text)
     except SemsearchError as error:
         st.error(str(error))
         return
     labels, vectors, frame = token_table(view, level)
     st.caption(
         f"{len(view.tokens)} wordpieces ([CLS] and [SEP] included) · {len(view.words().words)}"
-        f" words · {vectors.shape[1]} dimensions (last hidden layer)"
+        f" words · {vectors.shape[1]} dimensions (layer {layer})"
     )
     whole = st.checkbox("Show whole vectors", key="token_whole")
     shown = vectors.shape[1] if whole else min(8, vectors.shape[1])
@@ -119,6 +120,8 @@ def token_page(ctx: Context) -> None:
         ),
         width="stretch",
     )
+    layers.trajectory_section(ctx, text)
+    layers.attention_section(ctx, text)
 
 
 def opened_chunk_text(ctx: Context) -> str | None:
