@@ -240,7 +240,8 @@ def test_concordance_and_attention_in_a_real_browser(tmp_path, tiny_model_dir) -
             page.goto(f"{url}/?page=Token+explorer")
             page.get_by_text("Show attention").first.click()
             page.get_by_text("heads averaged").first.wait_for()
-            assert page.locator("canvas, svg.marks").count() >= 5
+            charts = "document.querySelectorAll('canvas, svg.marks').length >= 5"
+            page.wait_for_function(charts)  # Vega draws after the text: wait, never sample once
         finally:
             browser.close()
 
