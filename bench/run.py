@@ -456,11 +456,12 @@ def serving_markdown(section: dict[str, Any]) -> str:
         for nprobe, row in big["nprobe"]["rows"].items()
     ]
     return (
-        f"### 11. `semsearch serve`: {section['searches']:,} searches from {section['clients']} "
-        f"clients at once, Cranfield ({load['documents']:,} documents, all-MiniLM-L6-v2, "
-        f"{section['threads']} torch thread)\n\n"
+        f"### 11. `semsearch serve`: {section['searches']:,} searches per row from "
+        f"{section['clients']} clients at once, Cranfield ({load['documents']:,} documents, "
+        f"all-MiniLM-L6-v2, {section['threads']} model thread; medians of "
+        f"{load.get('rounds', 1)} interleaved rounds)\n\n"
         + table(["path", "p50 ms", "p99 ms", "searches/s", "errors"], rows)
-        + "\n\nServed p50 minus in-process p50: "
+        + "\n\nServed p50 minus in-process p50 (median of the rounds' gaps): "
         + ", ".join(f"{mode} {gap} ms" for mode, gap in load["p50_gap_ms"].items())
         + f".\n\nAt {big['vectors']:,} vectors ({big['index']}, one client, embedding included, "
         f"{big['queries']} Cranfield queries): served p50 {big['served']['p50_ms']} ms / p99 "
