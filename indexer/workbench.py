@@ -22,6 +22,7 @@ from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, Settings
 from store.results import Hit
 
 if TYPE_CHECKING:
+    from indexer.embedding.chunking import Window
     from indexer.embedding.comparison import Comparison
     from indexer.embedding.embedder import Embedder
     from indexer.embedding.views import Explanation, TokenView
@@ -97,17 +98,24 @@ class Workbench:
         with self._lock:
             return self._query_embedder().embed(list(texts))
 
-    def tokens(self, text: str) -> TokenView:
-        """Every position's vector of a text at most one window long, with offsets."""
+    def windows(self, text: str) -> list[Window]:
+        """The windows `text` is cut into, as the store cuts a document (at least one)."""
         with self._lock:
-            return self.embedder.token_embeddings(text)
+            return self.embedder.text_windows(text)
 
-    def compare(self, a: str, b: str) -> Comparison:
-        """Token-by-token and pooled cosines of two texts."""
+    def tokens(self, text: str, window: int | None = None) -> TokenView:
+        """Every position's vector of a text at most one window long, with offsets; or of its
+        window number `window` (see `windows`), for a text of any length."""
+        with self._lock:
+            return self.embedder.token_embeddings(text, window)
+
+    def compare(self, a: str, b: str, windows: tuple[int, int] = (0, 0)) -> Comparison:
+        """Pooled cosines of two texts, and token-by-token cosines of one window of each (see
+        `windows`; a short text's only one by default)."""
         from indexer.embedding.comparison import compare
 
         with self._lock:
-            return compare(self.embedder, a, b)
+            return compare(self.embedder, a, b, windows)
 
     def explain(self, query: str, hit: Hit | str) -> Explanation:
         """Each token's exact share of the cosine between `query` and a hit's chunk (or a text)."""

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from indexer.collection import Collection
 from indexer.settings import Settings
+from search_ui.charts import QUERY_COLOUR
 from search_ui.render import BEST_STYLE, MARK_STYLE
 
 APP = str(Path(__file__).resolve().parents[1] / "search_ui" / "app.py")
@@ -119,7 +120,7 @@ def test_filter_that_matches_nothing_says_so(app) -> None:
 
 
 def test_metadata_filters_are_built_from_the_store(app) -> None:
-    assert app.slider(key="filter_meta.year").value == (1950, 1980)
+    assert app.select_slider(key="filter_meta.year").value == (1950, 1980)
     app.multiselect(key="filter_meta.lang").set_value(["de"])
     search(app, "engines")
     assert "1. Shock waves" in markdown(app) and "Jet engines" not in markdown(app)
@@ -192,7 +193,7 @@ def test_index_page_shows_counts_and_last_query_scores(app) -> None:
 def test_document_html_is_rendered_as_text(app) -> None:
     search(app, "unsafe markup", "lexical")
     text = markdown(app)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
     assert "&lt;b&gt;bold&lt;/b&gt; title" in text and "<b>bold</b>" not in text
     app.button(key="open_1").click().run()
     assert "<script>alert" not in markdown(app) and "&lt;script&gt;alert" in markdown(app)
@@ -293,23 +294,33 @@ def test_token_explorer_says_when_empty_windows_long_text_and_caches(app, monkey
     calls = []
     original = Collection.tokens
     monkeypatch.setattr(
-        Collection, "tokens", lambda self, text: calls.append(text) or original(self, text)
+        Collection,
+        "tokens",
+        lambda self, text, window=None: calls.append(text) or original(self, text, window),
     )
     app.sidebar.radio(key="page").set_value("Token explorer").run()
     app.text_area(key="token_text").input("   ").run()
     assert any("Type some text" in info.value for info in app.info)
-    app.text_area(key="token_text").input(" ".join(f"word{i}" for i in range(40))).run()
+    words = " ".join(f"word{i}" for i in range(40))
+    app.text_area(key="token_text").input(words).run()
     assert app.slider(key="token_from").max > 0  # more wordpieces than one map shows
     app.slider(key="token_dims").set_value(16).run()
     app.slider(key="token_from").set_value(10).run()
-    assert len(calls) == 1 and not app.exception
+    assert calls.count(words) == 1 and not app.exception
 
 
-def test_match_strength_against_the_stores_nearest_neighbours() -> None:
-    from search_ui.views.search import WEAK_SHARE, share_below
+def test_queries_with_no_answer_take_each_word_from_another_document() -> None:
+    from indexer.probes import no_answer_queries, share_below
 
+    texts = ["apple banana cherry", "delta echo foxtrot", "golf hotel india", "juliet kilo lima"]
+    document_of = {word: n for n, text in enumerate(texts) for word in text.split()}
+    queries = no_answer_queries(texts, 50)
+    assert len(queries) == 50 and len(set(queries)) > 25
+    for query in queries:
+        words = query.split()
+        assert 2 <= len(words) <= 4 and len({document_of[w] for w in words}) == len(words)
     reference = sorted(0.5 + 0.01 * i for i in range(40))
-    assert share_below(0.31, reference) == 0.0 < WEAK_SHARE
+    assert share_below(0.31, reference) == 0.0
     assert share_below(0.70, reference) == 0.5
     assert share_below(0.99, reference) == 1.0
 
@@ -318,9 +329,14 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
     from search_ui.views.index import COLOUR_TOP, colour_groups
 
     years = colour_groups(list(range(1900, 2000)), "year")
-    assert len(set(years)) == 5 and years[0] == "1900 – 1920" and years[-1].endswith("1999")
+    assert len(set(years.groups)) == 5 and years.groups[0] == "1900 – 1920"
+    assert years.groups[-1].endswith("1999") and years.sequential
+    skewed = colour_groups([1] * 40 + [2, 3] * 20 + list(range(4, 300)), "lines")
+    lows = [float(label.split(" – ")[0]) for label in skewed.order]
+    assert lows == sorted(lows) and len(lows) >= 3  # the legend in numeric order
     words = colour_groups([f"w{i % 20}" for i in range(100)] + [None], "word")
-    assert len(set(words)) == COLOUR_TOP + 1 and "(other)" in words
+    assert not words.sequential and set(words.groups) == set(words.order)
+    assert len(words.order) == COLOUR_TOP + 2 and words.order[-2:] == ["(other)", "(none)"]
     search(app, "wings")
     app.sidebar.radio(key="page").set_value("Index").run()
     app.selectbox(key="map_colour").set_value("year").run()
@@ -334,6 +350,12 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
         for role in pa.ipc.open_stream(dataset.data.data).read_all().column("role").to_pylist()
     }
     assert roles == {"document", "hit", "query"}
+    documents, last_query = json.loads(chart.spec)["layer"]
+    colours = documents["encoding"]["color"]["scale"]
+    lows = [float(label.split(" – ")[0]) for label in colours["domain"]]
+    assert lows == sorted(lows) and len(lows) > 2
+    assert QUERY_COLOUR not in colours["range"]  # the query's colour is no group's
+    assert last_query["encoding"]["shape"]["legend"] is not None  # the query is in a legend
 
 
 @pytest.mark.parametrize(
@@ -370,7 +392,7 @@ def test_a_link_whose_filters_do_not_fit_the_store_is_fitted_with_a_notice(
     elif widget == "filter_meta.lang":
         assert test.multiselect(key=widget).value == expected
     else:
-        assert tuple(test.slider(key=widget).value) == expected
+        assert tuple(test.select_slider(key=widget).value) == expected
 
 
 def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(

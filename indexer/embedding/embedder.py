@@ -304,22 +304,34 @@ class Embedder:
 
     # -- looking inside -------------------------------------------------------------------------
 
-    def token_embeddings(self, text: str) -> TokenView:
-        """Every position's vector from the last layer, with its wordpiece and character offsets."""
-        encoding = self._tokenizer.encode(text, add_special_tokens=False)
-        limit = self.loaded.max_positions - 2
-        if len(encoding.ids) > limit:
-            raise TextTooLongError(
-                f"text has {len(encoding.ids)} wordpieces; one window holds at most {limit}: "
-                "look at one chunk of it instead"
-            )
-        ids_tensor = torch.tensor([[self._cls_id, *encoding.ids, self._sep_id]])
+    def text_windows(self, text: str) -> list[Window]:
+        """The windows `text` is cut into, as a store cuts a document (no model needed)."""
+        return self.windows(self.tokenize([text], parallel=False)[0])
+
+    def token_embeddings(self, text: str, window: int | None = None) -> TokenView:
+        """Every position's vector from the last layer, with its wordpiece and character offsets:
+        of the whole text, which must fit one window (TextTooLongError), or of its window number
+        `window` (`text_windows`). The one place a token view is made."""
+        tokens = tokenization.tokenize(self._tokenizer, [text], parallel=False, words=True)[0]
+        if window is None:
+            limit = self.loaded.max_positions - 2
+            if len(tokens) > limit:
+                raise TextTooLongError(
+                    f"text has {len(tokens)} wordpieces; one window holds at most {limit}: "
+                    "look at one window of it instead"
+                )
+            first, last, start, end = 0, len(tokens), 0, len(text)
+        else:
+            cut = self.windows(tokens)[window]
+            first, last, start, end = cut.token_start, cut.token_end, cut.start, cut.end
+        ids = tokens.ids[first:last].tolist()
+        ids_tensor = torch.tensor([[self._cls_id, *ids, self._sep_id]])
         hidden = self._forward(ids_tensor, torch.ones_like(ids_tensor))[0].cpu().numpy()
         return TokenView(
             text=text,
-            tokens=["[CLS]", *encoding.tokens, "[SEP]"],
-            offsets=[(0, 0), *encoding.offsets, (len(text), len(text))],
-            word_ids=[None, *encoding.word_ids, None],
+            tokens=["[CLS]", *(self._tokenizer.id_to_token(i) for i in ids), "[SEP]"],
+            offsets=[(start, start), *map(tuple, tokens.offsets[first:last].tolist()), (end, end)],
+            word_ids=[None, *(int(w) for w in tokens.word_ids[first:last]), None],
             vectors=hidden,
         )
 

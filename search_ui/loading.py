@@ -1,0 +1,105 @@
+"""The store and its model, loaded in the background: the page is drawn at once and says what is
+loading. One Loader per (store, model) serves every session of the server. `semsearch ui`
+starts it before the server opens its port (search_ui/server.py); otherwise the first page
+starts it. This module imports nothing heavy: the loader's thread imports the facade (numpy,
+FAISS, pandas) and the model's libraries (torch)."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from indexer.settings import Settings, default_store
+from store.errors import SemsearchError, StoreError
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection
+
+OPENING, LOADING_MODEL, CALIBRATING, READY = (
+    "Opening the store",
+    "Loading the model",
+    "Calibrating the weak-match warning",
+    "Ready",
+)
+
+
+def arguments(argv: Sequence[str]) -> tuple[Path, str | None]:
+    """The store (`--store PATH`, else $SEMSEARCH_STORE, else ./semsearch-store) and where its
+    model is now if it moved (`--model PATH`), from the app's arguments."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--store")
+    parser.add_argument("--model")
+    known, _ = parser.parse_known_args(list(argv))
+    return (Path(known.store) if known.store else default_store()).resolve(), known.model
+
+
+class Loader:
+    """Opens the store, loads its model and computes what the first search needs, in a thread.
+    `phase` says what it is doing; `done` is set when it is finished, whatever the outcome."""
+
+    def __init__(self, path: Path, model: str | None) -> None:
+        self.path, self.model = path, model
+        self.phase = OPENING
+        self.started = time.monotonic()
+        self.collection: Collection | None = None  # set once the store is open
+        self.store_error: str | None = None  # the store cannot be opened: nothing works
+        self.model_error: str | None = None  # the model cannot be loaded: lexical search only
+        self.failure: BaseException | None = None  # anything else: raised in the page
+        self.done = threading.Event()
+        self._changed = threading.Condition()
+        threading.Thread(target=self._load, name=f"load {path}", daemon=True).start()
+
+    def _enter(self, phase: str) -> None:
+        with self._changed:
+            self.phase = phase
+            self._changed.notify_all()
+
+    def _load(self) -> None:
+        try:
+            from indexer.collection import Collection
+
+            collection = Collection(self.path, Settings(model=self.model), quiet=True)
+            collection.stats()  # a missing or damaged store is reported now
+            self.collection = collection
+            self._enter(LOADING_MODEL)
+            try:
+                collection.load_model()
+            except SemsearchError as error:
+                self.model_error = str(error)
+            else:
+                self._enter(CALIBRATING)
+                collection.no_answer_scores()
+        except StoreError as error:
+            self.store_error = str(error)
+        except BaseException as error:  # kept for the page, which raises it
+            self.failure = error
+        finally:
+            self.done.set()
+            self._enter(READY)
+
+    def wait_for_change(self, phase: str, timeout: float) -> None:
+        """Return when the phase is no longer `phase`, or after `timeout` seconds."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.phase != phase, timeout)
+
+    @property
+    def seconds(self) -> float:
+        return time.monotonic() - self.started
+
+
+_loaders: dict[tuple[Path, str | None], Loader] = {}
+_guard = threading.Lock()
+
+
+def loader(path: Path, model: str | None) -> Loader:
+    """The Loader of this store and model, started on first use; started again when the store
+    could not be opened (it may exist now)."""
+    with _guard:
+        current = _loaders.get((path, model))
+        if current is None or (current.done.is_set() and current.store_error):
+            current = _loaders[(path, model)] = Loader(path, model)
+        return current
