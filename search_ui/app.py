@@ -20,18 +20,22 @@ PAGES = ("Search", "Document", "Token explorer", "Compare", "Index")
 PAGE_CHOSEN = "_page_chosen"  # a page was picked in the sidebar: on a phone, close it
 
 
-def wait_for(loader: loading.Loader) -> None:
-    """Until the store and its model are loaded: what is loading, and for how long."""
-    if loader.done.is_set():
-        return
+PROGRESS_SECONDS = 0.5  # how often the loading page looks whether the store is ready
+
+
+def loading_page(loader: loading.Loader) -> None:
+    """While the store and its model load: what is loading and for how long, looked at again
+    every PROGRESS_SECONDS (the script itself ends at once); the whole app once they are ready."""
     st.title("semsearch")
     st.caption(f"Store `{loader.path}`")
-    slot = st.empty()
-    while not loader.done.is_set():
-        phase = loader.phase
-        with slot.container(), st.spinner(f"{phase}…", show_time=True):
-            loader.wait_for_change(phase, timeout=5)
-    slot.empty()
+    progress(loader)
+
+
+@st.fragment(run_every=PROGRESS_SECONDS)
+def progress(loader: loading.Loader) -> None:
+    if loader.done.is_set():
+        st.rerun()
+    st.info(f"{loader.phase}… ({loader.seconds:.0f} s)", icon="⏳")
 
 
 def no_store(loader: loading.Loader) -> None:
@@ -71,7 +75,9 @@ def main() -> None:
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state(st.session_state)
     loader = loading.loader(*loading.arguments(sys.argv[1:]))
-    wait_for(loader)
+    if not loader.done.is_set():
+        loading_page(loader)
+        return
     if loader.failure:
         raise loader.failure
     if loader.store_error:

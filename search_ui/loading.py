@@ -50,13 +50,7 @@ class Loader:
         self.model_error: str | None = None  # the model cannot be loaded: lexical search only
         self.failure: BaseException | None = None  # anything else: raised in the page
         self.done = threading.Event()
-        self._changed = threading.Condition()
         threading.Thread(target=self._load, name=f"load {path}", daemon=True).start()
-
-    def _enter(self, phase: str) -> None:
-        with self._changed:
-            self.phase = phase
-            self._changed.notify_all()
 
     def _load(self) -> None:
         try:
@@ -65,26 +59,21 @@ class Loader:
             collection = Collection(self.path, Settings(model=self.model), quiet=True)
             collection.stats()  # a missing or damaged store is reported now
             self.collection = collection
-            self._enter(LOADING_MODEL)
+            self.phase = LOADING_MODEL
             try:
                 collection.load_model()
             except SemsearchError as error:
                 self.model_error = str(error)
             else:
-                self._enter(CALIBRATING)
+                self.phase = CALIBRATING
                 collection.no_answer_scores()
         except StoreError as error:
             self.store_error = str(error)
         except BaseException as error:  # kept for the page, which raises it
             self.failure = error
         finally:
+            self.phase = READY
             self.done.set()
-            self._enter(READY)
-
-    def wait_for_change(self, phase: str, timeout: float) -> None:
-        """Return when the phase is no longer `phase`, or after `timeout` seconds."""
-        with self._changed:
-            self._changed.wait_for(lambda: self.phase != phase, timeout)
 
     @property
     def seconds(self) -> float:

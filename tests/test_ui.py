@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from indexer.collection import Collection
 from indexer.settings import Settings
+from search_ui import loading
 from search_ui.charts import QUERY_COLOUR
 from search_ui.render import BEST_STYLE, MARK_STYLE
 
@@ -67,13 +68,21 @@ def ui_store(tmp_path_factory, tiny_model_dir) -> Path:
     return folder / "store"
 
 
-@pytest.fixture
-def app(ui_store, monkeypatch) -> AppTest:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
+def session(store: Path, monkeypatch, params: dict[str, str] | None = None) -> AppTest:
+    """A new browser session on `store`, opened on a URL with `params`, once the server has
+    loaded the store and its model (before that a first visit shows the loading page)."""
+    monkeypatch.setenv("SEMSEARCH_STORE", str(store))
+    assert loading.loader(store.resolve(), None).done.wait(120)
     test = AppTest.from_file(APP, default_timeout=60)
+    test.query_params.update(params or {})
     test.run()
     assert not test.exception
     return test
+
+
+@pytest.fixture
+def app(ui_store, monkeypatch) -> AppTest:
+    return session(ui_store, monkeypatch)
 
 
 def markdown(test: AppTest) -> str:
@@ -94,9 +103,7 @@ def search(test: AppTest, query: str, mode: str = "dense") -> AppTest:
 
 
 def test_without_a_store_the_page_says_what_to_run(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(tmp_path / "none"))
-    test = AppTest.from_file(APP, default_timeout=60).run()
-    assert not test.exception
+    test = session(tmp_path / "none", monkeypatch)
     assert "no store at" in test.error[0].value
     assert "semsearch index" in markdown(test) and "make demo" in markdown(test)
 
@@ -247,20 +254,18 @@ def test_active_filters_show_with_counts_and_can_be_removed(app) -> None:
 
 
 def test_the_url_keeps_query_mode_filters_page_and_document(ui_store, monkeypatch) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
-    first = AppTest.from_file(APP, default_timeout=60)
-    first.run()
+    first = session(ui_store, monkeypatch)
     first.multiselect(key="filter_meta.lang").set_value(["de"])
     search(first, "supersonic", "lexical")
     first.button(key="open_1").click().run()
     shared = dict(first.query_params)
     assert shared["q"] == ["supersonic"] or shared["q"] == "supersonic"
 
-    reloaded = AppTest.from_file(APP, default_timeout=60)  # a new session opened on that URL
-    reloaded.query_params.update(
-        {key: value[0] if isinstance(value, list) else value for key, value in shared.items()}
+    reloaded = session(  # a new session opened on that URL
+        ui_store,
+        monkeypatch,
+        {key: value[0] if isinstance(value, list) else value for key, value in shared.items()},
     )
-    reloaded.run()
     assert reloaded.sidebar.radio(key="page").value == "Document"
     assert reloaded.text_input(key="doc_input").value == "shocks"
     reloaded.sidebar.radio(key="page").set_value("Search").run()
@@ -380,11 +385,7 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
 def test_a_link_whose_filters_do_not_fit_the_store_is_fitted_with_a_notice(
     ui_store, monkeypatch, params, widget, expected
 ) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
-    test = AppTest.from_file(APP, default_timeout=60)
-    test.query_params.update(params)
-    test.run()
-    assert not test.exception
+    test = session(ui_store, monkeypatch, params)
     assert any("did not fit this store" in notice.value for notice in test.info), test.info
     if widget == "filter_meta.published":  # cleared to the store's own range
         dates = test.date_input(key=widget)
@@ -398,16 +399,31 @@ def test_a_link_whose_filters_do_not_fit_the_store_is_fitted_with_a_notice(
 def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(
     ui_store, monkeypatch
 ) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
-    test = AppTest.from_file(APP, default_timeout=60)
-    test.query_params.update({"page": "Token explorer", "doc": "jets", "chunk": "999"})
-    test.run()
-    assert not test.exception
+    test = session(ui_store, monkeypatch, {"page": "Token explorer", "doc": "jets", "chunk": "999"})
     test.radio(key="token_source").set_value("Chunk of the opened document").run()
     assert not test.exception
     assert any("has no chunk 999" in notice.value for notice in test.info)
-    many = AppTest.from_file(APP, default_timeout=60)
-    many.query_params.update({"q": "jet", "k": "100000"})
-    many.run()
-    assert not many.exception and many.number_input(key="k").value == 200
+    many = session(ui_store, monkeypatch, {"q": "jet", "k": "100000"})
+    assert many.number_input(key="k").value == 200
     assert any("showing 200" in notice.value for notice in many.info)
+
+
+def test_a_first_visit_draws_the_page_while_the_model_loads(ui_store, tmp_path, monkeypatch):
+    import shutil
+    import threading
+
+    store = tmp_path / "store"  # a store no loader of this process has opened yet
+    shutil.copytree(ui_store, store)
+    release = threading.Event()
+    original = Collection.load_model
+    monkeypatch.setattr(Collection, "load_model", lambda self: release.wait(60) and original(self))
+    monkeypatch.setenv("SEMSEARCH_STORE", str(store))
+    visit = AppTest.from_file(APP, default_timeout=60).run()  # returns while the model loads
+    assert not visit.exception
+    assert visit.title[0].value == "semsearch" and str(store.resolve()) in visit.caption[0].value
+    assert visit.info[0].value.startswith((loading.OPENING, loading.LOADING_MODEL))
+    assert not visit.text_input  # no query box before the model is there
+    release.set()
+    assert loading.loader(store.resolve(), None).done.wait(60)
+    visit.run()  # what the page's progress fragment does once loading is done
+    assert not visit.exception and visit.text_input(key="query").value == ""
