@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark]
+                               spark,weak]
                         [--quick] [--readme]
 """
 
@@ -27,6 +27,7 @@ from bench import (
     pipeline,
     quality,
     spark,
+    weak_match,
 )
 from bench.common import cranfield, machine
 from indexer.embedding.embedder import Embedder
@@ -43,6 +44,7 @@ SECTIONS = (
     "gpu",
     "long",
     "spark",
+    "weak",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -122,6 +124,18 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
             "<= 10 ms",
             best[0] <= latency.TARGET_P50_MS,
         )
+    warning = report.get("weak")
+    if warning:
+        at = f"{warning['threshold']:g}"
+        for name, rates in warning["rates"].items():
+            caught = name.startswith("nonsense")
+            value = rates[at]
+            add(
+                f"weak match on {name}",
+                value,
+                "> 0.8" if caught else "< 0.1",
+                value > 0.8 if caught else value < 0.1,
+            )
     return rows
 
 
@@ -340,6 +354,19 @@ def markdown(report: dict[str, Any]) -> str:
             )
             + f"\n\nIngest (the single writer): {section['ingest_docs_per_s']:,} docs/s."
         )
+    if "weak" in report:
+        warning = report["weak"]
+        counts = ", ".join(f"{count} {name}" for name, count in warning["counts"].items())
+        thresholds = list(next(iter(warning["rates"].values())))
+        parts.append(
+            "### 10. The weak-match warning (all-MiniLM-L6-v2, hybrid search)\n\n"
+            f"Share of queries warned about when the best dense score is below a share of the "
+            f"scores of queries with no answer; the UI uses {warning['threshold']:g}. {counts}.\n\n"
+            + table(
+                ["queries", *thresholds],
+                [[name, *rates.values()] for name, rates in warning["rates"].items()],
+            )
+        )
     return "\n\n".join(parts) + "\n"
 
 
@@ -439,6 +466,9 @@ def main(argv: list[str] | None = None) -> None:
     if "spark" in chosen:
         print("bench: 9. Spark local[N] vs the local job", flush=True)
         report["spark"] = spark.run(common.WORDNET_DOCS)
+    if "weak" in chosen:
+        print("bench: 10. the weak-match warning", flush=True)
+        report["weak"] = weak_match.run()
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -38,13 +38,17 @@ def share_below(score: float, reference: list[float]) -> float:
 
 
 def example_queries(texts: list[str], count: int, words: tuple[int, int] = (3, 9)) -> list[str]:
-    """Up to `count` first sentences of `texts` that are `words` words long (inclusive), without
-    their final stop: what a newcomer might ask this store."""
+    """Up to `count` sentences, the first or second of each of `texts` (the first is often a
+    title), that are `words` words long (inclusive), without their final stop: what a newcomer
+    might ask this store."""
     found: list[str] = []
     for text in texts:
-        sentence = " ".join(SENTENCE_END.split(text.strip(), maxsplit=1)[0].split()).rstrip(".")
-        if words[0] <= len(sentence.split()) <= words[1] and sentence not in found:
-            found.append(sentence)
+        for piece in [piece for piece in SENTENCE_END.split(text) if piece.strip()][:2]:
+            sentence = " ".join(piece.split()).rstrip(".")
+            if words[0] <= len(sentence.split()) <= words[1]:
+                if sentence not in found:
+                    found.append(sentence)
+                break
         if len(found) == count:
             break
     return found

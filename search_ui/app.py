@@ -18,6 +18,7 @@ from search_ui.state import keep_widget_state, pop_notices
 
 PAGES = ("Search", "Document", "Token explorer", "Compare", "Index")
 PAGE_CHOSEN = "_page_chosen"  # a page was picked in the sidebar: on a phone, close it
+PAGE_DRAWN = "_page_drawn"  # the page the last run drew
 
 
 PROGRESS_SECONDS = 0.5  # how often the loading page looks whether the store is ready
@@ -92,7 +93,11 @@ def main() -> None:
         "Compare": compare.compare_page,
         "Index": index.index_page,
     }
+    switching = st.empty()  # every run, so that the elements after it keep their places
+    if st.session_state.get("page", PAGES[0]) != st.session_state.get(PAGE_DRAWN):
+        switching.html(render.HIDE_STALE)  # no faded remains of the previous page
     page = sidebar(loader)
+    st.session_state[PAGE_DRAWN] = page
     notices = st.container()
     routes[page](Context(loader.collection, loader.model_error is None))
     for message in pop_notices(st.session_state):

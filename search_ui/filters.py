@@ -102,6 +102,7 @@ def _number_filter(
     span = st.select_slider(
         key,
         sorted({*steps, *st.session_state[widget]}),
+        value=(low, high),  # only says it is a range: the value is the state's (see _fit)
         key=widget,
         format_func=lambda v: f"{v:,g}",
         help="The steps are percentiles of the stored values: as many documents between each "

@@ -24,6 +24,9 @@ PAGE_STYLE = (
     "<style>[data-testid='stAppDeployButton']{display:none}"
     "[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>"
 )
+# drawn first in a run that switches pages: the previous page's elements, faded while the new
+# page is computed, are hidden at once instead
+HIDE_STALE = "<style>[data-testid='stElementContainer'][data-stale='true']{display:none}</style>"
 BEST_CHUNK = "best-chunk"
 PHONE_WIDTH = 768  # below this Streamlit lays the sidebar over the page
 

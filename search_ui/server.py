@@ -19,7 +19,10 @@ def main() -> None:
     options = sys.argv[1:]
     app_args = options[options.index("--") + 1 :] if "--" in options else []
     loading.loader(*loading.arguments(app_args))
-    sys.argv = ["streamlit", "run", str(APP), *options]
+    # Every widget's value lives in session state (url_state, state.keep_widget_state); `value=`
+    # is passed only where it means something else (a select slider is a range when given one).
+    quiet = ["--global.disableWidgetStateDuplicationWarning", "true"]
+    sys.argv = ["streamlit", "run", *quiet, str(APP), *options]
     cli.main(prog_name="streamlit")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -427,3 +428,165 @@ def test_a_first_visit_draws_the_page_while_the_model_loads(ui_store, tmp_path, 
     assert loading.loader(store.resolve(), None).done.wait(60)
     visit.run()  # what the page's progress fragment does once loading is done
     assert not visit.exception and visit.text_input(key="query").value == ""
+
+
+def url_of(test: AppTest) -> dict[str, str]:
+    """The query string the app wrote, as a browser would reload it."""
+    return {k: v[0] if isinstance(v, list) else v for k, v in dict(test.query_params).items()}
+
+
+def test_filters_stay_in_the_url_of_a_document_view_across_reloads(ui_store, monkeypatch) -> None:
+    shared = {"q": "supersonic", "page": "Document", "doc": "shocks", "f.meta.lang": '["de"]'}
+    view = session(ui_store, monkeypatch, shared)
+    for _ in range(2):  # reload, twice
+        assert url_of(view)["f.meta.lang"] == '["de"]'
+        view = session(ui_store, monkeypatch, url_of(view))
+        assert view.text_input(key="doc_input").value == "shocks"
+    view.sidebar.radio(key="page").set_value("Search").run()
+    assert view.multiselect(key="filter_meta.lang").value == ["de"]
+    assert "1. Shock waves" in markdown(view) and "Jet engines" not in markdown(view)
+
+
+def test_hybrid_is_the_default_mode_of_the_page_and_the_facade(app) -> None:
+    import inspect
+
+    from indexer.settings import MODE
+
+    assert MODE == "hybrid" and app.radio(key="mode").value == MODE
+    assert inspect.signature(Collection.search).parameters["mode"].default == MODE
+
+
+LONG_TEXT = " ".join(f"word{i}" for i in range(400))  # more wordpieces than one window holds
+
+
+def test_long_texts_are_shown_window_by_window_in_tokens_and_compare(app) -> None:
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_area(key="token_text").input(LONG_TEXT).run()
+    windows = app.selectbox(key="token_window")
+    assert len(windows.options) > 1 and not app.error and not app.exception
+    first = list(app.dataframe[0].value["token"])
+    windows.set_value(1).run()
+    assert list(app.dataframe[0].value["token"]) != first and not app.error
+    app.sidebar.radio(key="page").set_value("Compare").run()
+    app.text_area(key="compare_a").input(LONG_TEXT).run()
+    assert len(app.selectbox(key="compare_window_a").options) > 1
+    app.selectbox(key="compare_window_a").set_value(1).run()
+    assert not app.error and not app.exception and len(app.metric) == 2
+
+
+def chart_titles(test: AppTest) -> list[str]:
+    titles = []
+    for chart in test.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title") or {}
+        titles.append(title if isinstance(title, str) else title.get("text", ""))
+    return titles
+
+
+def test_the_index_page_shows_the_last_query_even_a_lexical_one(app) -> None:
+    search(app, "wings", "hybrid")
+    search(app, "supersonic flow", "lexical")
+    app.sidebar.radio(key="page").set_value("Index").run()
+    assert any("“supersonic flow” (lexical)" in title for title in chart_titles(app))
+    assert not any("wings" in title for title in chart_titles(app))
+
+
+def test_token_heatmaps_label_every_row_and_column_and_pca_labels_do_not_overlap(app) -> None:
+    from search_ui.charts import CELL_PX, spaced_labels
+
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_area(key="token_text").input(" ".join(f"term{i}" for i in range(30))).run()
+    tokens = len(app.dataframe[0].value)
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    cosines = next(s for s in specs if s.get("title") == "token × token cosine")
+    for axis in ("x", "y"):
+        assert cosines["encoding"][axis]["axis"]["labelOverlap"] is False
+    assert cosines["width"] == cosines["height"] == CELL_PX * tokens
+    import numpy as np
+
+    crowded = np.array([[0.0, 0.0], [0.001, 0.0], [1.0, 1.0]])
+    assert spaced_labels(crowded, ["alpha", "alphb", "far"]) == [True, False, True]
+
+
+def test_a_page_switch_hides_the_previous_page_while_the_new_one_draws(app) -> None:
+    from search_ui.render import HIDE_STALE
+
+    def hides(test: AppTest) -> bool:
+        return any(element.value == HIDE_STALE for element in test.get("html"))
+
+    app.sidebar.radio(key="page").set_value("Compare").run()
+    assert hides(app)
+    app.text_area(key="compare_b").input("Someone plays a cello.").run()  # the same page
+    assert not hides(app)
+
+
+def test_a_skewed_numeric_field_is_filtered_on_a_quantile_scale(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    lines = [1] * 30 + [2] * 20 + list(range(3, 40)) + [800, 1532]
+    with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add_records(
+            [
+                {"id": f"d{n}", "text": f"document {n}", "metadata": {"lines": v}}
+                for n, v in enumerate(lines)
+            ]
+        )
+    test = session(tmp_path / "store", monkeypatch)
+    slider = test.select_slider(key="filter_meta.lines")
+    steps = [float(option.replace(",", "")) for option in slider.options]
+    assert steps[0] == 1 and steps[-1] == 1532
+    assert sum(step <= 39 for step in steps) > 0.9 * len(steps)  # small ranges can be picked
+    slider.set_range(1, 2).run()
+    test.text_input(key="query").input("document").run()
+    assert any(
+        c.value.startswith(f"10 of {lines.count(1) + lines.count(2)} matching")
+        for c in test.caption
+    )
+
+
+def test_a_filtered_hybrid_hit_shows_each_rankings_own_score() -> None:
+    from search_ui.render import hit_heading
+    from store.results import Hit
+
+    hit = Hit(
+        "d",
+        0.03,
+        1,
+        parts={"dense": {"rank": 2, "score": 0.5}, "lexical": {"rank": 8, "score": 1.2e-6}},
+    )
+    heading = hit_heading(1, hit, fused=True)
+    assert "lexical #8 (BM25 1.2e-06)" in heading and "0.0000" not in heading
+
+
+def test_revisiting_the_token_explorer_logs_no_widget_warning(app, caplog, monkeypatch) -> None:
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    for page in ("Token explorer", "Compare", "Token explorer", "Index", "Token explorer"):
+        app.sidebar.radio(key="page").set_value(page).run()
+    app.slider(key="token_dims").set_value(16).run()
+    app.sidebar.radio(key="page").set_value("Index").run()
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    assert not app.exception
+    assert "created with a default value" not in caplog.text
+
+
+def app_store(test: AppTest) -> Path:
+    return Path(os.environ["SEMSEARCH_STORE"])
+
+
+def test_the_page_says_what_is_searched_and_offers_example_queries(app) -> None:
+    from indexer.settings import FALLBACK_MODEL
+    from search_ui.context import model_description
+    from store.recipe import Recipe
+
+    about = app.caption[0].value
+    assert about.startswith(f"{len(DOCS)} documents from `") and "docs.jsonl" in about
+    examples = [b for b in app.button if b.key and b.key.startswith("example_")]
+    assert examples
+    examples[0].click().run()
+    assert app.text_input(key="query").value == examples[0].label and "1. " in markdown(app)
+    fallback = Recipe(FALLBACK_MODEL, "f" * 16, 384, "mean", 256, 32)
+    assert "the offline fallback" in model_description(fallback)
+    assert "offline fallback" not in about  # the tiny test model is named as it is
+    assert about.endswith(model_description(Collection(app_store(app)).recipe))
