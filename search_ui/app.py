@@ -21,7 +21,7 @@ PAGE_CHOSEN = "_page_chosen"  # a page was picked in the sidebar: on a phone, cl
 PAGE_DRAWN = "_page_drawn"  # the page the last run drew
 
 
-PROGRESS_SECONDS = 0.5  # how often the loading page looks whether the store is ready
+PROGRESS_SECONDS = 1.0  # how often the loading page looks whether the store is ready
 
 
 def loading_page(loader: loading.Loader) -> None:
@@ -98,10 +98,17 @@ def main() -> None:
         switching.html(render.HIDE_STALE)  # no faded remains of the previous page
     page = sidebar(loader)
     st.session_state[PAGE_DRAWN] = page
+    publish_url()  # now, not after the page's work: Back right after a change goes back one
     notices = st.container()
     routes[page](Context(loader.collection, loader.model_error is None))
     for message in pop_notices(st.session_state):
         notices.info(message)
+    publish_url()  # what the page changed (a filter set, a value that did not fit)
+
+
+def publish_url() -> None:
+    """The address bar says the widgets' state: a new entry in the browser's history when it
+    did not (the widgets hold the values of this run's changes before the script starts)."""
     wanted = url_state.current(st.session_state)
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)

@@ -22,7 +22,7 @@ BOX_STYLE = f"white-space:pre-wrap;line-height:1.5;font-family:inherit;color:inh
 # Streamlit's "Deploy" button is meaningless for a local app; less empty space above the page
 PAGE_STYLE = (
     "<style>[data-testid='stAppDeployButton']{display:none}"
-    "[data-testid='stMainBlockContainer']{padding-top:2.5rem}</style>"
+    "[data-testid='stMainBlockContainer']{padding-top:1.5rem}</style>"
 )
 # drawn first in a run that switches pages: the previous page's elements, faded while the new
 # page is computed, are hidden at once instead

@@ -18,7 +18,7 @@ from store.results import Hit
 
 PAGE = 10  # results added by "Show more"
 MAX_K = 200
-SNIPPET = 260  # characters of the best chunk on a result card
+SNIPPET = 220  # characters of the best chunk on a result card
 EXAMPLES = 3
 RRF_HELP = (
     f"hybrid score = Σ 1 / ({RRF_K} + rank) over the dense and the lexical rankings "
@@ -45,17 +45,16 @@ def fit_k(state: dict) -> None:
 
 
 def search_page(ctx: Context) -> None:
-    st.header("Search")
     st.caption(about(ctx))
-    query = st.text_input("Query", key="query", placeholder="Ask in your own words…")
+    asked, many, how = st.columns([4.2, 1.1, 2.7], vertical_alignment="bottom")
+    query = asked.text_input("Query", key="query", placeholder="Ask in your own words…")
     script(render.focus_query())
-    left, right = st.columns([1, 3])
     fit_k(st.session_state)
-    k = left.number_input("Results", min_value=1, max_value=MAX_K, key="k")
+    k = many.number_input("Results", min_value=1, max_value=MAX_K, key="k")
     modes = list(SEARCH_MODES) if ctx.has_model else ["lexical"]
     if st.session_state.get("mode") not in modes:
         st.session_state["mode"] = modes[-1]
-    mode = right.radio("Mode", modes, horizontal=True, key="mode", help=MODE_HELP)
+    mode = how.radio("Mode", modes, horizontal=True, key="mode", help=MODE_HELP)
     active = filter_widgets(ctx)
     st.session_state[ACTIVE_FILTERS] = [item.widget for item in active]
     show_active_filters(active)
@@ -77,12 +76,14 @@ def search_page(ctx: Context) -> None:
         st.warning("No document matches these filters." if filters else "No results.")
         return
     matching = collection.count(filters)
+    summary = f"{len(hits)} of {matching:,} matching documents · {mode}"
+    strength = match_strength(ctx, hits, bool(filters)) if vector is not None else None
+    if strength and strength[0]:
+        st.warning(f"Weak match — {strength[1]}. The store may hold no answer to this query.")
     st.caption(
-        f"{len(hits)} of {matching:,} matching documents · {mode}",
+        summary + (f" · {strength[1]}." if strength and not strength[0] else ""),
         help=RRF_HELP if mode == "hybrid" else None,
     )
-    if vector is not None:
-        match_strength(ctx, hits, bool(filters))
     for rank, hit in enumerate(hits, start=1):
         show_hit(ctx, rank, hit, query, mode)
     if len(hits) < matching and int(k) < MAX_K:
@@ -105,40 +106,38 @@ def examples(ctx: Context) -> None:
         )
 
 
-def match_strength(ctx: Context, hits: list[Hit], filtered: bool) -> None:
-    """Where the best dense score sits among the best scores of queries this store has no answer
-    to; a warning when it is below most of them (the store probably holds no answer)."""
+def match_strength(ctx: Context, hits: list[Hit], filtered: bool) -> tuple[bool, str] | None:
+    """Whether the best dense score is a weak match (below WEAK_MATCH of the best scores of
+    queries this store has no answer to: it probably holds no answer), and where it sits among
+    them, in words; None when there is nothing to say."""
     dense = [hit.parts["dense"]["score"] for hit in hits if "dense" in hit.parts]
     share = ctx.collection.match_strength(max(dense)) if dense else None
     if share is None:
-        return
-    text = (
+        return None
+    return share < WEAK_MATCH, (
         f"best dense score {max(dense):.3f}"
         + (" among the filtered documents" if filtered else "")
         + f": higher than {share:.0%} of the best scores of queries this store has no answer "
         "to (random words from its documents)"
     )
-    if share < WEAK_MATCH:
-        st.warning(f"Weak match — {text}. The store may hold no answer to this query.")
-    else:
-        st.caption(text[0].upper() + text[1:] + ".")
 
 
 def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
-    with st.container(border=True):
+    with st.container(border=True, gap="xxsmall"):
         html(render.hit_heading(rank, hit, mode == "hybrid"))
         html(render.block(render.highlight(hit.text, query, SNIPPET)))
         if hit.metadata:
             html(render.metadata_line(hit.metadata))
-        left, right = st.columns([1, 3], vertical_alignment="center")
-        left.button(
-            "Open document",
-            key=f"open_{rank}",
-            type="tertiary",
-            on_click=select,
-            args=(hit.doc_id, hit.chunk_ord, "Document"),
-        )
-        if ctx.has_model and right.toggle("Why it matched", key=f"why_{rank}"):
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+            st.button(
+                "Open document",
+                key=f"open_{rank}",
+                type="tertiary",
+                on_click=select,
+                args=(hit.doc_id, hit.chunk_ord, "Document"),
+            )
+            explain = ctx.has_model and st.toggle("Why it matched", key=f"why_{rank}")
+        if explain:
             why_it_matched(ctx, hit, query)
 
 
