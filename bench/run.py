@@ -3,7 +3,7 @@ bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
                                spark,weak]
-                        [--quick] [--readme]
+                        [--quick] [--readme] [--stores DIR]
 """
 
 from __future__ import annotations
@@ -418,6 +418,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also replace the README's Performance results with this run's",
     )
+    parser.add_argument(
+        "--stores",
+        type=Path,
+        help="folder where the weak-match section keeps the stores it builds, to reuse them "
+        "(default: a temporary folder)",
+    )
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
@@ -468,7 +474,7 @@ def main(argv: list[str] | None = None) -> None:
         report["spark"] = spark.run(common.WORDNET_DOCS)
     if "weak" in chosen:
         print("bench: 10. the weak-match warning", flush=True)
-        report["weak"] = weak_match.run()
+        report["weak"] = weak_match.run(args.stores)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

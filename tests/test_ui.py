@@ -590,3 +590,16 @@ def test_the_page_says_what_is_searched_and_offers_example_queries(app) -> None:
     assert "the offline fallback" in model_description(fallback)
     assert "offline fallback" not in about  # the tiny test model is named as it is
     assert about.endswith(model_description(Collection(app_store(app)).recipe))
+
+
+@pytest.mark.parametrize(("share", "warned"), [(0.1, True), (0.9, False)])
+def test_the_weak_match_warning_shows_only_below_the_threshold(app, monkeypatch, share, warned):
+    from indexer.settings import WEAK_MATCH
+
+    monkeypatch.setattr(Collection, "match_strength", lambda self, score: share)
+    search(app, "jet engines", "hybrid")
+    assert bool(app.warning) is warned and (share < WEAK_MATCH) is warned
+    said = (
+        app.warning[0].value if warned else next(c.value for c in app.caption if "of 5" in c.value)
+    )
+    assert f"higher than {share:.0%} of the best scores of queries this store has no answer" in said
