@@ -2,17 +2,18 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# The store of `make index` and `make ui`: $SEMSEARCH_STORE, else ./semsearch-store (as the CLI and
-# the UI); `make demo` and `make demo-store` use DEMO_STORE.
+# The store of `make index`, `make ui` and `make serve`: $SEMSEARCH_STORE, else ./semsearch-store (as
+# the CLI and the UI); `make demo` and `make demo-store` use DEMO_STORE.
 STORE ?= $(or $(SEMSEARCH_STORE),semsearch-store)
 DEMO_STORE ?= demo/store
 CORPUS ?= demo/stdlib.jsonl
 PORT ?= 8501
+SERVE_PORT ?=
 MODEL ?=
 MODEL_OPTION := $(if $(MODEL),--model $(MODEL))
 STAMP := $(VENV)/.installed
 
-.PHONY: install chromium java demo demo-store index ui test lint bench screenshots clean
+.PHONY: install chromium java demo demo-store index ui serve test lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +35,9 @@ index: $(STAMP) ## index PATHS="..." into STORE
 
 ui: $(STAMP) ## open the UI on STORE
 	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)
+
+serve: $(STAMP) ## the HTTP API on STORE (port: SERVE_PORT, else the settings' 8700)
+	$(BIN)/semsearch serve --store $(STORE) $(if $(SERVE_PORT),--port $(SERVE_PORT))
 
 chromium: ## Debian's Chromium for the browser test (skipped with a message when absent)
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \

@@ -23,7 +23,7 @@ from bench.common import (
     split,
 )
 from indexer.embedding.embedder import Embedder
-from indexer.embedding.model import fallback_model_path, prepare
+from indexer.embedding.model import fallback_model_path, ready_for_inference
 from indexer.settings import FALLBACK_MODEL
 
 SLICES = 4
@@ -139,7 +139,7 @@ def seed_architecture(wordnet: list[str]) -> dict[str, Any]:
     for precision in ("fp32", "bf16"):
         torch.manual_seed(0)
         model = BertModel(BertConfig(**common.SEED_CONFIG), add_pooling_layer=False)
-        loaded = prepare(model, tokenizer, "random L-6 H-256 A-4", "cpu", precision)
+        loaded = ready_for_inference(model, tokenizer, "random L-6 H-256 A-4", "cpu", precision)
         embedders[precision] = Embedder(loaded)
     texts = wordnet[:10_000]
     slices = split(texts, SLICES)

@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark,weak]
+                               spark,pdf,serve,weak]
                         [--quick] [--readme] [--stores DIR]
 """
 
@@ -24,8 +24,10 @@ from bench import (
     indexing,
     latency,
     long_documents,
+    pdf_reading,
     pipeline,
     quality,
+    serving,
     spark,
     weak_match,
 )
@@ -44,6 +46,8 @@ SECTIONS = (
     "gpu",
     "long",
     "spark",
+    "pdf",
+    "serve",
     "weak",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -110,6 +114,10 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
             add(f"GPU end-to-end vs pure embedding ({precision})", value, ">= 0.6x", value >= 0.6)
             value = row["pure_vs_best_sentence_transformers"]
             add(f"GPU pure embedding vs best ST ({precision})", value, ">= 2.5x", value >= 2.5)
+    pdf = report.get("pdf", {}).get("indexing")
+    if pdf:
+        value = pdf["reader_vs_model"]
+        add("PDF folder: reader stage / model time (CPU)", value, "< 1", value < 1)
     lat = report.get("latency")
     if lat:
         largest = max(latency.SIZES)
@@ -123,6 +131,26 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
             best[0],
             "<= 10 ms",
             best[0] <= latency.TARGET_P50_MS,
+        )
+    served = report.get("serve")
+    if served:
+        load = served["load"]
+        for mode, gap in load["p50_gap_ms"].items():
+            add(
+                f"served p50 - in-process p50, {served['clients']} clients, {mode}",
+                gap,
+                f"<= {serving.TARGET_GAP_MS} ms",
+                gap <= serving.TARGET_GAP_MS,
+            )
+        errors = sum(row["errors"] for row in load["rows"].values())
+        add("searches not answered under load", errors, "0", errors == 0)
+        big = served["large"]
+        recall = big["served"]["recall@10"]
+        add(
+            f"served dense p50 at {big['vectors']:,} ({big['index']}, recall@10 {recall})",
+            big["served"]["p50_ms"],
+            "<= 10 ms, recall >= 0.95",
+            big["served"]["p50_ms"] <= latency.TARGET_P50_MS and recall >= latency.TARGET_RECALL,
         )
     warning = report.get("weak")
     if warning:
@@ -247,11 +275,24 @@ def markdown(report: dict[str, Any]) -> str:
                 ["vectors", "index", "build s", "p50 ms", "p99 ms", "search p50 ms", "recall@10"],
                 rows,
             )
-            + "\n\nThrough `Store.search` at 100k chunks (FAISS + SQLite, embedding included): "
-            + ", ".join(
-                f"{spec} p50 {r['p50_ms']} ms / p99 {r['p99_ms']} ms" for spec, r in store.items()
+            + "\n\nThrough `Store.search` at 100k chunks (FAISS + SQLite, embedding included), "
+            "with the recall@10 the store reports (`semsearch stats`: 200 of its own chunks as "
+            "queries) beside the recall@10 measured above with the Cranfield queries:\n\n"
+            + table(
+                ["index", "p50 ms", "p99 ms", "reported recall@10 (95% CI)", "measured recall@10"],
+                [
+                    [
+                        spec,
+                        r["p50_ms"],
+                        r["p99_ms"],
+                        f"{r['reported_recall@10']} ({r['reported_recall_ci'][0]}-"
+                        f"{r['reported_recall_ci'][1]})",
+                        lat[str(latency.SIZES[0])].get(spec, {}).get("recall@10", "-"),
+                    ]
+                    for spec, r in store.items()
+                ],
             )
-            + f". {lat['auto_advice']}."
+            + f"\n\n{lat['auto_advice']}."
         )
     if "pipeline" in report:
         parts.append(
@@ -354,12 +395,19 @@ def markdown(report: dict[str, Any]) -> str:
             )
             + f"\n\nIngest (the single writer): {section['ingest_docs_per_s']:,} docs/s."
         )
+    if "pdf" in report:
+        parts.append(
+            "### 10. Reading PDFs: pypdfium2 and pypdf, and a folder of PDFs\n\n"
+            + pdf_text(report["pdf"])
+        )
+    if "serve" in report:
+        parts.append(serving_markdown(report["serve"]))
     if "weak" in report:
         warning = report["weak"]
         counts = ", ".join(f"{count} {name}" for name, count in warning["counts"].items())
         thresholds = list(next(iter(warning["rates"].values())))
         parts.append(
-            "### 10. The weak-match warning (all-MiniLM-L6-v2, hybrid search)\n\n"
+            "### 12. The weak-match warning (all-MiniLM-L6-v2, hybrid search)\n\n"
             f"Share of queries warned about when the best dense score is below a share of the "
             f"scores of queries with no answer; the UI uses {warning['threshold']:g}. {counts}.\n\n"
             + table(
@@ -368,6 +416,62 @@ def markdown(report: dict[str, Any]) -> str:
             )
         )
     return "\n\n".join(parts) + "\n"
+
+
+def pdf_text(section: dict[str, Any]) -> str:
+    """The extraction table per file, then the folder indexed end to end."""
+    rows = [
+        [
+            name,
+            row["pages"],
+            row["pypdfium2_pages_per_s"],
+            row["pypdf_pages_per_s"],
+            row["ratio"],
+            row["word_agreement"],
+        ]
+        for name, row in section["extraction"].items()
+    ]
+    flow = section["indexing"]
+    return (
+        f"{section['note']}.\n\n"
+        + table(["PDFs", "pages", "pypdfium2 pages/s", "pypdf pages/s", "x", "same words"], rows)
+        + f"\n\nIndexing the {flow['documents']} articles ({flow['pages']} pages, seed "
+        f"architecture, fp32 CPU): {flow['seconds']} s, {flow['docs_per_s']} docs/s, "
+        f"{flow['pages_per_s']} pages/s. Reader stage (extract, tokenize, cut windows) "
+        f"{flow['reader_stage_s']} s against the model's {flow['model_s']} s on the same "
+        f"documents: {flow['reader_vs_model']} of it."
+    )
+
+
+def serving_markdown(section: dict[str, Any]) -> str:
+    load = section["load"]
+    rows = [
+        [name, row["p50_ms"], row["p99_ms"], row["per_s"], row["errors"]]
+        for name, row in load["rows"].items()
+    ]
+    big = section["large"]
+    probes = [
+        [
+            nprobe + (" (the index's own)" if row["own"] else ""),
+            row["search_p50_ms"],
+            row["recall@10"],
+        ]
+        for nprobe, row in big["nprobe"]["rows"].items()
+    ]
+    return (
+        f"### 11. `semsearch serve`: {section['searches']:,} searches from {section['clients']} "
+        f"clients at once, Cranfield ({load['documents']:,} documents, all-MiniLM-L6-v2, "
+        f"{section['threads']} torch thread)\n\n"
+        + table(["path", "p50 ms", "p99 ms", "searches/s", "errors"], rows)
+        + "\n\nServed p50 minus in-process p50: "
+        + ", ".join(f"{mode} {gap} ms" for mode, gap in load["p50_gap_ms"].items())
+        + f".\n\nAt {big['vectors']:,} vectors ({big['index']}, one client, embedding included, "
+        f"{big['queries']} Cranfield queries): served p50 {big['served']['p50_ms']} ms / p99 "
+        f"{big['served']['p99_ms']} ms, recall@10 {big['served']['recall@10']}; in-process p50 "
+        f"{big['in_process']['p50_ms']} ms; the query's embedding alone p50 "
+        f"{big['embed_p50_ms']} ms. The same index file (nlist {big['nprobe']['nlist']}) at other "
+        "nprobes, FAISS alone:\n\n" + table(["nprobe", "search p50 ms", "recall@10"], probes)
+    )
 
 
 def pipeline_table(section: dict[str, Any]) -> str:
@@ -411,7 +515,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="small sizes, to check that the benchmarks run (the numbers mean little)",
+        help="small sizes, to check that the benchmarks run (the numbers mean little; written to "
+        "bench/results/quick.*, never merged into latest.*)",
     )
     parser.add_argument(
         "--readme",
@@ -428,11 +533,16 @@ def main(argv: list[str] | None = None) -> None:
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
+        pdf_reading.REPEATS, pdf_reading.INDEX_REPEATS = 1, 1
+        pdf_reading.ARTICLES, pdf_reading.INDEXED, pdf_reading.PAGES = 2, 1, 4
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
+        serving.SEARCHES, serving.LARGE = 200, 20_000
     started = time.perf_counter()
     report: dict[str, Any] = {"machine": machine()}
-    wordnet = embedding.wordnet_texts() if {"embedding", "seed", "latency"} & set(chosen) else []
+    wordnet = (
+        embedding.wordnet_texts() if {"embedding", "seed", "latency", "serve"} & set(chosen) else []
+    )
     fp32_wordnet_vectors = None
     if "embedding" in chosen:
         print("bench: 1. embedding throughput", flush=True)
@@ -446,7 +556,7 @@ def main(argv: list[str] | None = None) -> None:
         pure = report.get("embedding", {}).get("wordnet", {}).get("ours fp32", {})
         report["indexing"] = indexing.end_to_end(pure.get("docs_per_s", float("nan")))
     embedder = None
-    if {"latency", "quality", "long"} & set(chosen):
+    if {"latency", "quality", "long", "serve"} & set(chosen):
         embedder = Embedder.load(FALLBACK_MODEL, device="cpu", quiet=True)
     if "pipeline" in chosen:
         print("bench: 3b. end to end vs pure embedding (seed architecture)", flush=True)
@@ -472,8 +582,16 @@ def main(argv: list[str] | None = None) -> None:
     if "spark" in chosen:
         print("bench: 9. Spark local[N] vs the local job", flush=True)
         report["spark"] = spark.run(common.WORDNET_DOCS)
+    if "pdf" in chosen:
+        print("bench: 10. reading PDFs", flush=True)
+        report["pdf"] = pdf_reading.run()
+    if "serve" in chosen:
+        print("bench: 11. semsearch serve", flush=True)
+        if fp32_wordnet_vectors is None:
+            fp32_wordnet_vectors = embedder.embed(wordnet)
+        report["serve"] = serving.run(np.asarray(fp32_wordnet_vectors), embedder)
     if "weak" in chosen:
-        print("bench: 10. the weak-match warning", flush=True)
+        print("bench: 12. the weak-match warning", flush=True)
         report["weak"] = weak_match.run(args.stores)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
@@ -481,8 +599,9 @@ def main(argv: list[str] | None = None) -> None:
     report["measured_at"] = {section: stamp for section in chosen if section in report}
     cpu = f"{report['machine']['cpu']} ({report['machine']['cores']} cores)"
     report["measured_on"] = {section: cpu for section in report["measured_at"]}
-    previous = RESULTS / "latest.json"
-    if set(SECTIONS) - set(chosen) and previous.exists():  # a partial run keeps the others
+    name = "quick" if args.quick else "latest"  # a quick run's numbers mean little: kept apart
+    previous = RESULTS / f"{name}.json"
+    if set(SECTIONS) - set(chosen) and previous.exists() and not args.quick:  # keeps the others
         earlier = json.loads(previous.read_text())
         report = {
             **earlier,
@@ -499,9 +618,9 @@ def main(argv: list[str] | None = None) -> None:
             },
         }
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    (RESULTS / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n")
     text = markdown(report)
-    (RESULTS / "latest.md").write_text(text)
+    (RESULTS / f"{name}.md").write_text(text)
     print(text)
     if args.readme:
         readme = README.read_text()

@@ -20,7 +20,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,8 @@ from indexer.settings import (
     NO_ANSWER_MIN,
     NO_ANSWER_QUERIES,
     NO_ANSWER_SAMPLE,
+    RECALL_K,
+    RECALL_SAMPLE,
     VERIFY_SAMPLE,
     K,
     Settings,
@@ -47,6 +49,7 @@ from indexer.workbench import Workbench
 from store.catalog import translated
 from store.errors import SemsearchError
 from store.filters import Filter, parse_filter
+from store.recall import Recall
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.results import Hit
 from store.store import DB_FILE, Store, store_exists
@@ -460,15 +463,35 @@ class Collection(Workbench):
 
     @_store_conditions
     def stats(self) -> dict[str, Any]:
-        """Counts, recipe, index type and sizes on disk."""
+        """Counts, recipe, index type, sizes on disk, and the index's measured recall."""
         with self._lock:
-            return self._store().stats()
+            return {**self._store().stats(), "recall": asdict(self.index_recall())}
 
     @_store_conditions
-    def verify(self, sample: int = VERIFY_SAMPLE) -> dict[str, Any]:
-        """Compare SQLite with FAISS and the full-text index; `ok` when all agree."""
+    def index_recall(self) -> Recall:
+        """recall@RECALL_K of the FAISS index against an exact scan, on RECALL_SAMPLE stored chunks
+        as queries, with its 95% interval; 1.0 for flat. Cached per store generation."""
         with self._lock:
-            return self._store().verify(sample)
+            return self._store().index_recall(RECALL_SAMPLE, RECALL_K)
+
+    @_store_conditions
+    def verify(
+        self, sample: int = VERIFY_SAMPLE, recall_at_least: float | None = None
+    ) -> dict[str, Any]:
+        """Compare SQLite with FAISS and the full-text index; `ok` when all agree. With
+        `recall_at_least`, also measure the index's recall and fail below it."""
+        with self._lock:
+            report = self._store().verify(sample)
+            if recall_at_least is not None:
+                measured = self.index_recall()
+                report["recall"] = asdict(measured)
+                if measured.recall < recall_at_least:
+                    report["ok"] = False
+                    report["problems"].append(
+                        f"{measured.describe()} is below {recall_at_least}: rebuild with a more "
+                        "exact index (`semsearch rebuild --index ivf-sq8`, hnsw or flat)"
+                    )
+            return report
 
     @_store_conditions
     def export(self, folder: str | Path) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from indexer.sources.options import SourceDocument
+from indexer.sources.pages import page_span
 from indexer.summary import Skipped
 from store.records import ChunkRecord, DocumentRecord
 
@@ -33,7 +34,7 @@ def duplicate(where: str, doc_id: str, first: str) -> Skipped:
 
 
 def record(doc: SourceDocument, digest: str, chunks: list[EmbeddedChunk]) -> DocumentRecord:
-    """What the store keeps of an embedded document."""
+    """What the store keeps of an embedded document; each chunk with the pages it spans."""
     return DocumentRecord(
         id=doc.id,
         text=doc.text,
@@ -41,8 +42,16 @@ def record(doc: SourceDocument, digest: str, chunks: list[EmbeddedChunk]) -> Doc
         source=doc.source,
         metadata=doc.metadata,
         chunks=[
-            ChunkRecord(c.window.ord, c.window.start, c.window.end, c.window.n_tokens, c.vector)
+            ChunkRecord(
+                c.window.ord,
+                c.window.start,
+                c.window.end,
+                c.window.n_tokens,
+                c.vector,
+                *page_span(doc.pages, c.window.start, c.window.end),
+            )
             for c in chunks
         ],
         content_hash=digest,
+        pages=doc.pages,
     )

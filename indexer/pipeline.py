@@ -275,7 +275,7 @@ def _changes(batch: list[SourceDocument], lookup: Store) -> _Batch:
     stored = lookup.versions([doc.id for doc in batch])
     changed, hashes, moved = [], [], {}
     for doc in batch:
-        digest = content_hash(doc.text, doc.title, doc.metadata)
+        digest = content_hash(doc.text, doc.title, doc.metadata, doc.pages)
         now = stored.get(doc.id)
         if now is None or now.content_hash != digest:
             changed.append(doc)

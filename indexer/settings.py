@@ -38,6 +38,9 @@ K = 10
 MODE = "hybrid"  # the best of the three on the demo questions, SciFact and Cranfield
 SEARCH_MODES = MODES
 VERIFY_SAMPLE = 100  # vectors `verify` compares one by one with the FAISS index
+RECALL_K = 10  # the neighbours whose recall `stats` reports
+RECALL_SAMPLE = 200  # stored chunks used as queries to measure it (95% CI about ±0.01 at 0.97)
+RECALL_THRESHOLD = 0.90  # `verify --recall` fails below this: the index misses 1 in 10 neighbours
 BEIR_SPLIT = "test"  # the qrels/SPLIT.tsv `eval` judges by
 NO_ANSWER_SAMPLE = 500  # documents whose words make the queries that calibrate match strength
 NO_ANSWER_QUERIES = 200  # queries with no answer whose best scores calibrate it
@@ -47,8 +50,30 @@ STORE_ENV = "SEMSEARCH_STORE"
 STORE_FOLDER = "semsearch-store"  # not `store`, the name of a package in this checkout
 SPARK_RUN_DIR = "spark-run"  # inside the store folder, unless --run-dir
 SHARDS_PER_CORE = 2  # shards (and embedding tasks) per core of the Spark cluster
-UI_HOST = "127.0.0.1"
+UI_HOST = "127.0.0.1"  # this machine only
 UI_PORT = 8501
+# `semsearch serve` (HTTP) and `semsearch mcp`
+SERVE_HOST = UI_HOST
+SERVE_PORT = 8700
+TOKEN_ENV = "SEMSEARCH_TOKEN"  # the token that allows writes over HTTP
+MAX_K = 100  # documents a request may ask for
+MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body above this gets 413
+MAX_QUERY_CHARS = 2_000
+MAX_FILTERS = 20
+MAX_TEXTS = 256  # texts per /embed request
+MAX_TEXT_CHARS = 10_000  # one text to /embed, /tokens or /explain
+MAX_RECORDS = 1_000  # documents per POST /documents or MCP add
+WATCH_SECONDS = 1.0  # how often the server looks for a new store generation
+LOAD_WAIT_SECONDS = 2.0  # a request waits this long for a load in progress, then gets 503
+GRACEFUL_SECONDS = 10  # SIGTERM: how long in-flight requests may take to finish
+# Files are untrusted input: what reading one may cost. A file over a limit is skipped and listed
+# with the limit, never read in part.
+MAX_DOCUMENT_BYTES = 256 * 1024**2  # one document file or one e-mail message: its text is held
+# whole in memory and embedded as one document, so a bigger one is refused before it is opened
+MAX_UNZIPPED_BYTES = 256 * 1024**2  # what a DOCX/PPTX/ODT/EPUB may inflate to (zip bombs)
+MAX_ZIP_MEMBERS = 10_000  # files inside one such package
+MAX_ZIP_RATIO = 500  # inflated / compressed, for a member over 1 MiB: repetitive real office XML
+# reaches about 100x, deflate's own limit is about 1030x (a bomb)
 
 
 class SettingsError(SemsearchError):

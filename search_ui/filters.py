@@ -80,7 +80,7 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
                 picked = st.multiselect(key, values[key], key=widget)
                 if picked:
                     chosen.append(Filter(field, "in", tuple(picked)))
-            elif types == {"text"}:
+            elif types <= {"text", "array"}:  # a list (authors, recipients): any item contains
                 cleared = ""
                 _fit(widget, cleared, lambda v: v if isinstance(v, str) else None)
                 text = st.text_input(f"{key} contains", key=widget)

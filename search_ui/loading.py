@@ -43,6 +43,7 @@ class Loader:
 
     def __init__(self, path: Path, model: str | None) -> None:
         self.path, self.model = path, model
+        self.folder = folder_state(path)  # what the store folder held when loading began
         self.phase = OPENING
         self.started = time.monotonic()
         self.collection: Collection | None = None  # set once the store is open
@@ -84,11 +85,25 @@ _loaders: dict[tuple[Path, str | None], Loader] = {}
 _guard = threading.Lock()
 
 
+def folder_state(path: Path) -> list[tuple[str, int]] | None:
+    """The files of a store folder and their modification times; None when it is no folder."""
+    if not path.is_dir():
+        return None
+    found = []
+    for entry in path.iterdir():
+        try:
+            found.append((entry.name, entry.stat().st_mtime_ns))
+        except FileNotFoundError:  # removed meanwhile (SQLite's side files come and go)
+            continue
+    return sorted(found)
+
+
 def loader(path: Path, model: str | None) -> Loader:
     """The Loader of this store and model, started on first use; started again when the store
-    could not be opened (it may exist now)."""
+    could not be opened and its folder has changed since (it may be a store now)."""
     with _guard:
         current = _loaders.get((path, model))
-        if current is None or (current.done.is_set() and current.store_error):
+        stale = current is not None and current.done.is_set() and current.store_error
+        if current is None or (stale and folder_state(path) != current.folder):
             current = _loaders[(path, model)] = Loader(path, model)
         return current

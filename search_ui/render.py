@@ -16,6 +16,10 @@ from store.results import Hit
 MARK_STYLE = "background:rgba(250,204,21,0.35);color:inherit;padding:0 1px;border-radius:2px"
 BEST_STYLE = "background:rgba(250,204,21,0.25)"
 CHUNK_STYLE = "color:rgba(59,130,246,0.95);font-weight:600"
+PAGE_STYLE = (
+    "display:block;margin:0.6em 0 0.2em;border-top:1px dashed rgba(127,127,127,0.5);"
+    "font-size:0.8em;opacity:0.7"
+)
 MUTED_STYLE = "opacity:0.7"
 WRAP_STYLE = "overflow-wrap:anywhere"  # a long identifier wraps instead of widening a phone's page
 BOX_STYLE = f"white-space:pre-wrap;line-height:1.5;font-family:inherit;color:inherit;{WRAP_STYLE}"
@@ -81,13 +85,23 @@ def shaded_tokens(tokens: list[str], shares: np.ndarray) -> str:
     return "<div>" + "".join(chips) + "</div>"
 
 
-def chunked_text(text: str, chunks: list[dict], best: int | None) -> str:
-    """The whole text with a marker at each chunk start, overlaps underlined, and the best
-    chunk highlighted."""
-    cuts = sorted({0, len(text), *(c["start"] for c in chunks), *(c["end"] for c in chunks)})
+def chunked_text(
+    text: str, chunks: list[dict], best: int | None, pages: list[int] | None = None
+) -> str:
+    """The whole text with a marker at each chunk start and, in a paginated document, a line
+    where each page starts; overlaps underlined, and the best chunk highlighted."""
+    page_at: dict[int, list[int]] = {}
+    for number, offset in enumerate(pages or [], start=1):
+        page_at.setdefault(offset, []).append(number)
+    edges = (*(c["start"] for c in chunks), *(c["end"] for c in chunks), *page_at)
+    cuts = sorted({0, len(text), *edges})
     starts = {c["start"]: c["ord"] for c in chunks}
     parts = []
-    for left, right in zip(cuts, cuts[1:], strict=False):
+    for left, right in zip(cuts, [*cuts[1:], None], strict=True):
+        for number in page_at.get(left, []):
+            parts.append(f'<span style="{PAGE_STYLE}">p. {number}</span>')
+        if right is None:
+            break
         if left in starts:
             anchor = f' id="{BEST_CHUNK}"' if starts[left] == best else ""
             parts.append(f'<sup{anchor} style="{CHUNK_STYLE}">[chunk {starts[left]}]</sup>')
@@ -122,6 +136,7 @@ def hit_heading(rank: int, hit: Hit, fused: bool) -> str:
         f'<div style="{WRAP_STYLE}"><b>{rank}. {escaped(hit.title or hit.doc_id)}</b> '
         f'<span style="{MUTED_STYLE};font-size:0.85em">score {hit.score:.4f}'
         f"{' · ' + escaped(parts) if fused else ''} · {escaped(hit.doc_id)} · "
+        f"{escaped(hit.page_label) + ' · ' if hit.page_label else ''}"
         f"chunk {hit.chunk_ord} [{hit.start}:{hit.end}]</span></div>"
     )
 

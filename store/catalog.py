@@ -23,7 +23,7 @@ from store.errors import DamagedStoreError, StoreError
 from store.records import DocumentRecord
 from store.vectors import from_blobs, to_blob
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 ID_BATCH = 500
 FTS_TOKENIZER = "porter unicode61 remove_diacritics 2"
 CHUNK_TEXT = 'substr(d.text, c.start + 1, c."end" - c.start)'  # for `chunks c JOIN documents d`
@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS documents (
     text TEXT NOT NULL,
     metadata TEXT NOT NULL DEFAULT '{{}}',
     content_hash TEXT NOT NULL,
-    indexed_at TEXT NOT NULL
+    indexed_at TEXT NOT NULL,
+    pages TEXT  -- JSON list of the offsets where each page starts; NULL: not paginated
 );
 CREATE TABLE IF NOT EXISTS chunks (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -47,6 +48,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     "end" INTEGER NOT NULL,
     n_tokens INTEGER NOT NULL,
     vector BLOB NOT NULL,
+    page INTEGER,  -- the 1-based page the chunk starts on; NULL: not paginated
+    last_page INTEGER,  -- and the page it ends on
     UNIQUE (doc_id, ord)
 );
 CREATE TABLE IF NOT EXISTS index_log (
@@ -163,18 +166,24 @@ def _check_ours(db: sqlite_utils.Database, path: Path) -> None:
 
 def _migrate(db: sqlite_utils.Database, path: Path) -> None:
     """Schema 1 to 2: chunk text is read from the documents instead of being stored twice, and
-    the full-text index is written by the store instead of triggers."""
+    the full-text index is written by the store instead of triggers. Schema 2 to 3: page numbers
+    (`documents.pages`, `chunks.page` and `last_page`, NULL for what was stored before)."""
     version = get_meta(db, "schema_version")
-    if version != 1:
+    if version not in (1, 2):
         raise StoreError(f"{path} has schema version {version}, newer than this semsearch knows")
-    for trigger in ("chunks_ai", "chunks_ad", "chunks_au"):
-        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
-    db.execute("DROP TABLE IF EXISTS chunks_fts")
-    db.execute("ALTER TABLE chunks DROP COLUMN text")
+    if version == 1:
+        for trigger in ("chunks_ai", "chunks_ad", "chunks_au"):
+            db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        db.execute("DROP TABLE IF EXISTS chunks_fts")
+        db.execute("ALTER TABLE chunks DROP COLUMN text")
+    db.execute("ALTER TABLE documents ADD COLUMN pages TEXT")
+    db.execute("ALTER TABLE chunks ADD COLUMN page INTEGER")
+    db.execute("ALTER TABLE chunks ADD COLUMN last_page INTEGER")
     db.executescript(SCHEMA)
-    db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
-    ids = np.array([row[0] for row in db.execute("SELECT id FROM chunks")], np.int64)
-    set_meta(db, "id_checksum", id_checksum.checksum(ids))
+    if version == 1:
+        db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
+        ids = np.array([row[0] for row in db.execute("SELECT id FROM chunks")], np.int64)
+        set_meta(db, "id_checksum", id_checksum.checksum(ids))
     set_meta(db, "schema_version", SCHEMA_VERSION)
 
 
@@ -231,7 +240,7 @@ def write_documents(
     stamp = now()
     db.conn.executemany(
         "INSERT OR REPLACE INTO documents (id, source, title, text, metadata, content_hash, "
-        "indexed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "indexed_at, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 doc.id,
@@ -241,6 +250,7 @@ def write_documents(
                 json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, allow_nan=False),
                 doc.content_hash,
                 stamp,
+                None if doc.pages is None else json.dumps(doc.pages),
             )
             for doc in docs
         ],
@@ -253,13 +263,23 @@ def write_documents(
         for chunk in doc.chunks:
             vector = to_blob(chunk.vector)
             rows.append(
-                (next_id, doc.id, chunk.ord, chunk.start, chunk.end, chunk.n_tokens, vector)
+                (
+                    next_id,
+                    doc.id,
+                    chunk.ord,
+                    chunk.start,
+                    chunk.end,
+                    chunk.n_tokens,
+                    vector,
+                    chunk.page,
+                    chunk.last_page,
+                )
             )
             texts.append((next_id, doc.text[chunk.start : chunk.end]))
             next_id += 1
     db.conn.executemany(
-        'INSERT INTO chunks (id, doc_id, ord, start, "end", n_tokens, vector) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        'INSERT INTO chunks (id, doc_id, ord, start, "end", n_tokens, vector, page, last_page) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     db.conn.executemany("INSERT INTO chunks_fts (rowid, text) VALUES (?, ?)", texts)

@@ -20,7 +20,18 @@ class Hit:
     start: int = 0
     end: int = 0
     text: str = ""  # the best chunk's text
+    page: int | None = None  # the 1-based page the best chunk starts on (None: not paginated)
+    last_page: int | None = None  # and the page it ends on
     parts: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> rank, score
+
+    @property
+    def page_label(self) -> str:
+        """Where the best chunk is, for people: "p. 7", "pp. 7-8", or "" when not paginated."""
+        if self.page is None:
+            return ""
+        if self.last_page is None or self.last_page == self.page:
+            return f"p. {self.page}"
+        return f"pp. {self.page}-{self.last_page}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -28,6 +39,8 @@ class Hit:
             "title": self.title,
             "source": self.source,
             "score": self.score,
+            "page": self.page,
+            "last_page": self.last_page,
             "chunk": {
                 "id": self.chunk_id,
                 "ord": self.chunk_ord,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from store import catalog, verification
+from store import catalog, recall, verification
 from store.catalog import CHUNK_TEXT
 from store.errors import RecipeMismatchError, StoreError
 from store.faiss_index import VectorIndex
@@ -25,6 +25,7 @@ from store.index_cache import INDEX_FILE, IndexCache
 from store.index_types import DEFAULT_SPEC, check_spec
 from store.lock import WriterLock
 from store.ranking import MODES, ChunkMatch, best_per_document, fts_query, fuse
+from store.recall import Recall
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.records import DocumentRecord, StoredVersion
 from store.results import Hit
@@ -253,25 +254,30 @@ class Store:
     # -- reading ------------------------------------------------------------------------------
 
     def get(self, doc_id: str) -> dict[str, Any] | None:
-        """A document with its chunks' spans (no vectors), or None."""
+        """A document with its page starts (None: not paginated) and its chunks' spans and pages
+        (no vectors), or None."""
         rows = list(self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
         if not rows:
             return None
         doc = rows[0]
         doc["metadata"] = json.loads(doc["metadata"])
+        doc["pages"] = None if doc["pages"] is None else json.loads(doc["pages"])
         doc["chunks"] = list(
             self.db.query(
-                'SELECT id, ord, start, "end", n_tokens FROM chunks WHERE doc_id = ? ORDER BY ord',
+                'SELECT id, ord, start, "end", n_tokens, page, last_page FROM chunks '
+                "WHERE doc_id = ? ORDER BY ord",
                 [doc_id],
             )
         )
         return doc
 
     def chunk(self, chunk_id: int) -> dict[str, Any] | None:
-        """One chunk: its document id, span, wordpiece count and text (no vector), or None."""
+        """One chunk: its document id, span, wordpiece count, pages and text (no vector), or
+        None."""
         rows = list(
             self.db.query(
-                f'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.n_tokens, {CHUNK_TEXT} AS text '
+                'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.n_tokens, c.page, c.last_page, '
+                f"{CHUNK_TEXT} AS text "
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
                 [chunk_id],
             )
@@ -417,6 +423,11 @@ class Store:
             "bytes": sizes,
         }
 
+    def index_recall(self, sample: int, k: int) -> Recall:
+        """recall@k of the FAISS index against an exact scan, on `sample` stored chunks as
+        queries (`store.recall`); 1.0 for a flat index."""
+        return recall.measure(self.db, self.cache, sample, k)
+
     # -- searching ----------------------------------------------------------------------------
 
     def search(
@@ -533,15 +544,17 @@ class Store:
         return [ChunkMatch(row[0], row[1], float(row[2])) for row in rows]
 
     def _describe(self, hits: list[Hit]) -> list[Hit]:
-        """Fill in titles, sources, metadata and chunk spans and text."""
+        """Fill in titles, sources, metadata and chunk spans, pages and text."""
         for hit in hits:
             row = self.db.execute(
-                f'SELECT d.title, d.source, d.metadata, c.ord, c.start, c."end", {CHUNK_TEXT} '
+                'SELECT d.title, d.source, d.metadata, c.ord, c.start, c."end", c.page, '
+                f"c.last_page, {CHUNK_TEXT} "
                 "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
                 [hit.chunk_id],
             ).fetchone()
             if row:
-                hit.title, hit.source, metadata, hit.chunk_ord, hit.start, hit.end, hit.text = row
+                hit.title, hit.source, metadata, hit.chunk_ord, hit.start, hit.end = row[:6]
+                hit.page, hit.last_page, hit.text = row[6:]
                 hit.metadata = json.loads(metadata)
         return hits
 

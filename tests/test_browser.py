@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import processes_with
+
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = [
@@ -81,17 +83,7 @@ def listening(port: int) -> bool:
 
 def servers_on(port: int) -> list[int]:
     """Pids of processes whose command line serves `port` (a Streamlit left behind)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            arguments = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"--server.port" in arguments and str(port).encode() in arguments:
-            pids.append(int(entry.name))
-    return pids
+    return processes_with("--server.port", str(port))
 
 
 def assert_stopped(port: int, seconds: float = 10) -> None:

@@ -273,16 +273,20 @@ def test_embed_tokens_and_projector_export(run, corpus, tmp_path) -> None:
     assert len(rows) == chunks == len(labels) - 1 and len(rows[0].split("\t")) == 32
 
 
-def facade_defaults() -> dict[str, object]:
-    """The default each CLI option must show: the facade's signatures and the settings."""
+def facade_defaults(command: str) -> dict[str, object]:
+    """The default each option of `command` must show: the facade's signatures and the settings."""
     search = inspect.signature(Collection.search).parameters
+    serves = command == "serve"
     return {
         "k": search["k"].default,
         "mode": search["mode"].default,
         "sample": inspect.signature(Collection.verify).parameters["sample"].default,
+        "recall": inspect.signature(Collection.verify).parameters["recall_at_least"].default,
         "split": inspect.signature(evaluate).parameters["split"].default,
-        "port": defaults.UI_PORT,
-        "host": defaults.UI_HOST,
+        "port": defaults.SERVE_PORT if serves else defaults.UI_PORT,
+        "host": defaults.SERVE_HOST if serves else defaults.UI_HOST,
+        "threads": inspect.signature(Collection).parameters["threads"].default,
+        "token": None,  # only from $SEMSEARCH_TOKEN: a server without one does not write
     }
 
 
@@ -335,7 +339,7 @@ def test_cli_defaults_are_the_facades() -> None:
                     shown = "where the store's recipe says"
                 assert str(shown) in param.help, (name, param.name, param.help)
             elif param.name != "store_path":
-                assert value == facade_defaults()[param.name], (name, param.name, value)
+                assert value == facade_defaults(name)[param.name], (name, param.name, value)
             checked.add(param.name)
     assert {"k", "mode", "port", "chunk_tokens", "commit_every", "id_field"} <= checked
 
@@ -481,12 +485,12 @@ def test_row_level_problems_are_listed_with_file_and_line(run, tmp_path) -> None
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / "rows.csv").write_text("id,text\nr1,fine row\nr2,too,many,fields\nr1,same id again\n")
-    (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
+    (folder / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     result = run("index", str(folder), "--store", str(tmp_path / "store"), model=True)
     assert result.exit_code == 0
     assert "rows.csv:3: 4 fields, the header has 2" in result.output
     assert "rows.csv:4: duplicate id 'r1' (first at rows.csv:2)" in result.output
-    assert "notes.pdf: unsupported file type .pdf" in result.output
+    assert "sheet.xlsx: unsupported file type .xlsx" in result.output
     assert [row[0] for row in documents_table(tmp_path / "store")] == ["r1"]
 
 
@@ -554,3 +558,30 @@ def test_a_run_folder_of_another_unfinished_run_is_refused_and_not_ingested(run,
     assert result.exit_code == 2
     assert "is not a finished Spark run (still embedding)" in result.stderr
     assert not (tmp_path / "store").exists()
+
+
+def test_stats_reports_the_index_recall_and_verify_recall_fails_below_a_threshold(
+    run, tmp_path
+) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_text(
+        "".join(
+            json.dumps({"id": f"d{i}", "text": f"note {i} on topic {i % 37} and {i % 11}"}) + "\n"
+            for i in range(900)
+        )
+    )
+    store = str(tmp_path / "store")
+    indexed = run("index", str(source), "--store", store, "--index", "ivf-pq", "-q", model=True)
+    assert indexed.exit_code == 0, indexed.output
+    stats = json.loads(run("stats", "--store", store, "--json").stdout)
+    recall = stats["recall"]
+    assert (recall["index_type"], recall["k"], recall["queries"]) == ("ivf-pq", 10, 200)
+    assert recall["low"] <= recall["recall"] <= recall["high"] < 1.0
+    assert "recall@10" in run("stats", "--store", store).stdout
+    strict = run("verify", "--store", store, "--recall", "1.0")
+    assert strict.exit_code == 1 and "is below 1.0" in strict.stdout
+    lenient = run("verify", "--store", store, "--recall", "0")
+    assert lenient.exit_code == 0 and "recall@10" in lenient.stdout
+    assert run("rebuild", "--store", store, "--index", "flat").exit_code == 0
+    exact = run("verify", "--store", store, "--recall")
+    assert exact.exit_code == 0 and "exact by construction" in exact.stdout

@@ -19,6 +19,7 @@ from indexer.settings import Settings, SparkOptions
 from indexer.spark.run_folder import RunFolder
 from store.errors import RecipeMismatchError
 from store.store import DB_FILE
+from tests import document_fixtures as make
 
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 
@@ -115,10 +116,12 @@ def content(folder: Path) -> dict:
     db = sqlite3.connect(f"file:{folder / DB_FILE}?mode=ro", uri=True)
     try:
         documents = db.execute(
-            "SELECT id, text, title, source, metadata, content_hash FROM documents ORDER BY id"
+            "SELECT id, text, title, source, metadata, content_hash, pages FROM documents "
+            "ORDER BY id"
         ).fetchall()
         chunks = db.execute(
-            'SELECT id, doc_id, ord, start, "end", n_tokens, vector FROM chunks ORDER BY id'
+            'SELECT id, doc_id, ord, start, "end", n_tokens, page, last_page, vector FROM chunks '
+            "ORDER BY id"
         ).fetchall()
     finally:
         db.close()
@@ -128,9 +131,9 @@ def content(folder: Path) -> dict:
 def assert_same_store(built: Path, expected: Path) -> None:
     ours, theirs = content(built), content(expected)
     assert ours["documents"] == theirs["documents"]
-    assert [c[:6] for c in ours["chunks"]] == [c[:6] for c in theirs["chunks"]]
+    assert [c[:-1] for c in ours["chunks"]] == [c[:-1] for c in theirs["chunks"]]
     for mine, other in zip(ours["chunks"], theirs["chunks"], strict=True):
-        a, b = np.frombuffer(mine[6], "<f4"), np.frombuffer(other[6], "<f4")
+        a, b = np.frombuffer(mine[-1], "<f4"), np.frombuffer(other[-1], "<f4")
         np.testing.assert_allclose(a, b, atol=1e-5)
     with Collection(built, quiet=True) as a, Collection(expected, quiet=True) as b:
         assert a.verify()["ok"], a.verify()
@@ -187,6 +190,24 @@ def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
         document = target.document("notes/note2.md")
     assert "something else" in document["text"]
     assert len(document["chunks"]) == 1
+
+
+def test_spark_reads_every_document_format_into_the_local_store(spark, tmp_path, settings) -> None:
+    pages = [*make.PAGES, ["A last page."]]
+    folder = make.every_format(tmp_path / "papers", pages, image_pages=(2,))
+    with Collection(tmp_path / "local", settings, quiet=True) as target:
+        local = target.add([str(folder)]).as_dict()
+    with Collection(tmp_path / "spark", settings, quiet=True) as target:
+        distributed = target.add_on_spark([str(folder)], spark_options(tmp_path / "run")).as_dict()
+    assert_same_store(tmp_path / "spark", tmp_path / "local")
+    for key in ("added", "chunks", "skipped_items"):
+        assert distributed[key] == local[key], key
+    kinds = {"pages without text", "encrypted", "no text layer", "corrupt"}
+    assert kinds <= set(distributed["skipped_by_kind"])
+    with Collection(tmp_path / "spark", quiet=True) as built:
+        stored = built.document("report.pdf")
+    assert len(stored["pages"]) == 4  # the page starts and the chunks' pages came through
+    assert stored["chunks"][-1]["last_page"] == 4
 
 
 def test_a_task_failing_on_its_first_attempt_is_retried_to_the_same_store(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -571,6 +572,50 @@ def test_a_schema_1_store_is_upgraded_by_a_writer(tmp_path) -> None:
         assert store.search(docs[7].chunks[1].vector, None, k=1, mode="dense")[0].doc_id == "d7"
 
 
+def test_a_schema_2_store_is_upgraded_in_place_and_gains_page_numbers(tmp_path) -> None:
+    folder = tmp_path / "old"
+    docs = make_docs(10)
+    with Store.create(folder, RECIPE, "flat") as store:
+        store.upsert(docs)
+    with sqlite3.connect(folder / "store.db") as db:  # the store as schema 2 left it
+        db.execute("ALTER TABLE documents DROP COLUMN pages")
+        db.execute("ALTER TABLE chunks DROP COLUMN page")
+        db.execute("ALTER TABLE chunks DROP COLUMN last_page")
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with pytest.raises(StoreError, match="semsearch repair"):
+        Store.open(folder)
+    first, second = unit(np.random.default_rng(3), 2)
+    text = "page one text\n\npage two text"
+    paged = DocumentRecord(
+        "paged",
+        text,
+        pages=[0, 15],
+        chunks=[ChunkRecord(0, 0, 13, 3, first, 1, 1), ChunkRecord(1, 5, 28, 5, second, 1, 2)],
+    )
+    with Store.open(folder, writable=True) as store:  # a writer upgrades it, keeping every row
+        store.upsert([paged])
+    with Store.open(folder) as store:
+        assert store.verify(100)["ok"]
+        old = store.get("d3")
+        assert old["text"] == docs[3].text and old["pages"] is None
+        assert [(c["page"], c["last_page"]) for c in old["chunks"]] == [(None, None)] * 2
+        new = store.get("paged")
+        assert new["pages"] == [0, 15]
+        assert [(c["page"], c["last_page"]) for c in new["chunks"]] == [(1, 1), (1, 2)]
+        hit = store.search(second, None, k=1, mode="dense")[0]
+        assert (hit.doc_id, hit.page, hit.last_page) == ("paged", 1, 2)
+        assert hit.as_dict()["page"] == 1
+
+
+def test_the_content_hash_of_an_unpaginated_document_does_not_change_with_pages() -> None:
+    plain = DocumentRecord("a", "some text", "T", metadata={"k": 1})
+    paged = DocumentRecord("a", "some text", "T", metadata={"k": 1}, pages=[0])
+    repaged = DocumentRecord("a", "some text", "T", metadata={"k": 1}, pages=[0, 5])
+    digest = hashlib.sha256(json.dumps(["some text", "T", {"k": 1}], sort_keys=True).encode())
+    assert plain.content_hash == digest.hexdigest()  # stores made before pages keep their hashes
+    assert len({plain.content_hash, paged.content_hash, repaged.content_hash}) == 3
+
+
 def test_another_stores_index_file_is_never_searched(tmp_path) -> None:
     a_docs, b_docs = make_docs(300, seed=1), make_docs(300, seed=2)
     for name, docs in (("a", a_docs), ("b", b_docs)):
@@ -598,3 +643,41 @@ def test_a_diverged_copy_of_the_store_gives_no_wrong_hit(tmp_path) -> None:
     with Store.open(tmp_path / "a") as store:
         assert store.search(mine, None, k=1, mode="dense")[0].doc_id == "a0"
         assert all(hit.doc_id != "copy0" for hit in store.search(theirs, None, k=20, mode="dense"))
+
+
+def clustered_docs(n: int, seed: int = 0) -> list[DocumentRecord]:
+    """Documents whose vectors are noisy copies of 300 centres: neighbours worth finding."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(300, DIM)).astype(np.float32)
+    docs = []
+    for i in range(n):
+        vector = centres[i % 300] + rng.normal(0, 0.3, DIM).astype(np.float32)
+        chunk = ChunkRecord(0, 0, 4, 1, vector / np.linalg.norm(vector))
+        docs.append(DocumentRecord(id=f"d{i}", text=f"doc {i}", chunks=[chunk]))
+    return docs
+
+
+def test_the_index_reports_the_recall_it_costs_measured_against_an_exact_scan(tmp_path) -> None:
+    docs = clustered_docs(3000)
+    measured = {}
+    for spec in ("flat", "hnsw", "ivf-sq8", "ivf-pq"):
+        with Store.create(tmp_path / spec, RECIPE, spec) as store:
+            store.upsert(docs)
+        with Store.open(tmp_path / spec) as store:
+            measured[spec] = store.index_recall(200, 10)
+    assert measured["flat"].recall == 1.0 and measured["flat"].by_construction
+    for spec in ("hnsw", "ivf-sq8", "ivf-pq"):
+        result = measured[spec]
+        assert result.queries == 200 and result.low <= result.recall <= result.high
+    assert measured["ivf-pq"].recall < measured["ivf-sq8"].recall <= 1.0
+    assert measured["ivf-pq"].high < measured["hnsw"].low  # the gap is more than the noise
+
+    cached = tmp_path / "ivf-pq" / "index.recall.json"
+    assert json.loads(cached.read_text())["recall"] == measured["ivf-pq"].recall
+    with Store.open(tmp_path / "ivf-pq") as store:
+        again = store.index_recall(200, 10)
+        assert again == measured["ivf-pq"]  # read back for the same generation
+    with Store.open(tmp_path / "ivf-pq", writable=True) as store:
+        store.upsert(clustered_docs(50, seed=9)[:1])
+    with Store.open(tmp_path / "ivf-pq") as store:
+        assert store.index_recall(200, 10).generation == again.generation + 1  # measured anew

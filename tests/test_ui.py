@@ -15,7 +15,8 @@ from indexer.collection import Collection
 from indexer.settings import Settings
 from search_ui import loading
 from search_ui.charts import QUERY_COLOUR
-from search_ui.render import BEST_STYLE, MARK_STYLE
+from search_ui.render import BEST_STYLE, MARK_STYLE, PAGE_STYLE
+from tests import document_fixtures as make
 
 APP = str(Path(__file__).resolve().parents[1] / "search_ui" / "app.py")
 DOCS = [
@@ -603,3 +604,28 @@ def test_the_weak_match_warning_shows_only_below_the_threshold(app, monkeypatch,
         app.warning[0].value if warned else next(c.value for c in app.caption if "of 5" in c.value)
     )
     assert f"higher than {share:.0%} of the best scores of queries this store has no answer" in said
+
+
+@pytest.fixture(scope="module")
+def pdf_store(tmp_path_factory, tiny_model_dir) -> Path:
+    """A store of one three-page PDF, in windows shorter than its pages."""
+    folder = tmp_path_factory.mktemp("pdf-ui")
+    report = make.pdf(folder / "report.pdf")
+    settings = Settings(model=str(tiny_model_dir), chunk_tokens=48, overlap=8)
+    with Collection(folder / "store", settings, quiet=True) as collection:
+        collection.add([str(report)])
+    return folder / "store"
+
+
+def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
+    pdf_store, monkeypatch
+) -> None:
+    test = session(pdf_store, monkeypatch)
+    search(test, make.PAGE_THREE, "lexical")
+    assert "report.pdf · p. 3 · chunk" in markdown(test)
+    test.button(key="open_1").click().run()
+    text = markdown(test)
+    for number in (1, 2, 3):
+        assert f'<span style="{PAGE_STYLE}">p. {number}</span>' in text
+    assert text.index(">p. 3</span>") < text.index(make.PAGE_THREE)
+    assert any(caption.value.startswith("3 pages · ") for caption in test.caption)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from indexer.cli import embedding, evaluation, indexing, maintenance, searching, ui_process
+from indexer.cli import (
+    embedding,
+    evaluation,
+    indexing,
+    maintenance,
+    searching,
+    serving,
+    ui_process,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -27,6 +35,8 @@ for command in (
     embedding.embed,
     embedding.tokens,
     ui_process.ui,
+    serving.serve,
+    serving.mcp_command,
     evaluation.eval_command,
 ):
     cli.add_command(command)

@@ -10,11 +10,9 @@ from typing import Any
 import click
 
 from indexer.cli.exit_codes import reports_errors
-from indexer.cli.options import collection, model_options, store_option
+from indexer.cli.options import collection, existing_store, model_options, store_option
 from indexer.settings import Settings
 from indexer.workbench import Workbench
-from store.errors import StoreError
-from store.store import store_exists
 
 RECIPE_HELP = "Use this store's recipe (model, pooling)."
 
@@ -61,6 +59,4 @@ def _model_collection(store_path: Path | None, given: dict[str, Any]) -> Workben
     """A store's recipe when --store is given (it must exist), else the model options alone."""
     if store_path is None:
         return Workbench(Settings().with_overrides(**given))
-    if not store_exists(store_path):
-        raise StoreError(f"no store at {store_path}; create one with `semsearch index`")
-    return collection(store_path, **given)
+    return collection(existing_store(store_path), **given)

@@ -70,10 +70,14 @@ from indexer.summary import Summary
 @report_options
 @reports_errors
 def index(paths: tuple[str, ...], store_path: Path | None, **given: Any) -> None:
-    """Index files and folders (.txt .md .rst .html .jsonl .csv .parquet) or JSONL on stdin (`-`).
+    """Index files and folders (.pdf .docx .pptx .odt .epub .eml .mbox .txt .md .rst .html .jsonl
+    .csv .parquet) or JSONL on stdin (`-`).
 
     Unchanged documents are skipped without embedding; changed ones are replaced. A document's
-    id is its id field, else its path relative to the folder given (JSONL/CSV: path#line)."""
+    id is its id field, else its path relative to the folder given (JSONL/CSV: path#line; an
+    e-mail: its Message-ID, an attachment MESSAGE-ID/NAME). PDF pages and slides are recorded,
+    so hits name their page. Encrypted, damaged and scanned (no text layer) files, zip bombs and
+    files over the size limit are skipped and listed with the reason."""
     strict, quiet, as_json = given.pop("strict"), given.pop("quiet"), given.pop("as_json")
     sources = sources_from(given)
     spark = spark_options(given)

@@ -11,6 +11,7 @@ import click
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
 from indexer.cli.options import collection, json_option, store_option
+from store.recall import Recall
 
 
 @click.command()
@@ -45,12 +46,14 @@ def prune_command(store_path: Path | None, dry_run: bool, as_json: bool) -> None
 @json_option
 @reports_errors
 def stats(store_path: Path | None, as_json: bool) -> None:
-    """Documents, chunks, wordpieces, recipe, index type and sizes."""
+    """Documents, chunks, wordpieces, recipe, index type, sizes, and the index's recall@10
+    measured against an exact scan (cached per store generation)."""
     with collection(store_path) as source:
         result = source.stats()
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
+    result["recall"] = Recall(**result["recall"]).describe()
     for key, value in result.items():
         click.echo(f"{key:>12}: {json.dumps(value) if isinstance(value, dict) else value}")
 
@@ -63,16 +66,26 @@ def stats(store_path: Path | None, as_json: bool) -> None:
     default=defaults.VERIFY_SAMPLE,
     help=f"Vectors compared one by one (default {defaults.VERIFY_SAMPLE}).",
 )
+@click.option(
+    "--recall",
+    type=click.FloatRange(0, 1),
+    is_flag=False,
+    flag_value=defaults.RECALL_THRESHOLD,
+    help="Also measure the index's recall@10 against an exact scan and fail below this "
+    f"(alone: {defaults.RECALL_THRESHOLD}).",
+)
 @json_option
 @reports_errors
-def verify(store_path: Path | None, sample: int, as_json: bool) -> None:
+def verify(store_path: Path | None, sample: int, recall: float | None, as_json: bool) -> None:
     """Check SQLite against FAISS and the full-text index; exit 0 when consistent, 1 when not."""
     with collection(store_path) as source:
-        report_ = source.verify(sample)
+        report_ = source.verify(sample, recall)
     if as_json:
         click.echo(json.dumps(report_, indent=2))
     else:
         click.echo("ok" if report_["ok"] else "NOT OK")
+        if "recall" in report_:
+            click.echo(f"  {Recall(**report_['recall']).describe()}")
         for line in report_["problems"] + report_["warnings"]:
             click.echo(f"  {line}")
     sys.exit(0 if report_["ok"] else 1)

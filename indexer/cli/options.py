@@ -16,6 +16,8 @@ from indexer import settings as defaults
 from indexer.collection import Collection
 from indexer.settings import Settings, default_store
 from indexer.sources.options import SourceOptions
+from store.errors import StoreError
+from store.store import store_exists
 
 SOURCE_DEFAULTS = SourceOptions()
 STORE_HELP = f"Store folder (default: ${defaults.STORE_ENV}, else ./{defaults.STORE_FOLDER})."
@@ -24,6 +26,30 @@ STORE_HELP = f"Store folder (default: ${defaults.STORE_ENV}, else ./{defaults.ST
 def store_option(help_text: str = STORE_HELP) -> Callable:
     """--store, the store folder (`store_path`)."""
     return click.option("--store", "store_path", type=click.Path(path_type=Path), help=help_text)
+
+
+def listen_options(host: str, port: int, any_port: bool = False, host_note: str = "") -> Callable:
+    """--host and --port: where a server listens (by default on this machine only). `any_port`:
+    0 picks a free port."""
+    port_help = "; 0 picks a free one (the `serving on` line says which)." if any_port else "."
+    return lambda command: _options(
+        command,
+        [
+            click.option(
+                "--host",
+                default=host,
+                show_default=True,
+                help=f"Address to listen on; the default serves this machine only.{host_note}",
+            ),
+            click.option(
+                "--port",
+                type=click.IntRange(0 if any_port else 1, 65535),
+                default=port,
+                show_default=True,
+                help=f"Port to listen on{port_help}",
+            ),
+        ],
+    )
 
 
 def report_options(command: Callable) -> Callable:
@@ -142,11 +168,24 @@ def source_options(command: Callable) -> Callable:
     )
 
 
-def collection(store_path: Path | None, quiet: bool = False, **given: Any) -> Collection:
+def collection(
+    store_path: Path | None, quiet: bool = False, threads: int | None = None, **given: Any
+) -> Collection:
     """A Collection on `--store` (or the default folder) with the settings given."""
     return Collection(
-        store_path or default_store(), Settings().with_overrides(**given), quiet=quiet
+        store_path or default_store(),
+        Settings().with_overrides(**given),
+        quiet=quiet,
+        threads=threads,
     )
+
+
+def existing_store(store_path: Path | None) -> Path:
+    """The store folder given (or the default one); StoreError when it holds no store."""
+    store = store_path or default_store()
+    if not store_exists(store):
+        raise StoreError(f"no store at {store}; create one with `semsearch index`")
+    return store
 
 
 def sources_from(given: dict[str, Any]) -> SourceOptions:

@@ -49,7 +49,8 @@ def search(
     as_json: bool,
     **given: Any,
 ) -> None:
-    """Top-k documents for QUERY, each with its best chunk."""
+    """Top-k documents for QUERY, each with its best chunk (and its page, in a paginated
+    document: PDF, slides)."""
     with collection(store_path, quiet=True, **given) as source:
         hits = source.search(query, k=k, mode=mode, filters=list(filters))
     if as_json:
@@ -60,4 +61,5 @@ def search(
     for rank, hit in enumerate(hits, start=1):
         snippet = " ".join(hit.text.split())[:100]
         click.echo(f"{rank:>3}  {hit.score:8.4f}  {hit.doc_id}  {hit.title or ''}")
-        click.echo(f"     [{hit.start}:{hit.end}] {snippet}")
+        where = f"{hit.page_label} " if hit.page_label else ""
+        click.echo(f"     {where}[{hit.start}:{hit.end}] {snippet}")

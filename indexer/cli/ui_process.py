@@ -15,31 +15,19 @@ import click
 
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
-from indexer.cli.options import store_option
+from indexer.cli.options import listen_options, store_option
 from indexer.settings import default_store
 
 
 @click.command()
 @store_option()
-@click.option(
-    "--port",
-    type=click.IntRange(1, 65535),
-    default=defaults.UI_PORT,
-    show_default=True,
-    help="Port to serve on.",
-)
-@click.option(
-    "--host",
-    default=defaults.UI_HOST,
-    show_default=True,
-    help="Address to bind; the default serves this machine only.",
-)
+@listen_options(defaults.UI_HOST, defaults.UI_PORT)
 @click.option(
     "--model",
     help="Where the store's model is now, if it moved (default: where the store's recipe says).",
 )
 @reports_errors
-def ui(store_path: Path | None, port: int, host: str, model: str | None) -> None:
+def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None:
     """Open the Streamlit app on a store."""
     check_address(host, port)
     package = Path(importlib.util.find_spec("search_ui").origin).parent  # found, not imported

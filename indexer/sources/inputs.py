@@ -6,8 +6,10 @@ its text column. `read_inputs` then reads the plan in order; the Spark job hands
 files to its executors, which read each with `read_file`. Paths:
 
 - a folder is walked (`walking`); its files are read by their extension;
-- a file is read by its extension: text (.txt .md .markdown .rst .html .htm, one document each)
-  or records (.jsonl, .csv, .parquet: one document per line or row);
+- a file is read by its extension: text (.txt .md .markdown .rst .html .htm) and document files
+  (.pdf .docx .pptx .odt .epub: `document_files`), one document each, not read when over
+  MAX_DOCUMENT_BYTES; e-mail (.eml, .mbox: `mail`), one document per message and attachment; or
+  records (.jsonl, .csv, .parquet: one document per line or row);
 - `-` (stdin) and a named pipe, such as `<(zcat docs.jsonl.gz)`, are read as JSON lines.
 
 Readers yield `SourceDocument`s and, for anything they cannot use, `Skipped` records naming the
@@ -24,7 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.sources import tables, text_files
+from indexer.settings import MAX_DOCUMENT_BYTES
+from indexer.sources import mail, tables, text_files
 from indexer.sources.decoding import (
     BINARY_PROBE,
     decode,
@@ -32,13 +35,15 @@ from indexer.sources.decoding import (
     mostly_undecodable,
     text_stream,
 )
+from indexer.sources.document_files import DOCUMENT_TYPES, read_document
 from indexer.sources.json_lines import read_jsonl
 from indexer.sources.options import SourceDocument, SourceError, SourceOptions
 from indexer.sources.walking import walk
 from indexer.summary import Skipped
 
 STDIN = "-"
-READABLE_TYPES = (*text_files.TEXT_TYPES, ".jsonl", *tables.TABLE_TYPES)
+WHOLE_FILE_TYPES = (*text_files.TEXT_TYPES, *DOCUMENT_TYPES, ".eml")  # one document per file
+READABLE_TYPES = (*WHOLE_FILE_TYPES, ".jsonl", *tables.TABLE_TYPES, ".mbox")
 
 
 @dataclass(frozen=True)
@@ -146,22 +151,40 @@ def read_file(item: InputFile, options: SourceOptions) -> Iterator[SourceDocumen
         yield Skipped(label, "unsupported file type", f"unsupported file type {suffix or '(none)'}")
         return
     try:
-        if suffix == ".parquet":
-            yield from tables.read_parquet(path, name, str(path.resolve()), options)
-            return
-        with open(path, "rb") as raw:
-            if looks_binary(raw.peek(BINARY_PROBE)):
-                yield Skipped(label, "binary file", "binary file (NUL bytes)")
-                return
-            source = str(path.resolve())
-            if suffix == ".jsonl":
-                yield from read_jsonl(text_stream(raw), name, source, options)
-            elif suffix == ".csv":
-                yield from tables.read_csv(text_stream(raw), name, source, options)
-            else:
-                yield from _read_text(raw.read(), item, source)
+        source = str(path.resolve())
+        if suffix in WHOLE_FILE_TYPES and (size := path.stat().st_size) > MAX_DOCUMENT_BYTES:
+            reason = f"{size:,} bytes, over the {MAX_DOCUMENT_BYTES:,}-byte limit for one document"
+            yield Skipped(label, "too large", reason)
+        elif suffix == ".parquet":
+            yield from tables.read_parquet(path, name, source, options)
+        elif suffix in DOCUMENT_TYPES:
+            metadata = text_files.file_metadata(path)
+            yield from read_document(path, suffix, name, label, source, metadata, path.stem)
+        elif suffix == ".eml":
+            yield from mail.read_eml(path, name, label, source)
+        elif suffix == ".mbox":
+            yield from mail.read_mbox(path, name, label, source)
+        else:
+            yield from _read_text_or_records(path, item, source, options)
     except OSError as error:
         yield Skipped(label, "unreadable", f"unreadable ({error.strerror or error})")
+
+
+def _read_text_or_records(
+    path: Path, item: InputFile, source: str, options: SourceOptions
+) -> Iterator[SourceDocument | Skipped]:
+    """A text file's document, or the records of a JSON lines or CSV file; a binary one listed."""
+    suffix = path.suffix.lower()
+    with open(path, "rb") as raw:
+        if looks_binary(raw.peek(BINARY_PROBE)):
+            yield Skipped(item.label, "binary file", "binary file (NUL bytes)")
+            return
+        if suffix == ".jsonl":
+            yield from read_jsonl(text_stream(raw), item.name, source, options)
+        elif suffix == ".csv":
+            yield from tables.read_csv(text_stream(raw), item.name, source, options)
+        else:
+            yield from _read_text(raw.read(), item, source)
 
 
 def _read_text(data: bytes, item: InputFile, source: str) -> Iterator[SourceDocument | Skipped]:

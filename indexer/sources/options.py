@@ -29,7 +29,8 @@ class SourceOptions:
 @dataclass
 class SourceDocument:
     """A document as read: its indexed text is the title, a blank line, then the text, when the
-    title comes from a separate field."""
+    title comes from a separate field. A paginated one (PDF, slides) says where each page starts
+    in its text."""
 
     id: str
     text: str
@@ -40,6 +41,7 @@ class SourceDocument:
     where: str = ""  # file, or file:line, for messages
     file: str = ""  # the file or stream it was read from
     nulled: int = 0  # non-finite numbers (NaN, Infinity) in the metadata, stored as null
+    pages: list[int] | None = None  # offsets in `text` where pages start; None: not paginated
 
 
 def with_title(title: str | None, text: str) -> str:

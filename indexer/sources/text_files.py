@@ -7,21 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bs4 import BeautifulSoup
+from indexer.sources.html_text import html_to_text
 
 TEXT_TYPES = (".txt", ".md", ".markdown", ".rst", ".html", ".htm")
 
 
 def extract(text: str, suffix: str, stem: str) -> tuple[str, str]:
-    """(title, body) of a text file: an HTML <title> or <h1>, a markdown heading, else the name.
-    HTML loses its scripts and styles."""
+    """(title, body) of a text file: an HTML <title> or heading, a markdown heading, else the
+    name. HTML loses its scripts and styles (`html_text`)."""
     if suffix in (".html", ".htm"):
-        soup = BeautifulSoup(text, "html.parser")
-        heading = soup.find(["title", "h1"])
-        title = heading.get_text(" ", strip=True) if heading else stem
-        for tag in soup(["script", "style", "noscript", "template", "title"]):
-            tag.decompose()
-        return title, re.sub(r"\n\s*\n+", "\n\n", soup.get_text("\n")).strip()
+        title, body = html_to_text(text)
+        return title or stem, body
     if suffix in (".md", ".markdown"):
         match = re.search(r"^#\s+(.+)$", text, re.M)
         return (match.group(1).strip() if match else stem), text

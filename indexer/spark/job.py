@@ -311,6 +311,7 @@ def _embed(
                 "title",
                 "source",
                 "metadata",
+                "pages",
                 "content_hash",
                 "seen_hash",
             )

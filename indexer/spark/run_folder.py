@@ -38,7 +38,7 @@ MANIFEST = "manifest.json"
 STORED = "stored.parquet"
 MOVED = "moved.parquet"
 SHARDS = "shards"
-MANIFEST_VERSION = 2
+MANIFEST_VERSION = 3  # 3: shards carry page numbers
 EMBEDDING, EMBEDDED, INGESTED = "embedding", "embedded", "ingested"
 STATUSES = (EMBEDDING, EMBEDDED, INGESTED)
 FOOTER_KEY = b"semsearch"  # the shard's run id and counts, JSON, in the Parquet footer
@@ -58,11 +58,14 @@ CHUNK_SCHEMA = pa.schema(
         ("end", pa.int64()),
         ("n_tokens", pa.int32()),
         ("vector", pa.binary()),  # float32, little-endian
+        ("page", pa.int32()),  # the chunk's first and last page, null when not paginated
+        ("last_page", pa.int32()),
         # the document's own fields, on its first chunk's row only
         ("text", pa.string()),
         ("title", pa.string()),
         ("source", pa.string()),
         ("metadata", pa.string()),  # JSON
+        ("pages", pa.string()),  # JSON list of page starts, null when not paginated
         ("content_hash", pa.string()),
         ("seen_hash", pa.string()),  # the store's content hash of this id when the run began
     ]
@@ -277,6 +280,16 @@ class ShardWriter:
         os.replace(self.temporary, self.final)
 
 
+def pages_json(pages: list[int] | None) -> str | None:
+    """A document's page starts as JSON text for a Parquet column (None: not paginated)."""
+    return None if pages is None else json.dumps(pages)
+
+
+def pages_from_json(text: str | None) -> list[int] | None:
+    """The page starts `pages_json` wrote."""
+    return None if text is None else json.loads(text)
+
+
 def document_rows(
     order: tuple[int, int], record: DocumentRecord, metadata_json: str, seen_hash: str | None
 ) -> dict[str, list]:
@@ -295,10 +308,13 @@ def document_rows(
         "end": [c.end for c in record.chunks],
         "n_tokens": [c.n_tokens for c in record.chunks],
         "vector": [np.asarray(c.vector, "<f4").tobytes() for c in record.chunks],
+        "page": [c.page for c in record.chunks],
+        "last_page": [c.last_page for c in record.chunks],
         "text": first(record.text),
         "title": first(record.title),
         "source": first(record.source),
         "metadata": first(metadata_json),
+        "pages": first(pages_json(record.pages)),
         "content_hash": first(record.content_hash),
         "seen_hash": first(seen_hash),
     }
@@ -321,7 +337,15 @@ def _documents(path: Path) -> Iterator[tuple[tuple[int, int], ShardDocument]]:
         for batch in pq.ParquetFile(path).iter_batches(batch_size=READ_BATCH):
             for row in batch.to_pylist():
                 vector = np.frombuffer(row["vector"], "<f4").copy()
-                chunk = ChunkRecord(row["ord"], row["start"], row["end"], row["n_tokens"], vector)
+                chunk = ChunkRecord(
+                    row["ord"],
+                    row["start"],
+                    row["end"],
+                    row["n_tokens"],
+                    vector,
+                    row["page"],
+                    row["last_page"],
+                )
                 if row["ord"] == 0:
                     if current is not None:
                         yield order, current
@@ -333,6 +357,7 @@ def _documents(path: Path) -> Iterator[tuple[tuple[int, int], ShardDocument]]:
                         source=row["source"],
                         metadata=json.loads(row["metadata"]),
                         content_hash=row["content_hash"],
+                        pages=pages_from_json(row["pages"]),
                     )
                     current = ShardDocument(record, row["seen_hash"])
                 current.record.chunks.append(chunk)

@@ -17,7 +17,13 @@ import pyarrow as pa
 from indexer import documents
 from indexer.sources.inputs import InputFile, read_file
 from indexer.sources.options import SourceDocument, SourceOptions
-from indexer.spark.run_folder import RunFolder, ShardWriter, document_rows
+from indexer.spark.run_folder import (
+    RunFolder,
+    ShardWriter,
+    document_rows,
+    pages_from_json,
+    pages_json,
+)
 from indexer.summary import Skipped
 from store.recipe import Recipe
 from store.records import content_hash
@@ -27,8 +33,8 @@ if TYPE_CHECKING:
 
 ROW_SCHEMA = (
     "kind string, file_index int, position long, id string, text string, title string, "
-    "source string, metadata string, where string, file string, replaced long, nulled long, "
-    "skip_kind string, reason string, content_hash string"
+    "source string, metadata string, pages string, where string, file string, replaced long, "
+    "nulled long, skip_kind string, reason string, content_hash string"
 )
 STATUS_FIELDS = pa.schema(
     [
@@ -58,7 +64,7 @@ def read_rows(
     item = InputFile(Path(path), name, shown)
     for position, found in enumerate(read_file(item, SourceOptions(**options))):
         if isinstance(found, Skipped):
-            empty_fields = (None,) * 5  # id, text, title, source, metadata
+            empty_fields = (None,) * 6  # id, text, title, source, metadata, pages
             yield (
                 "skipped",
                 file_index,
@@ -83,13 +89,14 @@ def read_rows(
             found.title,
             found.source,
             json.dumps(found.metadata, sort_keys=True, ensure_ascii=False),
+            pages_json(found.pages),
             found.where,
             found.file,
             found.replaced,
             found.nulled,
             None,
             None,
-            content_hash(found.text, found.title, found.metadata),
+            content_hash(found.text, found.title, found.metadata, found.pages),
         )
 
 
@@ -211,6 +218,7 @@ def _embed_rows(
             title=columns["title"][row],
             source=columns["source"][row],
             metadata=json.loads(columns["metadata"][row]),
+            pages=pages_from_json(columns["pages"][row]),
         )
         record = documents.record(doc, columns["content_hash"][row], chunks)
         order = (columns["file_index"][row], columns["position"][row])

@@ -1,5 +1,5 @@
-"""The Document page: a document's fields and its whole text with chunk boundaries, the best
-chunk highlighted and scrolled into view."""
+"""The Document page: a document's fields and its whole text with chunk and page boundaries, the
+best chunk highlighted and scrolled into view."""
 
 from __future__ import annotations
 
@@ -28,14 +28,15 @@ def document_page(ctx: Context) -> None:
     if doc["source"]:
         right.caption("Source")
         right.code(doc["source"], language=None)
+    pages = f"{len(doc['pages'])} pages · " if doc["pages"] else ""
     st.caption(
-        f"{len(doc['chunks'])} chunks · {sum(c['n_tokens'] for c in doc['chunks'])} "
+        f"{pages}{len(doc['chunks'])} chunks · {sum(c['n_tokens'] for c in doc['chunks'])} "
         f"wordpieces · indexed {doc['indexed_at']}"
     )
     if doc["metadata"]:
         html(render.metadata_table(doc["metadata"]))
     if best is not None:
         st.caption(f"Highlighted: chunk {best}, the best match for the last query.")
-    html(render.chunked_text(doc["text"], doc["chunks"], best))
+    html(render.chunked_text(doc["text"], doc["chunks"], best, doc["pages"]))
     if best is not None:
         script(render.scroll_to_best(f"{doc_id}#{best}"))

@@ -1,0 +1,172 @@
+"""A store's Collection kept loaded and at the store's latest generation, for a server that runs
+for days while other processes write the store.
+
+The model and the index load in the background once the server listens. A watcher reads the
+store's generation every `watch_seconds` and brings the index to a new one (caught up from the
+store's log, or the new file loaded after a rebuild). Calls run in worker threads, one at a time:
+the Collection serialises them anyway, and on a CPU one forward pass already uses every core. A
+call that arrives while a load is in progress waits up to `load_wait_seconds` for it, then is
+refused with `NotReady` (HTTP 503), so that clients retry instead of hanging.
+
+Writes go through a second Collection on the same store, so that searches never wait for a
+write's embedding; each write is one store transaction that bumps the generation, so a search
+sees a write whole or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from indexer.collection import Collection
+from indexer.settings import LOAD_WAIT_SECONDS, WATCH_SECONDS
+from store.errors import SemsearchError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+WARM_UP_QUERY = "warm up"
+
+
+class NotReady(SemsearchError):
+    """The store or its model is `loading`, or cannot be served now (`unavailable`): retry
+    after `retry_after` seconds."""
+
+    def __init__(self, code: str, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Health:
+    """What the server holds now: `status` is loading, ready or failed (`message` says why)."""
+
+    status: str
+    generation: int | None = None
+    documents: int | None = None
+    chunks: int | None = None
+    model: str | None = None
+    dim: int | None = None
+    index_type: str | None = None
+    writable: bool = False
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class LiveCollection:
+    """The reading Collection (and the writing one, when writes are allowed) of one store."""
+
+    def __init__(
+        self,
+        reader: Collection,
+        writer: Collection | None = None,
+        *,
+        watch_seconds: float = WATCH_SECONDS,
+        load_wait_seconds: float = LOAD_WAIT_SECONDS,
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.watch_seconds = watch_seconds
+        self.load_wait_seconds = load_wait_seconds
+        self.health = Health("loading", writable=writer is not None)
+        self._settled = anyio.Event()  # set when a load ends; a new one for each load
+        self._reads = anyio.CapacityLimiter(1)
+        self._writes = anyio.CapacityLimiter(1)
+        self.start_failure: Exception | None = None
+
+    async def keep_current(self) -> None:
+        """Load the model and the index, then follow the store's generation until cancelled.
+        When the first load fails, `start_failure` holds the error and this returns (a later
+        failure keeps the server up, answering 503 with the reason, retried at the next check)."""
+        self.start_failure = await self._load()
+        if self.start_failure is not None:
+            return
+        while True:
+            await anyio.sleep(self.watch_seconds)
+            if not await self._current():
+                await self._load()
+
+    async def _current(self) -> bool:
+        """True when the server holds the store's generation (False when the store cannot be
+        read: the load that follows says why)."""
+        if self.health.status != "ready":
+            return False
+        try:
+            generation = await self._in_thread(self._reads, lambda: self.reader.generation)
+        except SemsearchError:
+            return False
+        return generation == self.health.generation
+
+    async def _load(self) -> Exception | None:
+        """Bring the model and the index to the store's generation; the error if that failed
+        (a semsearch error is reported in one line, anything else is a bug: its traceback)."""
+        self._settled = anyio.Event()
+        if self.health.status == "ready":
+            self.health = replace(self.health, status="loading")
+        try:
+            health = await self._in_thread(self._reads, self._load_now)
+        except Exception as error:
+            if isinstance(error, SemsearchError):
+                log.warning("cannot serve the store: %s", error)
+            else:
+                log.exception("unexpected error while loading the store")
+            self._set(Health("failed", writable=self.writer is not None, message=str(error)))
+            return error
+        log.info("ready: generation %s, %s documents", health.generation, health.documents)
+        self._set(health)
+        return None
+
+    def _load_now(self) -> Health:
+        """In a worker thread: the model loaded, the index at the store's generation."""
+        reader = self.reader
+        reader.search(WARM_UP_QUERY, k=1, mode="dense")  # model, recipe check, index current
+        stats = reader.stats()
+        return Health(
+            "ready",
+            generation=stats["generation"],
+            documents=stats["documents"],
+            chunks=stats["chunks"],
+            model=stats["recipe"]["model"],
+            dim=stats["dim"],
+            index_type=stats["index_type"],
+            writable=self.writer is not None,
+        )
+
+    def _set(self, health: Health) -> None:
+        self.health = health
+        self._settled.set()
+
+    async def read(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`method(*args, **kwargs)` of the reading Collection (passed as its first argument),
+        once the store is ready, in a worker thread."""
+        await self._wait_until_ready()
+        return await self._in_thread(self._reads, partial(method, self.reader, *args, **kwargs))
+
+    async def write(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`method(*args, **kwargs)` of the writing Collection (there is one only when writes
+        are allowed), once the store is ready, one write at a time, beside the reads."""
+        await self._wait_until_ready()
+        return await self._in_thread(self._writes, partial(method, self.writer, *args, **kwargs))
+
+    async def _wait_until_ready(self) -> None:
+        if self.health.status != "ready":
+            with anyio.move_on_after(self.load_wait_seconds):
+                await self._settled.wait()
+        if self.health.status == "failed":
+            message = f"the store cannot be served now: {self.health.message}"
+            raise NotReady("unavailable", message, self.watch_seconds)
+        if self.health.status != "ready":
+            message = "the store is loading; retry in a moment"
+            raise NotReady("loading", message, self.load_wait_seconds)
+
+    @staticmethod
+    async def _in_thread(limiter: anyio.CapacityLimiter, call: Callable[[], T]) -> T:
+        return await anyio.to_thread.run_sync(call, limiter=limiter)
