@@ -286,7 +286,9 @@ def markdown(report: dict[str, Any]) -> str:
                         r["p50_ms"],
                         r["p99_ms"],
                         f"{r['reported_recall@10']} ({r['reported_recall_ci'][0]}-"
-                        f"{r['reported_recall_ci'][1]})",
+                        f"{r['reported_recall_ci'][1]})"
+                        if "reported_recall@10" in r
+                        else "- (measured before stores reported it)",
                         lat[str(latency.SIZES[0])].get(spec, {}).get("recall@10", "-"),
                     ]
                     for spec, r in store.items()
