@@ -45,8 +45,8 @@ def model_description(recipe: Recipe) -> str:
     described = f"model `{recipe.model}` · {recipe.dim}-d · {recipe.pooling} pooling"
     if recipe.model == FALLBACK_MODEL:
         described += (
-            f" — all-MiniLM-L6-v2, the offline fallback shipped with semsearch, not the default "
-            f"`{DEFAULT_MODEL}` (which could not be downloaded when this store was built)"
+            f" — all-MiniLM-L6-v2, the offline fallback shipped with semsearch: the default "
+            f"`{DEFAULT_MODEL}` could not be downloaded"
         )
     return described
 

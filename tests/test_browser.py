@@ -213,11 +213,6 @@ def test_a_hostile_document_renders_as_text_and_fetches_nothing(tmp_path, tiny_m
     assert CountingHandler.requests == []
 
 
-if __name__ == "__main__":
-    store_arg, out_arg, query_arg = sys.argv[1:4]
-    print(capture(Path(store_arg), Path(out_arg), query_arg, "1."))
-
-
 LONG_ID = "module.submodule.AVeryLongClassNameWithoutAnyBreak." * 3 + "method"
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does it)"
@@ -323,3 +318,8 @@ def test_at_phone_width_nothing_overflows_and_the_sidebar_closes_after_a_choice(
         box = chart.bounding_box()
         assert box and box["width"] > 300, box  # the legend lies below the map, not beside it
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+if __name__ == "__main__":
+    store_arg, out_arg, query_arg = sys.argv[1:4]
+    print(capture(Path(store_arg), Path(out_arg), query_arg, "1."))

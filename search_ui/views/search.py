@@ -126,8 +126,6 @@ def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
     with st.container(border=True, gap="xxsmall"):
         html(render.hit_heading(rank, hit, mode == "hybrid"))
         html(render.block(render.highlight(hit.text, query, SNIPPET)))
-        if hit.metadata:
-            html(render.metadata_line(hit.metadata))
         with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
             st.button(
                 "Open document",
@@ -137,6 +135,8 @@ def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
                 args=(hit.doc_id, hit.chunk_ord, "Document"),
             )
             explain = ctx.has_model and st.toggle("Why it matched", key=f"why_{rank}")
+            if hit.metadata:  # beside the buttons: one row less per card
+                html(render.metadata_line(hit.metadata))
         if explain:
             why_it_matched(ctx, hit, query)
 
