@@ -629,3 +629,13 @@ def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
         assert f'<span style="{PAGE_STYLE}">p. {number}</span>' in text
     assert text.index(">p. 3</span>") < text.index(make.PAGE_THREE)
     assert any(caption.value.startswith("3 pages · ") for caption in test.caption)
+
+
+def test_a_missing_store_is_tried_again_only_once_its_folder_changes(tmp_path) -> None:
+    path = (tmp_path / "later").resolve()
+    first = loading.loader(path, None)
+    assert first.done.wait(60) and "no store at" in first.store_error
+    assert loading.loader(path, None) is first  # every rerun: no new attempt, no loading page
+    path.mkdir()
+    (path / "store.db").write_bytes(b"")
+    assert loading.loader(path, None) is not first
