@@ -1,4 +1,4 @@
-"""Section 10: the UI's weak-match warning, with the shipped model (all-MiniLM-L6-v2): how often
+"""Section 12: the UI's weak-match warning, with the shipped model (all-MiniLM-L6-v2): how often
 it fires on real questions that have an answer (false alarms: the demo's questions on the
 standard-library store, Cranfield's queries on Cranfield) and on nonsense (caught), at the
 threshold the UI uses and at others.
