@@ -13,6 +13,7 @@ import pandas as pd
 from bench.common import require
 from indexer.collection import Collection
 from indexer.embedding.embedder import Embedder
+from indexer.evaluation import evaluate
 from indexer.settings import FALLBACK_MODEL, Settings
 
 REFERENCE = {
@@ -35,7 +36,7 @@ def run(embedder: Embedder) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="semsearch-eval-") as folder:
         chosen = Settings(model=FALLBACK_MODEL, device="cpu")
         with Collection(Path(folder) / "store", chosen, quiet=True) as collection:
-            cranfield = collection.evaluate(require("cranfield"))
+            cranfield = evaluate(collection, require("cranfield"))
     return {
         "cranfield": cranfield,
         "sts_test_spearman": round(sts_spearman(embedder), 4),

@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark,pdf,serve,weak]
+                               spark,pdf,serve,runtimes,weak]
                         [--quick] [--readme] [--stores DIR]
 """
 
@@ -27,6 +27,7 @@ from bench import (
     pdf_reading,
     pipeline,
     quality,
+    runtimes,
     serving,
     spark,
     weak_match,
@@ -48,6 +49,7 @@ SECTIONS = (
     "spark",
     "pdf",
     "serve",
+    "runtimes",
     "weak",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -118,6 +120,22 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
     if pdf:
         value = pdf["reader_vs_model"]
         add("PDF folder: reader stage / model time (CPU)", value, "< 1", value < 1)
+    cpu = report.get("runtimes", {})
+    if cpu.get("seed", {}).get("end_to_end"):
+        e2e = cpu["seed"]["end_to_end"]
+        value = e2e["ORT fp32 (default)"]["index_vs_sentence_transformers"]
+        add("CPU index (default, seed) vs ST encode", value, ">= 2.0x", value >= 2.0)
+        value = e2e["ORT fp32 (default)"]["index_vs_pure"]
+        add("CPU index (default, seed) vs our pure embedding", value, ">= 0.95x", value >= 0.95)
+        value = e2e["ORT int8"]["index_vs_sentence_transformers"]
+        add("CPU index (int8, seed) vs ST encode", value, ">= 3.5x", value >= 3.5)
+        value = cpu["seed"]["embedding"]["ORT fp32 (default)"]["min_cosine_vs_torch_fp32"]
+        add("default vectors vs torch fp32 (min cosine)", value, ">= 0.99999", value >= 0.99999)
+        value = cpu["seed"]["latency"]["ORT fp32 (default)"]["p50_speedup_vs_torch"]
+        add("query embedding p50 vs torch (seed)", value, ">= 2x", value >= 2)
+    if cpu.get("minilm", {}).get("int8_quality"):
+        loss = cpu["minilm"]["int8_quality"]["loss"]["cranfield_ndcg@10"]
+        add("int8 Cranfield nDCG@10 loss (MiniLM)", loss, "report (<= 0.01)", loss <= 0.01)
     lat = report.get("latency")
     if lat:
         largest = max(latency.SIZES)
@@ -404,12 +422,18 @@ def markdown(report: dict[str, Any]) -> str:
         )
     if "serve" in report:
         parts.append(serving_markdown(report["serve"]))
+    if "runtimes" in report:
+        parts.append(
+            "### 12. CPU runtimes: ONNX Runtime fp32 / int8, torch, sentence-transformers, "
+            f"fastembed\n\n{report['runtimes']['note']} (seed).\n\n"
+            + runtimes.summary(report["runtimes"])
+        )
     if "weak" in report:
         warning = report["weak"]
         counts = ", ".join(f"{count} {name}" for name, count in warning["counts"].items())
         thresholds = list(next(iter(warning["rates"].values())))
         parts.append(
-            "### 12. The weak-match warning (all-MiniLM-L6-v2, hybrid search)\n\n"
+            "### 13. The weak-match warning (all-MiniLM-L6-v2, hybrid search)\n\n"
             f"Share of queries warned about when the best dense score is below a share of the "
             f"scores of queries with no answer; the UI uses {warning['threshold']:g}. {counts}.\n\n"
             + table(
@@ -537,6 +561,7 @@ def main(argv: list[str] | None = None) -> None:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
         pdf_reading.REPEATS, pdf_reading.INDEX_REPEATS = 1, 1
         pdf_reading.ARTICLES, pdf_reading.INDEXED, pdf_reading.PAGES = 2, 1, 4
+        runtimes.EMBED_DOCS, runtimes.INDEX_DOCS, runtimes.QUERIES = 1_000, 1_000, 30
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
         serving.SEARCHES, serving.LARGE = 200, 20_000
@@ -592,8 +617,11 @@ def main(argv: list[str] | None = None) -> None:
         if fp32_wordnet_vectors is None:
             fp32_wordnet_vectors = embedder.embed(wordnet)
         report["serve"] = serving.run(np.asarray(fp32_wordnet_vectors), embedder)
+    if "runtimes" in chosen:
+        print("bench: 12. CPU runtimes", flush=True)
+        report["runtimes"] = runtimes.run()
     if "weak" in chosen:
-        print("bench: 12. the weak-match warning", flush=True)
+        print("bench: 13. the weak-match warning", flush=True)
         report["weak"] = weak_match.run(args.stores)
     report["seconds"] = time.perf_counter() - started
     report = public(report)

@@ -88,8 +88,8 @@ class Collection(Workbench):
         threads: int | None = None,
     ) -> None:
         """`path`: the store folder (default $SEMSEARCH_STORE, else ./semsearch-store).
-        `quiet`: no warning on stderr when the default model falls back. `threads`: torch's CPU
-        threads (default: every core)."""
+        `quiet`: no warning on stderr when the default model or the runtime falls back.
+        `threads`: the runtime's CPU threads (default: every core)."""
         super().__init__(settings, quiet=quiet, threads=threads)
         self.path = Path(path) if path is not None else default_store()
         self._reader: Store | None = None
@@ -146,6 +146,12 @@ class Collection(Workbench):
             "chunk_tokens": chosen.chunk_tokens or recipe.chunk_tokens,
             "overlap": recipe.overlap if chosen.overlap is None else chosen.overlap,
         }
+
+    def _precision(self) -> str:
+        """The settings' precision, else the store's (an int8 store is queried in int8), else
+        the default."""
+        recipe = self.recipe
+        return self.settings.precision or (recipe.precision if recipe else super()._precision())
 
     def _load_embedder(self) -> Embedder:
         """The store's model (from where its recipe says, or from `settings.model`, which must

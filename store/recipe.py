@@ -7,8 +7,17 @@ from typing import Any
 
 from store.errors import DamagedStoreError
 
-QUERY_KEYS = ("model_fingerprint", "dim", "pooling", "normalize")
+QUERY_KEYS = ("model_fingerprint", "dim", "pooling", "normalize", "precision")
 WRITE_KEYS = (*QUERY_KEYS, "chunk_tokens", "overlap")
+# A store made before runtimes and precisions were recorded was made by torch in fp32 or bf16.
+LEGACY = {"runtime": "torch", "precision": "fp32"}
+
+
+def vector_kind(precision: str) -> str:
+    """What may share a store: fp32 and bf16 vectors, from torch or ONNX Runtime, agree to cosine
+    0.9999 or better (make bench) and count as one kind; int8 vectors (min cosine about 0.98)
+    are another."""
+    return "int8" if precision == "int8" else "float"
 
 
 @dataclass(frozen=True)
@@ -24,6 +33,8 @@ class Recipe:
     chunk_tokens: int
     overlap: int
     normalize: bool = True
+    runtime: str = LEGACY["runtime"]  # what made the store's first vectors: torch | onnxruntime
+    precision: str = LEGACY["precision"]  # fp32 | bf16 | int8
 
     @property
     def max_length(self) -> int:
@@ -35,9 +46,11 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Recipe:
-        """The recipe saved by `to_dict`; DamagedStoreError when a field is missing."""
+        """The recipe saved by `to_dict`; DamagedStoreError when a field is missing (`normalize`,
+        `runtime` and `precision` may be: older stores lack them)."""
         names = [f.name for f in fields(cls)]
-        missing = [name for name in names if name != "normalize" and name not in data]
+        optional = ("normalize", *LEGACY)
+        missing = [name for name in names if name not in optional and name not in data]
         if missing:
             raise DamagedStoreError(f"the store's recipe lacks {', '.join(missing)}")
         return cls(**{name: data[name] for name in names if name in data})
@@ -46,9 +59,15 @@ class Recipe:
         """One line for messages."""
         return (
             f"model {self.model} ({self.model_fingerprint}), {self.dim}-d, pooling {self.pooling}, "
-            f"chunks of {self.chunk_tokens} wordpieces overlapping {self.overlap}"
+            f"chunks of {self.chunk_tokens} wordpieces overlapping {self.overlap}, "
+            f"{self.precision} on {self.runtime}"
         )
 
     def differences(self, other: Recipe, keys: tuple[str, ...] = WRITE_KEYS) -> list[str]:
-        """Names of the `keys` in which `other` differs."""
-        return [key for key in keys if getattr(self, key) != getattr(other, key)]
+        """Names of the `keys` in which `other` differs (precisions: in their vector_kind)."""
+
+        def value(recipe: Recipe, key: str) -> Any:
+            found = getattr(recipe, key)
+            return vector_kind(found) if key == "precision" else found
+
+        return [key for key in keys if value(self, key) != value(other, key)]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from transformers import AutoTokenizer, BertConfig, BertModel
 
 from indexer.embedding.embedder import Embedder
 from indexer.embedding.model import fallback_model_path, ready_for_inference
-from indexer.settings import FALLBACK_MODEL
+from indexer.settings import CACHE_ENV, FALLBACK_MODEL
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -28,6 +30,20 @@ def read_only(store: Path, timeout: float = 30) -> sqlite3.Connection:
     it does not touch: connecting plainly would create an empty store.db and race the writer).
     OperationalError when there is no database yet."""
     return sqlite3.connect(f"file:{store / 'store.db'}?mode=ro", uri=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_cache(tmp_path_factory) -> Iterator[Path]:
+    """Every test's ONNX graphs in one temporary cache folder, never the user's ~/.cache (set in
+    the environment, so Spark's Python workers and CLI subprocesses inherit it)."""
+    folder = tmp_path_factory.mktemp("semsearch-cache")
+    before = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(folder)
+    yield folder
+    if before is None:
+        del os.environ[CACHE_ENV]
+    else:
+        os.environ[CACHE_ENV] = before
 
 
 def processes_with(*arguments: str) -> list[int]:
@@ -53,7 +69,7 @@ def shipped() -> Embedder:
     return Embedder.load(FALLBACK_MODEL, device="cpu")
 
 
-def tiny_loaded(precision: str = "fp32", max_positions: int = 128):
+def tiny_loaded(precision: str = "fp32", max_positions: int = 128, runtime: str = "auto"):
     """A 2-layer, 32-wide BERT with random weights and the real uncased vocabulary."""
     import torch
 
@@ -69,7 +85,7 @@ def tiny_loaded(precision: str = "fp32", max_positions: int = 128):
     )
     model = BertModel(config, add_pooling_layer=False)
     return ready_for_inference(
-        model, tokenizer, "tiny-random-bert", device="cpu", precision=precision
+        model, tokenizer, "tiny-random-bert", device="cpu", precision=precision, runtime=runtime
     )
 
 

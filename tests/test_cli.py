@@ -293,7 +293,8 @@ def facade_defaults(command: str) -> dict[str, object]:
 EFFECTIVE = {  # what a Settings field left at None (or unchanged) means
     "model": defaults.DEFAULT_MODEL,
     "device": Settings().device,
-    "precision": Settings().precision,
+    "runtime": Settings().runtime,
+    "precision": defaults.PRECISION,
     "batch_tokens": defaults.BATCH_TOKENS["cpu"],
     "pooling": defaults.POOLING,
     "chunk_tokens": defaults.CHUNK_TOKENS,

@@ -24,6 +24,7 @@ from indexer.settings import (
     POOLING,
     POOLINGS,
     PRECISION,
+    RUNTIME,
     check_batch_tokens,
     check_choice,
     check_window,
@@ -111,15 +112,23 @@ class Embedder:
         batch_tokens: int | None = None,
         quiet: bool = False,
         threads: int | None = None,
+        runtime: str = RUNTIME,
     ) -> Embedder:
         """Load a model by hub id or folder (None: the default, with the shipped fallback)."""
-        loaded = load_model(model, device, precision, quiet=quiet, threads=threads)
+        loaded = load_model(model, device, precision, quiet=quiet, threads=threads, runtime=runtime)
         return cls(loaded, pooling, chunk_tokens, overlap, batch_tokens)
 
     @classmethod
-    def from_recipe(cls, recipe: Recipe, model: str | None = None, **options: Any) -> Embedder:
+    def from_recipe(
+        cls,
+        recipe: Recipe,
+        model: str | None = None,
+        precision: str | None = None,
+        **options: Any,
+    ) -> Embedder:
         """An embedder that reproduces a store's recipe, loading the weights from `model` (where
-        they are now) or the recipe's hint; ModelMismatchError for other weights."""
+        they are now) or the recipe's hint, at `precision` (None: the recipe's); ModelMismatchError
+        for other weights. The runtime is the options' (fp32 runtimes make the same vectors)."""
         location = model or recipe.model
         try:
             embedder = cls.load(
@@ -127,6 +136,7 @@ class Embedder:
                 pooling=recipe.pooling,
                 chunk_tokens=recipe.chunk_tokens,
                 overlap=recipe.overlap,
+                precision=precision or recipe.precision,
                 **options,
             )
         except ModelLoadError as error:
@@ -159,6 +169,8 @@ class Embedder:
             pooling=self.pooling,
             chunk_tokens=self.chunk_tokens,
             overlap=self.overlap,
+            runtime=self.loaded.runtime.name,
+            precision=self.loaded.precision,
         )
 
     # -- tokens and windows ---------------------------------------------------------------------
@@ -252,15 +264,14 @@ class Embedder:
         for batch in self._batches(lengths.tolist()):
             ids, mask, weights = self._pad(prepared, batch)
             hidden = self._forward(ids, mask)[: len(batch)]
-            weights = weights[: len(batch)]
-            device_weights = weights.to(hidden.device, non_blocking=True)
+            device_weights = torch.from_numpy(weights[: len(batch)]).to(hidden.device)
             pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
             order += batch
         out = np.empty((len(lengths), self.dim), np.float32)
         out[order] = torch.cat(pooled).cpu().numpy()
         return out
 
-    def _pad(self, prepared: Prepared, batch: list[int]) -> tuple[torch.Tensor, ...]:
+    def _pad(self, prepared: Prepared, batch: list[int]) -> tuple[np.ndarray, ...]:
         """ids, attention mask and pooling weights of some windows, padded to one width (and in
         bf16 to a few row counts: the extra rows attend to one pad token and are dropped)."""
         bounds = prepared.bounds
@@ -278,7 +289,7 @@ class Embedder:
             if weights is not None:
                 weights[row, : end - start] = prepared.weights[start:end]
         weights = mask.astype(np.float32) if weights is None else weights
-        return torch.from_numpy(ids), torch.from_numpy(mask), torch.from_numpy(weights)
+        return ids, mask, weights
 
     def _rows(self, count: int, width: int) -> int:
         """Rows of a padded batch. In bf16 a partial batch takes the next power of two (a full
@@ -291,16 +302,9 @@ class Embedder:
         rows = min(1 << max(count - 1, 0).bit_length(), full)
         return rows + (-rows % self._pad_multiple)
 
-    def _forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Last hidden layer as float32, (batch, seq, dim)."""
-        device = self.loaded.device
-        with torch.inference_mode():
-            output = self.loaded.model(
-                input_ids=ids.to(device),
-                attention_mask=mask.to(device),
-                token_type_ids=torch.zeros_like(ids, device=device),
-            )
-        return output.last_hidden_state.float()
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        """Last hidden layer as float32, (batch, seq, dim), from the model's runtime."""
+        return self.loaded.runtime.hidden(ids, mask)
 
     # -- looking inside -------------------------------------------------------------------------
 
@@ -325,8 +329,8 @@ class Embedder:
             cut = self.windows(tokens)[window]
             first, last, start, end = cut.token_start, cut.token_end, cut.start, cut.end
         ids = tokens.ids[first:last].tolist()
-        ids_tensor = torch.tensor([[self._cls_id, *ids, self._sep_id]])
-        hidden = self._forward(ids_tensor, torch.ones_like(ids_tensor))[0].cpu().numpy()
+        positions = np.array([[self._cls_id, *ids, self._sep_id]], np.int64)
+        hidden = self._forward(positions, np.ones_like(positions))[0].cpu().numpy()
         return TokenView(
             text=text,
             tokens=["[CLS]", *(self._tokenizer.id_to_token(i) for i in ids), "[SEP]"],

@@ -9,6 +9,7 @@ import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import torch
@@ -19,10 +20,14 @@ from indexer.settings import (
     DEFAULT_MODEL,
     FALLBACK_MODEL,
     PRECISIONS,
+    RUNTIME,
     SettingsError,
     check_choice,
 )
 from store.errors import SemsearchError
+
+if TYPE_CHECKING:
+    from indexer.embedding.runtime import Runtime
 
 HUB_PROBE_SECONDS = 3.0
 
@@ -33,7 +38,8 @@ class ModelLoadError(SemsearchError):
 
 @dataclass
 class LoadedModel:
-    """A model ready for inference, with the facts a store's manifest records."""
+    """A model ready for inference, with the facts a store's manifest records. `runtime` runs
+    it (torch's model itself, or its ONNX graph); `model` keeps the torch weights either way."""
 
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
@@ -41,6 +47,7 @@ class LoadedModel:
     fingerprint: str
     device: torch.device
     precision: str
+    runtime: Runtime
     fell_back: bool = False
 
     @property
@@ -147,10 +154,16 @@ def weights_fingerprint(model: PreTrainedModel) -> str:
 
 
 def load_model(
-    name: str | None, device: str, precision: str, quiet: bool = False, threads: int | None = None
+    name: str | None,
+    device: str,
+    precision: str,
+    quiet: bool = False,
+    threads: int | None = None,
+    runtime: str = RUNTIME,
 ) -> LoadedModel:
     """Load `name` (hub id or folder); with no name, the default small BERT or, failing that, the
-    shipped fallback, announced on stderr. `threads`: torch's CPU threads (default: every core)."""
+    shipped fallback, announced on stderr. `threads`: the runtime's CPU threads (default: every
+    core). `runtime`: one of settings.RUNTIMES."""
     check_choice("precision", precision, PRECISIONS)
     fell_back = False
     if name is None:
@@ -174,7 +187,9 @@ def load_model(
     else:
         model, tokenizer = _load_by_name(name)
         model_id = name
-    return ready_for_inference(model, tokenizer, model_id, device, precision, fell_back, threads)
+    return ready_for_inference(
+        model, tokenizer, model_id, device, precision, fell_back, threads, runtime, quiet
+    )
 
 
 def ready_for_inference(
@@ -185,8 +200,14 @@ def ready_for_inference(
     precision: str,
     fell_back: bool = False,
     threads: int | None = None,
+    runtime: str = RUNTIME,
+    quiet: bool = False,
 ) -> LoadedModel:
-    """Fingerprint the weights, then move the model to its device and precision for inference."""
+    """Fingerprint the weights, move the model to its device and precision (int8 keeps the
+    torch weights in fp32: the runtime quantizes), and start the runtime that runs it."""
+    from indexer.embedding.runtime import start_runtime
+
+    check_choice("precision", precision, PRECISIONS)
     target = resolve_device(device)
     fingerprint = weights_fingerprint(model)
     model.eval()
@@ -195,4 +216,7 @@ def ready_for_inference(
         model.to(torch.bfloat16)
     if target.type == "cpu":
         torch.set_num_threads(threads or os.cpu_count() or 1)
-    return LoadedModel(model, tokenizer, model_id, fingerprint, target, precision, fell_back)
+    engine = start_runtime(model, fingerprint, target, precision, runtime, threads, quiet)
+    return LoadedModel(
+        model, tokenizer, model_id, fingerprint, target, precision, engine, fell_back
+    )

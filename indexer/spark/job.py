@@ -111,6 +111,7 @@ def run(
             manifest.recipe,
             settings.model,
             settings.device,
+            settings.runtime,
             settings.precision,
             settings.batch_tokens,
         )

@@ -1,6 +1,7 @@
 """What runs on Spark executors: reading input files with the local job's own readers, and
 embedding shards of documents with the store's recipe into shard files. The model is loaded
-once per Python worker (Spark reuses workers) with torch using the task's CPUs."""
+once per Python worker (Spark reuses workers) with its runtime using the task's CPUs: the same
+runtime as a local run (ONNX Runtime on a CPU, its graph from the machine's cache)."""
 
 from __future__ import annotations
 
@@ -109,7 +110,8 @@ class EmbedPlan:
     recipe: dict[str, Any]
     model: str | None  # where the weights are, when not where the recipe says
     device: str
-    precision: str
+    runtime: str
+    precision: str | None  # None: the recipe's
     batch_tokens: int | None
 
 
@@ -121,6 +123,7 @@ def _embedder(plan: EmbedPlan, threads: int) -> tuple[Embedder, bool]:
         json.dumps(plan.recipe, sort_keys=True),
         plan.model,
         plan.device,
+        plan.runtime,
         plan.precision,
         plan.batch_tokens,
         threads,
@@ -132,6 +135,7 @@ def _embedder(plan: EmbedPlan, threads: int) -> tuple[Embedder, bool]:
         Recipe.from_dict(plan.recipe),
         model=plan.model,
         device=plan.device,
+        runtime=plan.runtime,
         precision=plan.precision,
         batch_tokens=plan.batch_tokens,
         quiet=True,

@@ -1,0 +1,30 @@
+"""The encoder run by torch itself, on the CPU or CUDA, in fp32 or bf16."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from transformers import PreTrainedModel
+
+
+class TorchRuntime:
+    """Last hidden states from the loaded torch model, on its device."""
+
+    name = "torch"
+
+    def __init__(self, model: PreTrainedModel, device: torch.device, precision: str) -> None:
+        self._model = model
+        self._device = device
+        self.precision = precision
+
+    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+        """(batch, seq, dim) float32 last hidden states, left on the model's device."""
+        device = self._device
+        ids_tensor = torch.from_numpy(ids).to(device)
+        with torch.inference_mode():
+            output = self._model(
+                input_ids=ids_tensor,
+                attention_mask=torch.from_numpy(mask).to(device),
+                token_type_ids=torch.zeros_like(ids_tensor),
+            )
+        return output.last_hidden_state.float()
