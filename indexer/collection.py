@@ -28,6 +28,8 @@ import numpy as np
 
 from indexer import pipeline, probes
 from indexer.settings import (
+    CONCORDANCE_LIMIT,
+    CONCORDANCES_KEPT,
     INDEX,
     MODE,
     NO_ANSWER_MIN,
@@ -55,7 +57,11 @@ from store.results import Hit
 from store.store import DB_FILE, Store, store_exists
 
 if TYPE_CHECKING:
+    from indexer.concordance.report import Concordance
     from indexer.embedding.embedder import Embedder
+
+
+CONCORDANCE_KEY = "concordance/"  # cached concordances, by word, limit and layer
 
 
 class SearchError(SemsearchError):
@@ -428,6 +434,27 @@ class Collection(Workbench):
 
         with self._lock:
             return self._per_generation("corpus", compute)
+
+    @_store_conditions
+    def concordance(
+        self, word: str, limit: int = CONCORDANCE_LIMIT, layer: int | None = None
+    ) -> Concordance:
+        """The occurrences of `word` in the store (found through the full-text index, up to
+        `limit`, spread evenly when there are more), each with its vector at `layer` (None: the
+        last) from the store's model in its chunk's window, grouped by sense (one group when the
+        rule finds one sense; `indexer.settings` SENSE_*). Cached per store generation."""
+        from indexer.concordance import report
+
+        checked = None if layer is None else self._checked_layer(layer)
+        with self._lock:
+            result = self._per_generation(
+                f"{CONCORDANCE_KEY}{word.strip().lower()}/{limit}/{checked}",
+                lambda: report.build(self._store(), self._query_embedder(), word, limit, checked),
+            )
+            kept = [name for name in self._derived if name.startswith(CONCORDANCE_KEY)]
+            for oldest in kept[: max(len(kept) - CONCORDANCES_KEPT, 0)]:
+                del self._derived[oldest]
+            return result
 
     # -- reading --------------------------------------------------------------------------------
 

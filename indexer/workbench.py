@@ -18,13 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, PRECISION, Settings
+from indexer.settings import CHUNK_TOKENS, OVERLAP, POOLING, PRECISION, Settings, check_layer
 from store.results import Hit
 
 if TYPE_CHECKING:
+    from indexer.embedding.attention import AttentionView
     from indexer.embedding.chunking import Window
     from indexer.embedding.comparison import Comparison
     from indexer.embedding.embedder import Embedder
+    from indexer.embedding.layers import LayerView
     from indexer.embedding.views import Explanation, TokenView
 
 
@@ -108,11 +110,40 @@ class Workbench:
         with self._lock:
             return self.embedder.text_windows(text)
 
-    def tokens(self, text: str, window: int | None = None) -> TokenView:
-        """Every position's vector of a text at most one window long, with offsets; or of its
-        window number `window` (see `windows`), for a text of any length."""
+    def tokens(self, text: str, layer: int | None = None) -> TokenView:
+        """Every position's vector of a text at most one window long, with offsets, at `layer`
+        (0: the embeddings layer; None: the last hidden layer, the one the store pools)."""
+        if layer is not None:
+            return self.layers(text).at(self._checked_layer(layer))
         with self._lock:
-            return self.embedder.token_embeddings(text, window)
+            return self.embedder.token_embeddings(text)
+
+    def layers(self, text: str) -> LayerView:
+        """Every layer's vectors of a text at most one window long (embeddings layer first)."""
+        from indexer.embedding.layers import layer_view
+
+        with self._lock:
+            return layer_view(self.embedder, text)
+
+    def attention(self, text: str) -> AttentionView:
+        """The attention weights of a text at most one window long, per layer and head (one
+        eager-attention pass, made only when asked)."""
+        from indexer.embedding.attention import attention_view
+
+        with self._lock:
+            return attention_view(self.embedder, text)
+
+    @property
+    def layer_count(self) -> int:
+        """The model's transformer layers: `layer` runs from 0 (embeddings) to this."""
+        from indexer.embedding.layers import layer_count
+
+        return layer_count(self.embedder)
+
+    def _checked_layer(self, layer: int) -> int:
+        """`layer` when it is one of the model's (0 to `layer_count`)."""
+        check_layer(layer, self.layer_count)
+        return layer
 
     def compare(self, a: str, b: str, windows: tuple[int, int] = (0, 0)) -> Comparison:
         """Pooled cosines of two texts, and token-by-token cosines of one window of each (see

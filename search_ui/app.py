@@ -16,7 +16,7 @@ from search_ui import loading, render, url_state
 from search_ui.context import Context, model_description, script
 from search_ui.state import keep_widget_state, pop_notices
 
-PAGES = ("Search", "Document", "Token explorer", "Compare", "Index")
+PAGES = ("Search", "Document", "Token explorer", "Compare", "Concordance", "Index")
 PAGE_CHOSEN = "_page_chosen"  # a page was picked in the sidebar: on a phone, close it
 PAGE_DRAWN = "_page_drawn"  # the page the last run drew
 
@@ -84,13 +84,21 @@ def main() -> None:
     if loader.store_error:
         no_store(loader)
         return
-    from search_ui.views import compare, document, index, search, tokens  # after the first draw
+    from search_ui.views import (  # after the first draw
+        compare,
+        concordance,
+        document,
+        index,
+        search,
+        tokens,
+    )
 
     routes = {
         "Search": search.search_page,
         "Document": document.document_page,
         "Token explorer": tokens.token_page,
         "Compare": compare.compare_page,
+        "Concordance": concordance.concordance_page,
         "Index": index.index_page,
     }
     switching = st.empty()  # every run, so that the elements after it keep their places

@@ -76,8 +76,8 @@ def explanation(_ctx: Context, model: str, query: str, text: str) -> Explanation
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def token_view(_ctx: Context, model: str, text: str, window: int) -> TokenView:
-    return _ctx.collection.tokens(text, window)
+def token_view(_ctx: Context, model: str, text: str) -> TokenView:
+    return _ctx.collection.tokens(text)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

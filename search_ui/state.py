@@ -16,6 +16,7 @@ DEFAULTS = {
     "map_size": 500,
 }
 PERSISTENT_PREFIXES = ("query", "k", "mode", "filter_", "token_", "compare_", "map_")
+PERSISTENT_PREFIXES += ("concordance_",)  # the Concordance page
 NOTICES = "_notices"  # what was dropped or clamped from a link, shown once
 LAST_SEARCH = "_last_search"  # the last query, its mode, filters, vector and hits: the Index page
 

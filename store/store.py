@@ -299,6 +299,36 @@ class Store:
         """Every document id with its source."""
         return dict(self.db.execute("SELECT id, source FROM documents").fetchall())
 
+    def chunks_with_word(self, word: str) -> list[int]:
+        """Ids of the chunks whose full-text index holds `word` (its stem: "bank" finds "banks"
+        too; the caller picks the exact word out of the text), in id order."""
+        query = fts_query(word)
+        if not query:
+            return []
+        rows = self.db.execute(
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rowid", [query]
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    def chunk_contexts(self, chunk_ids: list[int], margin: int) -> list[dict[str, Any]]:
+        """Those chunks (id, doc_id, title, ord, start, end) each with its document's text from
+        `margin` characters before the chunk to `margin` after (`context`, which begins at
+        `context_start` of the document), in id order; missing ids left out."""
+        sql = (
+            'SELECT c.id, c.doc_id, d.title, c.ord, c.start, c."end", '
+            "max(c.start - ?, 0), substr(d.text, max(c.start - ?, 0) + 1, "
+            'c."end" + ? - max(c.start - ?, 0)) FROM chunks c '
+            "JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({m})"
+        )
+        keys = ("id", "doc_id", "title", "ord", "start", "end", "context_start", "context")
+        rows = []
+        for first in range(0, len(chunk_ids), catalog.ID_BATCH):
+            part = [int(i) for i in chunk_ids[first : first + catalog.ID_BATCH]]
+            marks = ", ".join("?" * len(part))
+            found = self.db.execute(sql.format(m=marks), [margin] * 4 + part).fetchall()
+            rows += [dict(zip(keys, row, strict=True)) for row in found]
+        return sorted(rows, key=lambda row: row["id"])
+
     def chunk_vectors(self, chunk_ids: list[int]) -> dict[int, np.ndarray]:
         """Stored vectors of the given chunks."""
         ids, vectors = catalog.vectors_for(self.db, chunk_ids, self.dim)

@@ -320,6 +320,40 @@ def test_at_phone_width_nothing_overflows_and_the_sidebar_closes_after_a_choice(
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does it)")
+def test_concordance_and_attention_in_a_real_browser(tmp_path, tiny_model_dir) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from indexer.collection import Collection
+    from indexer.settings import Settings
+    from tests.test_ui import DOCS
+
+    with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add_records(DOCS)
+    with serving(tmp_path / "store") as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.set_default_timeout(STEP_MS)
+            page.goto(f"{url}/?page=Concordance")
+            box = page.get_by_label("Word (the whole word, any case)")
+            box.wait_for(timeout=START_SECONDS * 1000)  # the first run imports the model
+            box.fill("unsafe")
+            box.press("Enter")
+            page.get_by_text("Group 1 · 1 occurrences").first.wait_for()
+            shown = " ".join(page.locator("body").inner_text().split())  # one line per cell
+            assert "<b>bold</b> title <script>alert(1)</script> unsafe markup" in shown
+            page.get_by_role("button", name="xss #0").click()
+            page.get_by_text("Highlighted: chunk 0").first.wait_for()
+            page.goto(f"{url}/?page=Token+explorer")
+            page.get_by_text("Show attention").first.click()
+            page.get_by_text("heads averaged").first.wait_for()
+            charts = "document.querySelectorAll('canvas, svg.marks').length >= 5"
+            page.wait_for_function(charts)  # Vega draws after the text: wait, never sample once
+        finally:
+            browser.close()
+
+
 if __name__ == "__main__":
     store_arg, out_arg, query_arg = sys.argv[1:4]
     print(capture(Path(store_arg), Path(out_arg), query_arg, "1."))

@@ -261,6 +261,11 @@ def test_embed_tokens_and_projector_export(run, corpus, tmp_path) -> None:
     assert [t["token"] for t in tokens][:2] == ["[CLS]", "un"] and tokens[1]["end"] == 2
     words = json.loads(run("tokens", "Unbelievably long", "--words", model=True).stdout)
     assert [w["token"] for w in words] == ["Unbelievably", "long"]
+    last = json.loads(run("tokens", "Unbelievably long", "--layer", "2", model=True).stdout)
+    first = json.loads(run("tokens", "Unbelievably long", "--layer", "0", model=True).stdout)
+    today = [t["vector"] for t in tokens]
+    assert torch.allclose(torch.tensor([t["vector"] for t in last]), torch.tensor(today), atol=1e-5)
+    assert not torch.allclose(torch.tensor([t["vector"] for t in first]), torch.tensor(today))
     store = tmp_path / "store"
     run("index", str(corpus), "--store", str(store), "--quiet", model=True)
     from_store = run("embed", "first text", "--store", str(store)).stdout.splitlines()
@@ -283,6 +288,8 @@ def facade_defaults(command: str) -> dict[str, object]:
         "sample": inspect.signature(Collection.verify).parameters["sample"].default,
         "recall": inspect.signature(Collection.verify).parameters["recall_at_least"].default,
         "split": inspect.signature(evaluate).parameters["split"].default,
+        "limit": inspect.signature(Collection.concordance).parameters["limit"].default,
+        "layer": inspect.signature(Collection.concordance).parameters["layer"].default,
         "port": defaults.SERVE_PORT if serves else defaults.UI_PORT,
         "host": defaults.SERVE_HOST if serves else defaults.UI_HOST,
         "threads": inspect.signature(Collection).parameters["threads"].default,
@@ -586,3 +593,29 @@ def test_stats_reports_the_index_recall_and_verify_recall_fails_below_a_threshol
     assert run("rebuild", "--store", store, "--index", "flat").exit_code == 0
     exact = run("verify", "--store", store, "--recall")
     assert exact.exit_code == 0 and "exact by construction" in exact.stdout
+
+
+def test_concordance_prints_groups_with_keyword_in_context_lines_and_json(run, tmp_path) -> None:
+    source = tmp_path / "banks.jsonl"
+    texts = [f"Note {i}: the bank by the river, or the Bank of money {i}." for i in range(12)]
+    source.write_text(
+        "".join(json.dumps({"id": f"n{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+    )
+    store = str(tmp_path / "store")
+    assert run("index", str(source), "--store", store, "-q", model=True).exit_code == 0
+    shown = run("concordance", "bank", "--store", store, "--limit", "10")
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout.startswith("bank: 10 occurrences from 12 matching chunks, layer 2 of 2")
+    assert "group 1:" in shown.stdout and "[bank]" in shown.stdout and "[Bank]" in shown.stdout
+    result = json.loads(
+        run("concordance", "BANK", "--store", store, "--json", "--layer", "0").stdout
+    )
+    assert (result["word"], result["layer"], result["occurrences"]) == ("BANK", 0, 24)
+    assert sum(group["size"] for group in result["groups"]) == 24
+    for line in result["all"]:
+        text = texts[int(line["doc_id"][1:])]
+        assert text[line["start"] : line["end"]].lower() == "bank" and line["group"] >= 1
+    refused = run("concordance", "river bank", "--store", store)
+    assert refused.exit_code != 0 and "one word" in refused.output
+    too_deep = run("concordance", "bank", "--store", store, "--layer", "9")
+    assert too_deep.exit_code != 0 and "layer must be 0" in too_deep.output

@@ -303,7 +303,7 @@ def test_token_explorer_says_when_empty_windows_long_text_and_caches(app, monkey
     monkeypatch.setattr(
         Collection,
         "tokens",
-        lambda self, text, window=None: calls.append(text) or original(self, text, window),
+        lambda self, text, layer=None: calls.append(text) or original(self, text, layer),
     )
     app.sidebar.radio(key="page").set_value("Token explorer").run()
     app.text_area(key="token_text").input("   ").run()
@@ -606,6 +606,58 @@ def test_the_weak_match_warning_shows_only_below_the_threshold(app, monkeypatch,
     assert f"higher than {share:.0%} of the best scores of queries this store has no answer" in said
 
 
+def test_concordance_page_groups_escaped_context_lines_that_open_their_document(app) -> None:
+    app.sidebar.radio(key="page").set_value("Concordance").run()
+    assert any("Type a word" in info.value for info in app.info)
+    app.text_input(key="concordance_word").input("UNSAFE").run()
+    assert not app.exception
+    assert [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
+    line = next(e.value for e in app.get("html") if "<mark" in e.value)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; " in line and "<script>" not in line
+    assert ">unsafe</mark>" in line and "> markup</span>" in line
+    assert "&lt;script&gt;" not in markdown_only(app) and "<script>" not in markdown(app)
+    app.button(key="kwic_0_0").click().run()
+    assert app.sidebar.radio(key="page").value == "Document"
+    assert app.text_input(key="doc_input").value == "xss"
+
+
+def test_concordance_page_says_when_the_word_is_absent_or_not_one_word(app) -> None:
+    app.sidebar.radio(key="page").set_value("Concordance").run()
+    app.text_input(key="concordance_word").input("zeppelin").run()
+    assert "does not occur" in app.warning[0].value
+    app.text_input(key="concordance_word").input("two words").run()
+    assert "one word" in app.error[0].value and not app.exception
+
+
+def test_token_explorer_shows_any_layer_a_trajectory_and_attention_on_request(
+    app, monkeypatch
+) -> None:
+    calls = []
+    original = Collection.attention
+    monkeypatch.setattr(
+        Collection, "attention", lambda self, text: calls.append(text) or original(self, text)
+    )
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    last = app.dataframe[0].value["d0"].tolist()
+    assert any("(layer 2)" in c.value for c in app.caption)
+    app.select_slider(key="token_layer").set_value(0).run()
+    assert any("(layer 0)" in c.value for c in app.caption)
+    assert app.dataframe[0].value["d0"].tolist() != last
+    charts_before = len(app.get("vega_lite_chart"))
+    assert calls == []  # no attention pass until asked
+    app.toggle(key="token_attention").set_value(True).run()
+    app.selectbox(key="token_att_head").set_value(2).run()
+    assert len(calls) == 1 and len(app.get("vega_lite_chart")) == charts_before + 2
+    assert not app.exception
+
+
+def test_index_page_shows_the_measured_recall(app) -> None:
+    app.sidebar.radio(key="page").set_value("Index").run()
+    table = app.table[0].value
+    row = table[table.iloc[:, 0] == "recall (measured)"]
+    assert row.iloc[0, 1] == "recall@10 1.0 (flat: exact by construction)"
+
+
 @pytest.fixture(scope="module")
 def pdf_store(tmp_path_factory, tiny_model_dir) -> Path:
     """A store of one three-page PDF, in windows shorter than its pages."""
@@ -639,3 +691,11 @@ def test_a_missing_store_is_tried_again_only_once_its_folder_changes(tmp_path) -
     path.mkdir()
     (path / "store.db").write_bytes(b"")
     assert loading.loader(path, None) is not first
+
+
+def test_the_trajectory_token_follows_a_text_that_gets_shorter(app) -> None:
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_area(key="token_text").input(" ".join(f"word{i}" for i in range(30))).run()
+    app.selectbox(key="token_position").set_value(40).run()
+    app.text_area(key="token_text").input("short").run()
+    assert not app.exception and app.selectbox(key="token_position").value == 1

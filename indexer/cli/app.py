@@ -7,6 +7,7 @@ import click
 from indexer.cli import (
     embedding,
     evaluation,
+    exploration,
     indexing,
     maintenance,
     searching,
@@ -34,6 +35,7 @@ for command in (
     maintenance.export,
     embedding.embed,
     embedding.tokens,
+    exploration.concordance,
     ui_process.ui,
     serving.serve,
     serving.mcp_command,

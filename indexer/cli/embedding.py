@@ -34,12 +34,20 @@ def embed(texts: tuple[str, ...], store_path: Path | None, **given: Any) -> None
 @click.argument("text")
 @store_option(RECIPE_HELP)
 @click.option("--words", is_flag=True, help="Group wordpieces into words.")
+@click.option(
+    "--layer",
+    type=click.IntRange(min=0),
+    help="Model layer: 0 the embeddings layer, up to the last (default: the last, the one "
+    "every pooling uses).",
+)
 @model_options
 @reports_errors
-def tokens(text: str, store_path: Path | None, words: bool, **given: Any) -> None:
+def tokens(
+    text: str, store_path: Path | None, words: bool, layer: int | None, **given: Any
+) -> None:
     """Print the per-token embeddings of TEXT as JSON: token, start, end, vector."""
     with _model_collection(store_path, given) as source:
-        view = source.tokens(text)
+        view = source.tokens(text, layer=layer)
     if words:
         grouped = view.words()
         rows = zip(grouped.words, grouped.offsets, grouped.vectors, strict=True)

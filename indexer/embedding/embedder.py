@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tokenizers import Encoding
 
 from indexer.embedding import tokenization
 from indexer.embedding.chunking import Window, windows
 from indexer.embedding.model import LoadedModel, ModelLoadError, load_model
 from indexer.embedding.pooling import position_weights, weighted_mean
 from indexer.embedding.tokenization import Tokens
-from indexer.embedding.views import Explanation, TokenView
+from indexer.embedding.views import Explanation, TokenView, window_positions
 from indexer.settings import (
     BATCH_TOKENS,
     CHUNK_TOKENS,
@@ -312,29 +313,43 @@ class Embedder:
         """The windows `text` is cut into, as a store cuts a document (no model needed)."""
         return self.windows(self.tokenize([text], parallel=False)[0])
 
+    def one_window(self, text: str) -> tuple[Encoding, np.ndarray]:
+        """The wordpieces of a text at most one window long and its model input, (1, n + 2)
+        ids with [CLS] and [SEP]; TextTooLongError for a longer text."""
+        encoding = self._tokenizer.encode(text, add_special_tokens=False)
+        limit = self.loaded.max_positions - 2
+        if len(encoding.ids) > limit:
+            raise TextTooLongError(
+                f"text has {len(encoding.ids)} wordpieces; one window holds at most {limit}: "
+                "look at one chunk of it instead"
+            )
+        return encoding, np.array([[self._cls_id, *encoding.ids, self._sep_id]], np.int64)
+
+    def window_ids(self, span: np.ndarray) -> np.ndarray:
+        """A window's model input: its wordpiece ids between [CLS] and [SEP]."""
+        return np.concatenate([[self._cls_id], span, [self._sep_id]]).astype(np.int64)
+
     def token_embeddings(self, text: str, window: int | None = None) -> TokenView:
         """Every position's vector from the last layer, with its wordpiece and character offsets:
         of the whole text, which must fit one window (TextTooLongError), or of its window number
-        `window` (`text_windows`). The one place a token view is made."""
-        tokens = tokenization.tokenize(self._tokenizer, [text], parallel=False, words=True)[0]
+        `window` (`text_windows`), for a text of any length."""
         if window is None:
-            limit = self.loaded.max_positions - 2
-            if len(tokens) > limit:
-                raise TextTooLongError(
-                    f"text has {len(tokens)} wordpieces; one window holds at most {limit}: "
-                    "look at one window of it instead"
-                )
-            first, last, start, end = 0, len(tokens), 0, len(text)
-        else:
-            cut = self.windows(tokens)[window]
-            first, last, start, end = cut.token_start, cut.token_end, cut.start, cut.end
-        ids = tokens.ids[first:last].tolist()
-        positions = np.array([[self._cls_id, *ids, self._sep_id]], np.int64)
-        hidden = self._forward(positions, np.ones_like(positions))[0].cpu().numpy()
+            encoding, ids = self.one_window(text)
+            hidden = self._forward(ids, np.ones_like(ids))[0].cpu().numpy()
+            return TokenView(text, *window_positions(text, encoding), vectors=hidden)
+        tokens = tokenization.tokenize(self._tokenizer, [text], parallel=False, words=True)[0]
+        cut = self.windows(tokens)[window]
+        first, last = cut.token_start, cut.token_end
+        ids = self.window_ids(tokens.ids[first:last])[None, :]
+        hidden = self._forward(ids, np.ones_like(ids))[0].cpu().numpy()
         return TokenView(
             text=text,
-            tokens=["[CLS]", *(self._tokenizer.id_to_token(i) for i in ids), "[SEP]"],
-            offsets=[(start, start), *map(tuple, tokens.offsets[first:last].tolist()), (end, end)],
+            tokens=["[CLS]", *(self._tokenizer.id_to_token(int(i)) for i in ids[0, 1:-1]), "[SEP]"],
+            offsets=[
+                (cut.start, cut.start),
+                *map(tuple, tokens.offsets[first:last].tolist()),
+                (cut.end, cut.end),
+            ],
             word_ids=[None, *(int(w) for w in tokens.word_ids[first:last]), None],
             vectors=hidden,
         )

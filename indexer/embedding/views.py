@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from tokenizers import Encoding
 
 
 @dataclass
@@ -52,3 +53,15 @@ class Explanation:
     offsets: list[tuple[int, int]]
     shares: np.ndarray  # float64, one per position
     cosine: float
+
+
+def window_positions(
+    text: str, encoding: Encoding
+) -> tuple[list[str], list[tuple[int, int]], list[int | None]]:
+    """Tokens, character offsets and word indices of a one-window text's positions, [CLS] and
+    [SEP] included (they get the empty spans at the text's ends and no word)."""
+    return (
+        ["[CLS]", *encoding.tokens, "[SEP]"],
+        [(0, 0), *encoding.offsets, (len(text), len(text))],
+        [None, *encoding.word_ids, None],
+    )

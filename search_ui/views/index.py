@@ -13,6 +13,7 @@ import streamlit as st
 from search_ui import charts
 from search_ui.context import Context, select
 from search_ui.state import LAST_SEARCH
+from store.recall import Recall
 
 HISTOGRAM_DEPTH = 100
 COLOUR_BINS = 5  # quantile bins of a numeric field on the map
@@ -38,6 +39,7 @@ def index_page(ctx: Context) -> None:
                 ("chunk tokens / overlap", f"{recipe['chunk_tokens']} / {recipe['overlap']}"),
                 ("index type", f"{stats['index_type']} (configured: {stats['index_spec']})"),
                 ("generation", str(stats["generation"])),
+                ("recall (measured)", Recall(**stats["recall"]).describe()),
             ]
             + [
                 (f"size of {name}", f"{size / 1e6:.2f} MB") for name, size in stats["bytes"].items()

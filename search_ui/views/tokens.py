@@ -11,7 +11,9 @@ import streamlit as st
 from indexer.embedding.comparison import cosine_matrix
 from indexer.embedding.views import TokenView
 from search_ui import charts, render
-from search_ui.context import Context, html, opened_chunk, text_windows, token_view
+from search_ui.context import Context, html, opened_chunk, text_windows
+from search_ui.views import layers
+from store.errors import SemsearchError
 
 TOKEN_WINDOW = 64  # positions shown at once in the maps
 HEATMAP_DIMS = 64  # dimensions in the token x dimension heatmap at first
@@ -54,12 +56,16 @@ def token_page(ctx: Context) -> None:
         st.info("Type some text to see its tokens.")
         return
     level = st.radio("Level", ["wordpiece", "word"], horizontal=True, key="token_level")
-    window = choose_window(ctx, text, "token_window", "Window")
-    view = token_view(ctx, ctx.fingerprint, text, window)
+    text = chosen_window(ctx, text)
+    try:
+        view, layer = layers.chosen_layer_view(ctx, text)
+    except SemsearchError as error:
+        st.error(str(error))
+        return
     labels, vectors, frame = token_table(view, level)
     st.caption(
         f"{len(view.tokens)} wordpieces ([CLS] and [SEP] included) · {len(view.words().words)}"
-        f" words · {vectors.shape[1]} dimensions (last hidden layer)"
+        f" words · {vectors.shape[1]} dimensions (layer {layer})"
     )
     vector_table(frame, vectors)
     shown_labels, shown_vectors = map_window(labels, vectors)
@@ -89,6 +95,16 @@ def token_page(ctx: Context) -> None:
         ),
         width="content",
     )
+    layers.trajectory_section(ctx, text)
+    layers.attention_section(ctx, text)
+
+
+def chosen_window(ctx: Context, text: str) -> str:
+    """The text of the window chosen of a text longer than one (cut as the store cuts a
+    document), for every view of the page; a short text whole."""
+    windows = text_windows(ctx, ctx.fingerprint, text)
+    cut = windows[choose_window(ctx, text, "token_window", "Window")]
+    return text if len(windows) == 1 else text[cut.start : cut.end]
 
 
 def choose_window(ctx: Context, text: str, key: str, label: str) -> int:
