@@ -2,8 +2,8 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark,pdf,serve,runtimes]
-                        [--quick] [--readme]
+                               spark,pdf,serve,runtimes,weak]
+                        [--quick] [--readme] [--stores DIR]
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from bench import (
     runtimes,
     serving,
     spark,
+    weak_match,
 )
 from bench.common import cranfield, machine
 from indexer.embedding.embedder import Embedder
@@ -49,6 +50,7 @@ SECTIONS = (
     "pdf",
     "serve",
     "runtimes",
+    "weak",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -168,6 +170,18 @@ def targets(report: dict[str, Any]) -> list[list[Any]]:
             "<= 10 ms, recall >= 0.95",
             big["served"]["p50_ms"] <= latency.TARGET_P50_MS and recall >= latency.TARGET_RECALL,
         )
+    warning = report.get("weak")
+    if warning:
+        at = f"{warning['threshold']:g}"
+        for name, rates in warning["rates"].items():
+            caught = name.startswith("nonsense")
+            value = rates[at]
+            add(
+                f"weak match on {name}",
+                value,
+                "> 0.8" if caught else "< 0.1",
+                value > 0.8 if caught else value < 0.1,
+            )
     return rows
 
 
@@ -290,7 +304,9 @@ def markdown(report: dict[str, Any]) -> str:
                         r["p50_ms"],
                         r["p99_ms"],
                         f"{r['reported_recall@10']} ({r['reported_recall_ci'][0]}-"
-                        f"{r['reported_recall_ci'][1]})",
+                        f"{r['reported_recall_ci'][1]})"
+                        if "reported_recall@10" in r
+                        else "- (measured before stores reported it)",
                         lat[str(latency.SIZES[0])].get(spec, {}).get("recall@10", "-"),
                     ]
                     for spec, r in store.items()
@@ -412,6 +428,19 @@ def markdown(report: dict[str, Any]) -> str:
             f"fastembed\n\n{report['runtimes']['note']} (seed).\n\n"
             + runtimes.summary(report["runtimes"])
         )
+    if "weak" in report:
+        warning = report["weak"]
+        counts = ", ".join(f"{count} {name}" for name, count in warning["counts"].items())
+        thresholds = list(next(iter(warning["rates"].values())))
+        parts.append(
+            "### 13. The weak-match warning (all-MiniLM-L6-v2, hybrid search)\n\n"
+            f"Share of queries warned about when the best dense score is below a share of the "
+            f"scores of queries with no answer; the UI uses {warning['threshold']:g}. {counts}.\n\n"
+            + table(
+                ["queries", *thresholds],
+                [[name, *rates.values()] for name, rates in warning["rates"].items()],
+            )
+        )
     return "\n\n".join(parts) + "\n"
 
 
@@ -521,6 +550,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="also replace the README's Performance results with this run's",
     )
+    parser.add_argument(
+        "--stores",
+        type=Path,
+        help="folder where the weak-match section keeps the stores it builds, to reuse them "
+        "(default: a temporary folder)",
+    )
     args = parser.parse_args(argv)
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
@@ -586,6 +621,9 @@ def main(argv: list[str] | None = None) -> None:
     if "runtimes" in chosen:
         print("bench: 12. CPU runtimes", flush=True)
         report["runtimes"] = runtimes.run()
+    if "weak" in chosen:
+        print("bench: 13. the weak-match warning", flush=True)
+        report["weak"] = weak_match.run(args.stores)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

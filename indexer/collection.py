@@ -16,6 +16,7 @@ between threads.
 from __future__ import annotations
 
 import functools
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,13 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer import pipeline
+from indexer import pipeline, probes
 from indexer.settings import (
     CONCORDANCE_LIMIT,
     CONCORDANCES_KEPT,
     INDEX,
     MODE,
-    NEIGHBOUR_SAMPLE,
+    NO_ANSWER_MIN,
+    NO_ANSWER_QUERIES,
+    NO_ANSWER_SAMPLE,
     RECALL_K,
     RECALL_SAMPLE,
     VERIFY_SAMPLE,
@@ -369,22 +372,68 @@ class Collection(Workbench):
         return self._derived[name][1]
 
     @_store_conditions
-    def neighbour_scores(self) -> list[float]:
-        """How well a typical document of this store is matched, sorted: the dense score of the
-        nearest other document, for a sample of NEIGHBOUR_SAMPLE documents (their first chunk as
-        the query). Cached per store generation."""
+    def no_answer_scores(self) -> list[float]:
+        """What a query with no answer in this store scores, sorted: the best dense score of each
+        of NO_ANSWER_QUERIES queries made of words from different documents (indexer.probes).
+        Needs the model; cached per store generation."""
 
         def compute() -> list[float]:
-            scores = []
-            for row in self.sample(NEIGHBOUR_SAMPLE):
-                hits = self.search("", k=2, mode="dense", vector=row["vector"])
-                others = [hit.score for hit in hits if hit.doc_id != row["id"]]
-                if others:
-                    scores.append(others[0])
-            return sorted(scores)
+            texts = self._store().sample_texts(NO_ANSWER_SAMPLE)
+            queries = probes.no_answer_queries(texts, NO_ANSWER_QUERIES)
+            if not queries:
+                return []
+            vectors = self._query_embedder().embed(queries)
+            best = [self._store().search(v, None, k=1, mode="dense") for v in vectors]
+            return sorted(hits[0].score for hits in best if hits)
 
         with self._lock:
-            return self._per_generation("neighbour_scores", compute)
+            return self._per_generation("no_answer_scores", compute)
+
+    def match_strength(self, score: float) -> float | None:
+        """The share of queries with no answer here (`no_answer_scores`) that score below a best
+        dense `score`; None when too few were made to say. Below WEAK_MATCH, the store probably
+        holds no answer: a weak match."""
+        reference = self.no_answer_scores()
+        if len(reference) < NO_ANSWER_MIN:
+            return None
+        return probes.share_below(score, reference)
+
+    @_store_conditions
+    def example_queries(self, count: int = 3) -> list[str]:
+        """A few short first sentences of this store's documents, to show a newcomer what it
+        holds. Cached per store generation."""
+        with self._lock:
+            texts = self._per_generation(
+                "example_texts", lambda: self._store().sample_texts(NO_ANSWER_SAMPLE, seed=1)
+            )
+            return probes.example_queries(texts, count)
+
+    @_store_conditions
+    def quantiles(self, key: str, count: int) -> list[float]:
+        """`count` + 1 evenly spaced quantiles (min to max) of the numbers a metadata key holds,
+        duplicates removed; [] when it holds none. Cached per store generation."""
+        with self._lock:
+            numbers = self._per_generation(f"numbers:{key}", lambda: self._store().numbers(key))
+        if not numbers:
+            return []
+        steps = np.quantile(numbers, np.linspace(0, 1, count + 1), method="inverted_cdf")
+        return sorted({n.item() for n in steps})
+
+    @_store_conditions
+    def corpus(self) -> dict[str, Any]:
+        """What the store holds: `documents`, `sources` (distinct), and `where`: the one source,
+        or the folder every source is in (None without sources). Cached per store generation."""
+
+        def compute() -> dict[str, Any]:
+            store = self._store()
+            sources, first, last = store.source_span()
+            where = first if sources == 1 else None
+            if sources > 1:
+                where = os.path.commonpath([first, last]) if first[:1] == last[:1] == "/" else None
+            return {"documents": store.stats()["documents"], "sources": sources, "where": where}
+
+        with self._lock:
+            return self._per_generation("corpus", compute)
 
     @_store_conditions
     def concordance(

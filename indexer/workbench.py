@@ -23,6 +23,7 @@ from store.results import Hit
 
 if TYPE_CHECKING:
     from indexer.embedding.attention import AttentionView
+    from indexer.embedding.chunking import Window
     from indexer.embedding.comparison import Comparison
     from indexer.embedding.embedder import Embedder
     from indexer.embedding.layers import LayerView
@@ -104,6 +105,11 @@ class Workbench:
         with self._lock:
             return self._query_embedder().embed(list(texts))
 
+    def windows(self, text: str) -> list[Window]:
+        """The windows `text` is cut into, as the store cuts a document (at least one)."""
+        with self._lock:
+            return self.embedder.text_windows(text)
+
     def tokens(self, text: str, layer: int | None = None) -> TokenView:
         """Every position's vector of a text at most one window long, with offsets, at `layer`
         (0: the embeddings layer; None: the last hidden layer, the one the store pools)."""
@@ -139,12 +145,13 @@ class Workbench:
         check_layer(layer, self.layer_count)
         return layer
 
-    def compare(self, a: str, b: str) -> Comparison:
-        """Token-by-token and pooled cosines of two texts."""
+    def compare(self, a: str, b: str, windows: tuple[int, int] = (0, 0)) -> Comparison:
+        """Pooled cosines of two texts, and token-by-token cosines of one window of each (see
+        `windows`; a short text's only one by default)."""
         from indexer.embedding.comparison import compare
 
         with self._lock:
-            return compare(self.embedder, a, b)
+            return compare(self.embedder, a, b, windows)
 
     def explain(self, query: str, hit: Hit | str) -> Explanation:
         """Each token's exact share of the cosine between `query` and a hit's chunk (or a text)."""

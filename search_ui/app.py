@@ -1,90 +1,126 @@
 """The Streamlit app. Run with `semsearch ui --store PATH` (or `make ui`), which binds to
 127.0.0.1. The store comes from `-- --store PATH`, else $SEMSEARCH_STORE, else ./semsearch-store;
-`-- --model PATH` says where the store's model is now if it moved."""
+`-- --model PATH` says where the store's model is now if it moved.
+
+The page is drawn before anything heavy is imported: the store and its model load in the
+background (search_ui/loading.py) and the page says what is loading until they are ready."""
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import streamlit as st
 
-from indexer.collection import Collection
-from indexer.settings import SEARCH_MODES, Settings, default_store
-from search_ui import render, url_state
-from search_ui.context import Context
-from search_ui.filters import ACTIVE_FILTERS
+from indexer.settings import SEARCH_MODES
+from search_ui import loading, render, url_state
+from search_ui.context import Context, model_description, script
 from search_ui.state import keep_widget_state, pop_notices
-from search_ui.views import compare, concordance, document, index, search, tokens
-from store.errors import SemsearchError, StoreError
 
-PAGES = {
-    "Search": search.search_page,
-    "Document": document.document_page,
-    "Token explorer": tokens.token_page,
-    "Compare": compare.compare_page,
-    "Concordance": concordance.concordance_page,
-    "Index": index.index_page,
-}
+PAGES = ("Search", "Document", "Token explorer", "Compare", "Concordance", "Index")
+PAGE_CHOSEN = "_page_chosen"  # a page was picked in the sidebar: on a phone, close it
+PAGE_DRAWN = "_page_drawn"  # the page the last run drew
 
 
-def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--store")
-    parser.add_argument("--model")
-    known, _ = parser.parse_known_args(sys.argv[1:])
-    return known
+PROGRESS_SECONDS = 1.0  # how often the loading page looks whether the store is ready
 
 
-@st.cache_resource(show_spinner="Loading the store's model…")
-def open_collection(path: str, model: str | None) -> tuple[Collection, str | None]:
-    """One Collection per store for every session (it serialises its calls), with its model loaded
-    once; the model's error, if it cannot be loaded (then only lexical search works)."""
-    collection = Collection(path, Settings(model=model), quiet=True)
-    collection.stats()  # a missing or damaged store is reported now, not on the first query
-    try:
-        collection.load_model()
-    except SemsearchError as error:
-        return collection, str(error)
-    return collection, None
+def loading_page(loader: loading.Loader) -> None:
+    """While the store and its model load: what is loading and for how long, looked at again
+    every PROGRESS_SECONDS (the script itself ends at once); the whole app once they are ready."""
+    st.title("semsearch")
+    st.caption(f"Store `{loader.path}`")
+    progress(loader)
+
+
+@st.fragment(run_every=PROGRESS_SECONDS)
+def progress(loader: loading.Loader) -> None:
+    if loader.done.is_set():
+        st.rerun()
+    st.info(f"{loader.phase}… ({loader.seconds:.0f} s)", icon="⏳")
+
+
+def no_store(loader: loading.Loader) -> None:
+    st.title("semsearch")
+    st.error(loader.store_error)
+    st.markdown(
+        "Build a store first, then open it:\n\n"
+        f"```\nsemsearch index PATH... --store {loader.path}\n"
+        f"semsearch ui --store {loader.path}\n```\n\n"
+        "or run `make demo` for the Python standard library's documentation."
+    )
+
+
+def sidebar(loader: loading.Loader) -> str:
+    """The page chooser and what is open; returns the page."""
+    collection = loader.collection
+    with st.sidebar:
+        st.title("semsearch")
+        page = st.radio(
+            "Page", PAGES, key="page", on_change=lambda: st.session_state.update({PAGE_CHOSEN: 1})
+        )
+        st.caption(f"Store `{loader.path}` · generation {collection.generation}")
+        st.caption(model_description(collection.recipe))
+        if loader.model_error:
+            st.error(
+                f"The store's model cannot be loaded ({loader.model_error}); "
+                "only lexical search works."
+            )
+    if st.session_state.pop(PAGE_CHOSEN, None):
+        script(render.close_sidebar_on_phone(page))
+    return page
 
 
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
-    st.html(render.HIDE_DEPLOY)
+    st.html(render.PAGE_STYLE)
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state(st.session_state)
-    args = arguments()
-    path = Path(args.store) if args.store else default_store()
-    try:
-        collection, model_error = open_collection(str(path.resolve()), args.model)
-    except StoreError as error:
-        st.title("semsearch")
-        st.error(str(error))
-        st.markdown(
-            "Build a store first, then open it:\n\n"
-            f"```\nsemsearch index PATH... --store {path}\nsemsearch ui --store {path}\n```\n\n"
-            "or run `make demo` for the Python standard library's documentation."
-        )
+    loader = loading.loader(*loading.arguments(sys.argv[1:]))
+    if not loader.done.is_set():
+        loading_page(loader)
         return
-    recipe = collection.recipe
-    with st.sidebar:
-        st.title("semsearch")
-        page = st.radio("Page", list(PAGES), key="page")
-        st.caption(f"Store `{path}` · generation {collection.generation}")
-        st.caption(f"Model `{recipe.model}` · {recipe.dim}-d · {recipe.pooling} pooling")
-        if model_error:
-            st.error(
-                f"The store's model cannot be loaded ({model_error}); only lexical search works."
-            )
+    if loader.failure:
+        raise loader.failure
+    if loader.store_error:
+        no_store(loader)
+        return
+    from search_ui.views import (  # after the first draw
+        compare,
+        concordance,
+        document,
+        index,
+        search,
+        tokens,
+    )
+
+    routes = {
+        "Search": search.search_page,
+        "Document": document.document_page,
+        "Token explorer": tokens.token_page,
+        "Compare": compare.compare_page,
+        "Concordance": concordance.concordance_page,
+        "Index": index.index_page,
+    }
+    switching = st.empty()  # every run, so that the elements after it keep their places
+    if st.session_state.get("page", PAGES[0]) != st.session_state.get(PAGE_DRAWN):
+        switching.html(render.HIDE_STALE)  # no faded remains of the previous page
+    page = sidebar(loader)
+    st.session_state[PAGE_DRAWN] = page
+    publish_url()  # now, not after the page's work: Back right after a change goes back one
     notices = st.container()
-    PAGES[page](Context(collection, model_error is None))
+    routes[page](Context(loader.collection, loader.model_error is None))
     for message in pop_notices(st.session_state):
         notices.info(message)
-    wanted = url_state.current(st.session_state, st.session_state.get(ACTIVE_FILTERS, []))
+    publish_url()  # what the page changed (a filter set, a value that did not fit)
+
+
+def publish_url() -> None:
+    """The address bar says the widgets' state: a new entry in the browser's history when it
+    did not (the widgets hold the values of this run's changes before the script starts)."""
+    wanted = url_state.current(st.session_state)
     if wanted != st.query_params.to_dict():
         st.query_params.from_dict(wanted)
+        url_state.written(st.session_state, wanted)
 
 
 main()

@@ -30,34 +30,87 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
     return project(vectors, pca_basis(vectors))
 
 
-def document_map(frame: pd.DataFrame, colour_title: str) -> alt.Chart:
+def document_map(
+    frame: pd.DataFrame, colour_title: str, order: list[str], sequential: bool
+) -> alt.Chart:
     """Documents (x, y, id, label, group, role) as points that zoom and pan with the mouse and
-    can be picked by a click (the selection `pick`); role "hit" rings the last query's results,
-    role "query" is the query itself, a diamond."""
+    can be picked by a click (the selection `pick`), coloured by `group` in `order` (a sequential
+    palette for ordered bins, else a categorical one); the last query (role "query", a diamond)
+    and its results (role "hit", rings) in a colour neither palette has, with their own legend.
+    Legends lie below the map, so that a phone's narrow map keeps its width."""
     pick = alt.selection_point(name="pick", fields=["id"], on="click")
     zoom = alt.selection_interval(name="zoom", bind="scales")
+    legend = {"orient": "bottom", "direction": "horizontal", "columns": 3, "labelLimit": 180}
     points = (
-        alt.Chart(frame[frame["role"] != "query"])
-        .mark_circle(opacity=0.75)
+        alt.Chart(frame[frame["role"] == "document"])
+        .mark_circle(opacity=0.75, size=45)
         .encode(
             x=alt.X("x:Q", title=None),
             y=alt.Y("y:Q", title=None),
-            color=alt.Color("group:N", title=colour_title),
-            size=alt.condition("datum.role == 'hit'", alt.value(220), alt.value(45)),
-            tooltip=["label", "id", "group", "role"],
+            color=alt.Color(
+                "group:N",
+                title=colour_title,
+                scale=alt.Scale(domain=order, range=palette(order, sequential)),
+                legend=alt.Legend(**legend),
+            ),
+            tooltip=["label", "id", "group"],
         )
         .add_params(pick, zoom)
     )
-    query = (
-        alt.Chart(frame[frame["role"] == "query"])
-        .mark_point(shape="diamond", size=320, filled=True, color="#ef4444")
-        .encode(x="x:Q", y="y:Q", tooltip=["label"])
+    marked = frame[frame["role"] != "document"].assign(
+        mark=lambda f: f["role"].map({"query": QUERY_LABEL, "hit": HITS_LABEL})
     )
-    return alt.layer(points, query)
+    last_query = (
+        alt.Chart(marked)
+        .mark_point(size=260, strokeWidth=2.5, color=QUERY_COLOUR)
+        .encode(
+            x="x:Q",
+            y="y:Q",
+            shape=alt.Shape(
+                "mark:N",
+                title="last query",
+                scale=alt.Scale(domain=[QUERY_LABEL, HITS_LABEL], range=["diamond", "circle"]),
+                legend=alt.Legend(**legend),
+            ),
+            fill=alt.condition(
+                f"datum.mark == '{QUERY_LABEL}'", alt.value(QUERY_COLOUR), alt.value(None)
+            ),
+            tooltip=["label", "id", "mark"],
+        )
+    )
+    return alt.layer(points, last_query).resolve_scale(color="independent", shape="independent")
 
 
-def heatmap(matrix: np.ndarray, rows: list[str], columns: list[str], title: str) -> alt.Chart:
-    """A labelled heatmap; labels that repeat (tokens) are numbered so each stays distinct."""
+QUERY_COLOUR = "#dc2626"  # red: in neither palette below
+QUERY_LABEL, HITS_LABEL = "the query", "its results"
+CATEGORIES = ["#4c78a8", "#f58518", "#54a24b", "#b279a2", "#72b7b2", "#eeca3b", "#9d755d"]
+SEQUENCE = ["#46327e", "#365c8d", "#277f8e", "#1fa187", "#4ac16d", "#a0da39"]  # viridis, no ends
+UNSET = {"(none)": "#6b7280", "(other)": "#bab0ac", "document": "#4c78a8"}
+
+
+def palette(order: list[str], sequential: bool) -> list[str]:
+    """A colour for each group in `order`: ordered bins from dark to light along SEQUENCE, else
+    CATEGORIES in turn; the groups of UNSET in their grey (or, for "document", blue)."""
+    named = [group for group in order if group not in UNSET]
+    if sequential and len(named) > 1:
+        picks = np.linspace(0, len(SEQUENCE) - 1, len(named)).round().astype(int)
+        colours = [SEQUENCE[i] for i in picks]
+    else:
+        colours = [CATEGORIES[i % len(CATEGORIES)] for i in range(len(named))]
+    chosen = dict(zip(named, colours, strict=True))
+    return [chosen.get(group) or UNSET[group] for group in order]
+
+
+def heatmap(
+    matrix: np.ndarray,
+    rows: list[str],
+    columns: list[str],
+    title: str,
+    label_columns: bool = True,
+) -> alt.Chart:
+    """A labelled heatmap, CELL_PX per row so that every row label shows (and per column, with
+    every column label, when `label_columns`; otherwise as wide as the page, labels thinned);
+    labels that repeat (tokens) are numbered so each stays distinct."""
     row_labels, column_labels = _distinct(rows), _distinct(columns)
     frame = pd.DataFrame(
         [
@@ -67,18 +120,31 @@ def heatmap(matrix: np.ndarray, rows: list[str], columns: list[str], title: str)
         ],
         columns=["row", "column", "value"],
     )
+    every = {"labelOverlap": False, "labelFontSize": 10, "labelLimit": 140}
+    size = {"height": CELL_PX * len(row_labels)}
+    if label_columns:
+        size["width"] = CELL_PX * len(column_labels)
     return (
         alt.Chart(frame, title=title)
         .mark_rect()
         .encode(
-            x=alt.X("column:N", sort=column_labels, title=None),
-            y=alt.Y("row:N", sort=row_labels, title=None),
+            x=alt.X(
+                "column:N",
+                sort=column_labels,
+                title=None,
+                axis=alt.Axis(**every, labelAngle=-90) if label_columns else alt.Axis(),
+            ),
+            y=alt.Y("row:N", sort=row_labels, title=None, axis=alt.Axis(**every)),
             color=alt.Color(
                 "value:Q", scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True)
             ),
             tooltip=["row", "column", alt.Tooltip("value:Q", format=".3f")],
         )
+        .properties(**size)
     )
+
+
+CELL_PX = 14  # a row (or column) of a heatmap: room for one 10-pixel label
 
 
 def _distinct(labels: list[str]) -> list[str]:
@@ -90,21 +156,41 @@ def _distinct(labels: list[str]) -> list[str]:
 def scatter(
     points: np.ndarray, labels: list[str], colour: list[str] | None, title: str
 ) -> alt.Chart:
+    """Points with their labels, a label left out where it would overlap one already placed
+    (every label shows on hover)."""
     frame = pd.DataFrame(
         {
             "x": points[:, 0],
             "y": points[:, 1],
             "label": labels,
             "group": colour or ["all"] * len(labels),
+            "shown": spaced_labels(points, labels),
         }
     )
     base = alt.Chart(frame, title=title).encode(x="x:Q", y="y:Q", tooltip=["label", "group"])
-    dots = base.mark_circle(size=60).encode(color="group:N")
-    return (
-        dots + base.mark_text(dy=-9, fontSize=10).encode(text="label")
-        if len(labels) <= 60
-        else dots
-    )
+    dots = base.mark_circle(size=60).encode(color=alt.Color("group:N", legend=None))
+    text = base.transform_filter("datum.shown").mark_text(dy=-9, fontSize=10).encode(text="label")
+    return (dots + text).properties(height=SCATTER_PX[1])
+
+
+SCATTER_PX = (640, 360)  # the size a scatter plot is assumed to have when placing its labels
+CHAR_PX, LINE_PX = 6, 12  # a 10-pixel label: its width per character, its height
+
+
+def spaced_labels(points: np.ndarray, labels: list[str]) -> list[bool]:
+    """Which labels to draw: in order, each that does not overlap one drawn before, on a plot of
+    SCATTER_PX pixels."""
+    span = np.ptp(points, axis=0)
+    pixels = (points - points.min(axis=0)) / np.where(span > 0, span, 1) * SCATTER_PX
+    placed: list[tuple[float, float, float]] = []  # centre x, y and half width
+    shown = []
+    for (x, y), label in zip(pixels, labels, strict=True):
+        half = CHAR_PX * len(label) / 2
+        free = all(abs(x - px) > half + ph or abs(y - py) > LINE_PX for px, py, ph in placed)
+        if free:
+            placed.append((x, y, half))
+        shown.append(free)
+    return shown
 
 
 def histogram(scores: list[float], title: str) -> alt.Chart:

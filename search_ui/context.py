@@ -4,12 +4,18 @@ cached per (model, text), so that a rerun recomputes nothing that did not change
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from indexer.collection import Collection
+from indexer.embedding.chunking import Window
 from indexer.embedding.views import Explanation, TokenView
+from indexer.settings import DEFAULT_MODEL, FALLBACK_MODEL
 from search_ui.state import note
+from store.recipe import Recipe
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection
 
 
 @dataclass
@@ -21,12 +27,39 @@ class Context:
     def fingerprint(self) -> str:
         """What cached model outputs are keyed by, besides their texts."""
         recipe = self.collection.recipe
-        return f"{recipe.model_fingerprint}/{recipe.pooling}/{recipe.chunk_tokens}"
+        return f"{recipe.model_fingerprint}/{recipe.pooling}/{recipe.chunk_tokens}/{recipe.overlap}"
 
 
 def html(markup: str) -> None:
     """Show HTML built from escaped text, without any Markdown reading of it."""
     st.html(markup)
+
+
+def script(markup: str) -> None:
+    """Our own script (never any document text) in the page."""
+    st.html(markup, unsafe_allow_javascript=True)
+
+
+def model_description(recipe: Recipe) -> str:
+    """The store's model in words, saying when it is the offline fallback (Markdown)."""
+    described = f"model `{recipe.model}` · {recipe.dim}-d · {recipe.pooling} pooling"
+    if recipe.model == FALLBACK_MODEL:
+        described += (
+            f" — all-MiniLM-L6-v2, the offline fallback shipped with semsearch: the default "
+            f"`{DEFAULT_MODEL}` could not be downloaded"
+        )
+    return described
+
+
+def about(ctx: Context) -> str:
+    """What is being searched: the corpus and the model, in one line (Markdown)."""
+    corpus = ctx.collection.corpus()
+    where = f" from `{corpus['where']}`" if corpus["where"] else ""
+    if corpus["sources"] > 1:
+        where = f" from {corpus['sources']:,} sources" + (
+            f" in `{corpus['where']}`" if corpus["where"] else ""
+        )
+    return f"{corpus['documents']:,} documents{where} · {model_description(ctx.collection.recipe)}"
 
 
 def select(doc_id: str, chunk_ord: int, page: str | None = None) -> None:
@@ -45,6 +78,12 @@ def explanation(_ctx: Context, model: str, query: str, text: str) -> Explanation
 @st.cache_data(show_spinner=False, max_entries=64)
 def token_view(_ctx: Context, model: str, text: str) -> TokenView:
     return _ctx.collection.tokens(text)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def text_windows(_ctx: Context, model: str, text: str) -> list[Window]:
+    """The windows a text is cut into, as the store cuts a document."""
+    return _ctx.collection.windows(text)
 
 
 def opened_chunk(doc: dict) -> int | None:

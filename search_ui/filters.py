@@ -8,17 +8,22 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from search_ui.context import Context
 from search_ui.state import note
+from search_ui.url_state import CLEARED
 from store.filters import Filter, metadata_field
+
+if TYPE_CHECKING:
+    from indexer.collection import Collection
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 METADATA_WIDGET = "filter_meta."  # + the key; the title widget is filter_title
-ACTIVE_FILTERS = "_active_filters"  # the widgets whose filters are set, for the URL
+QUANTILE_STEPS = 100  # a numeric filter's slider steps through percentiles, so a skewed field's
+# small values can be picked (lines 1-1532: half the documents have at most a dozen)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -59,14 +64,7 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
             widget, field = f"{METADATA_WIDGET}{key}", metadata_field(key)
             chosen: list[Filter] = []
             if types <= {"integer", "real"} and info["min"] != info["max"]:
-                low, high = info["min"], info["max"]
-                cleared: object = (low, high)
-                _fit(widget, cleared, lambda v, lo=low, hi=high: _number_range(v, lo, hi))
-                span = st.slider(key, low, high, key=widget)
-                if span[0] > low:
-                    chosen.append(Filter(field, ">=", span[0]))
-                if span[1] < high:
-                    chosen.append(Filter(field, "<=", span[1]))
+                cleared, chosen = _number_filter(collection, key, widget, field)
             elif types == {"text"} and ISO_DATE.match(info["min"]) and ISO_DATE.match(info["max"]):
                 first, last = (date.fromisoformat(info[end][:10]) for end in ("min", "max"))
                 cleared = (first, last)
@@ -93,10 +91,35 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
     return active
 
 
+def _number_filter(
+    collection: Collection, key: str, widget: str, field: str
+) -> tuple[object, list[Filter]]:
+    """A range whose steps are the field's percentiles (so a skewed field's small values can be
+    picked), a link's own bounds among them; returns the cleared value and the filters set."""
+    steps = collection.quantiles(key, QUANTILE_STEPS)
+    low, high = steps[0], steps[-1]
+    _fit(widget, (low, high), lambda v: _number_range(v, low, high))
+    span = st.select_slider(
+        key,
+        sorted({*steps, *st.session_state[widget]}),
+        value=(low, high),  # only says it is a range: the value is the state's (see _fit)
+        key=widget,
+        format_func=lambda v: f"{v:,g}",
+        help="The steps are percentiles of the stored values: as many documents between each "
+        "step and the next.",
+    )
+    chosen = [Filter(field, ">=", span[0])] if span[0] > low else []
+    if span[1] < high:
+        chosen.append(Filter(field, "<=", span[1]))
+    return (low, high), chosen
+
+
 def _fit(widget: str, cleared: object, fitted: Callable[[Any], Any]) -> None:
     """Before a filter widget is drawn: its value (from the URL, or an earlier generation of the
     store) made to fit the widget, or cleared; what changed is said once."""
-    value = st.session_state.get(widget, cleared)
+    value = st.session_state.get(widget, CLEARED)
+    if value is CLEARED:
+        value = cleared
     fit = fitted(value)
     if fit is None:
         fit = cleared

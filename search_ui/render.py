@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 
+from store.results import Hit
+
 MARK_STYLE = "background:rgba(250,204,21,0.35);color:inherit;padding:0 1px;border-radius:2px"
 BEST_STYLE = "background:rgba(250,204,21,0.25)"
 CHUNK_STYLE = "color:rgba(59,130,246,0.95);font-weight:600"
@@ -19,10 +21,18 @@ PAGE_STYLE = (
     "font-size:0.8em;opacity:0.7"
 )
 MUTED_STYLE = "opacity:0.7"
-BOX_STYLE = "white-space:pre-wrap;line-height:1.6;font-family:inherit;color:inherit"
-# Streamlit's "Deploy" button, meaningless for a local app
-HIDE_DEPLOY = "<style>[data-testid='stAppDeployButton']{display:none}</style>"
+WRAP_STYLE = "overflow-wrap:anywhere"  # a long identifier wraps instead of widening a phone's page
+BOX_STYLE = f"white-space:pre-wrap;line-height:1.5;font-family:inherit;color:inherit;{WRAP_STYLE}"
+# Streamlit's "Deploy" button is meaningless for a local app; less empty space above the page
+PAGE_STYLE = (
+    "<style>[data-testid='stAppDeployButton']{display:none}"
+    "[data-testid='stMainBlockContainer']{padding-top:1.5rem}</style>"
+)
+# drawn first in a run that switches pages: the previous page's elements, faded while the new
+# page is computed, are hidden at once instead
+HIDE_STALE = "<style>[data-testid='stElementContainer'][data-stale='true']{display:none}</style>"
 BEST_CHUNK = "best-chunk"
+PHONE_WIDTH = 768  # below this Streamlit lays the sidebar over the page
 
 
 def escaped(text: str | None) -> str:
@@ -112,6 +122,59 @@ def scroll_to_best(key: str) -> str:
     return (
         f"<script>/* {escaped(key)} */ setTimeout(() => document.getElementById("
         f"'{BEST_CHUNK}')?.scrollIntoView({{block: 'center'}}), 300);</script>"
+    )
+
+
+def hit_heading(rank: int, hit: Hit, fused: bool) -> str:
+    """A result's first line: rank and title, then its score (and each ranking's part when
+    `fused`), id and chunk, muted."""
+    parts = " · ".join(
+        f"{name} #{part['rank']} ({_score(name, part['score'])})"
+        for name, part in hit.parts.items()
+    )
+    return (
+        f'<div style="{WRAP_STYLE}"><b>{rank}. {escaped(hit.title or hit.doc_id)}</b> '
+        f'<span style="{MUTED_STYLE};font-size:0.85em">score {hit.score:.4f}'
+        f"{' · ' + escaped(parts) if fused else ''} · {escaped(hit.doc_id)} · "
+        f"{escaped(hit.page_label) + ' · ' if hit.page_label else ''}"
+        f"chunk {hit.chunk_ord} [{hit.start}:{hit.end}]</span></div>"
+    )
+
+
+def _score(mode: str, score: float) -> str:
+    """A ranking's own score: a cosine to 3 places, BM25 to 3 significant digits (it may be
+    tiny: a word most documents hold weighs almost nothing)."""
+    return f"BM25 {score:.3g}" if mode == "lexical" else f"{score:.3f}"
+
+
+def metadata_line(metadata: dict) -> str:
+    """Metadata as one muted line of key: value pairs, every key and value escaped."""
+    pairs = " · ".join(
+        f"{escaped(str(key))}: <span style='opacity:1'>{escaped(_short(value, 60))}</span>"
+        for key, value in metadata.items()
+    )
+    return f'<div style="{MUTED_STYLE};font-size:0.85em;{WRAP_STYLE}">{pairs}</div>'
+
+
+def focus_query() -> str:
+    """Our own script: put the cursor in the query box when nothing else has it (a first visit),
+    as soon as the box is there."""
+    return (
+        "<script>(function focusQuery(tries) {"
+        " const box = document.querySelector('input[aria-label=\"Query\"]');"
+        " const free = !document.activeElement || document.activeElement === document.body;"
+        " if (box && free) { box.focus(); } else if (!box && tries > 0) {"
+        " setTimeout(() => focusQuery(tries - 1), 100); } })(20);</script>"
+    )
+
+
+def close_sidebar_on_phone(page: str) -> str:
+    """Our own script: on a narrow screen, where the sidebar lies over the page, close it once a
+    page is chosen there. `page` makes it differ per page, so that it runs for each choice."""
+    return (
+        f"<script>/* {escaped(page)} */ if (window.innerWidth < {PHONE_WIDTH}) {{"
+        " document.querySelector(\"[data-testid='stSidebarCollapseButton'] button\")"
+        "?.click(); }</script>"
     )
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
-from indexer.settings import K
+from indexer.settings import MODE, K
 
 DEFAULTS = {
     "k": K,
+    "mode": MODE,
     "token_text": "Tokenization splits unbelievably rare words into wordpieces.",
     "compare_a": "A man is playing a guitar.",
     "compare_b": "Someone plays an instrument.",
@@ -17,6 +18,7 @@ DEFAULTS = {
 PERSISTENT_PREFIXES = ("query", "k", "mode", "filter_", "token_", "compare_", "map_")
 PERSISTENT_PREFIXES += ("concordance_",)  # the Concordance page
 NOTICES = "_notices"  # what was dropped or clamped from a link, shown once
+LAST_SEARCH = "_last_search"  # the last query, its mode, filters, vector and hits: the Index page
 
 
 def keep_widget_state(state: MutableMapping[str, Any]) -> None:

@@ -1,10 +1,14 @@
 """The app's state in the URL's query string: query, mode, k, page, open document and filters, so
 that a reload, Back, or a link someone shares opens the same view.
 
-    ?q=shock+waves&mode=hybrid&k=10&page=Document&doc=jets&chunk=0&f.year=[1955,1965]
+    ?q=shock+waves&mode=hybrid&k=10&page=Document&doc=jets&chunk=0&f.meta.year=[1955,1965]
 
 Filter widgets are stored by name (`f.KEY` for the widget `filter_KEY`) with their value as JSON;
 date ranges as {"dates": [first, last]}.
+
+The app writes the URL at the end of every run (each change is a new entry in the browser's
+history) and reads it at the start of every run: when it is not the URL the app wrote last (a new
+session, Back or Forward, an edited address), the widgets take its values.
 """
 
 from __future__ import annotations
@@ -14,10 +18,14 @@ from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import date
 from typing import Any
 
+from search_ui.state import DEFAULTS
+
 SIMPLE = {"query": "q", "mode": "mode", "k": "k", "page": "page", "doc_id": "doc"}
 NUMBERS = {"doc_chunk": "chunk"}
 FILTER_WIDGET, FILTER_PARAM = "filter_", "f."
-RESTORED = "_url_restored"
+WRITTEN = "_url_written"  # the query string this app wrote last
+ACTIVE_FILTERS = "_active_filters"  # the filter widgets that are set, for the URL
+CLEARED = None  # the value of a filter widget the URL does not name: its store's full range
 
 
 def restore(
@@ -25,12 +33,18 @@ def restore(
     params: Mapping[str, str],
     pages: Iterable[str],
     modes: Iterable[str],
-) -> None:
-    """Once per browser session: put the URL's values into the widgets' state (before any widget
-    is drawn). Values that are not valid for their widget are ignored."""
-    if state.get(RESTORED):
-        return
-    state[RESTORED] = True
+) -> bool:
+    """Before any widget is drawn: unless `params` is the query string this app wrote last, put
+    its values into the widgets' state; what it does not name returns to a new session's value
+    (after Back, nothing of the later view stays). Values that are not valid for their widget are
+    ignored. Returns whether the state was changed."""
+    params = dict(params)
+    if state.get(WRITTEN) == params:
+        return False
+    pages = list(pages)
+    if WRITTEN in state:
+        _forget(state, pages[0])
+    state[WRITTEN] = params
     allowed = {"page": set(pages), "mode": set(modes)}
     for key, name in SIMPLE.items():
         value = params.get(name)
@@ -47,14 +61,30 @@ def restore(
             state[key] = int(value)
     if "doc_id" in state:
         state["doc_input"] = state["doc_id"]
+    restored = []
     for name, raw in params.items():
         if name.startswith(FILTER_PARAM):
             decoded = _decode(raw)
             if decoded is not None:
-                state[FILTER_WIDGET + name[len(FILTER_PARAM) :]] = decoded
+                widget = FILTER_WIDGET + name[len(FILTER_PARAM) :]
+                state[widget] = decoded
+                restored.append(widget)
+    state[ACTIVE_FILTERS] = restored  # until the Search page says which are set
+    return True
 
 
-def current(state: Mapping[str, Any], filter_widgets: Iterable[str]) -> dict[str, str]:
+def _forget(state: MutableMapping[str, Any], first_page: str) -> None:
+    """Every value the URL carries back to a new session's (the widgets' values set, not
+    deleted: a widget keeps showing a value that is deleted from its state)."""
+    state.update({"query": "", "doc_input": "", "page": first_page})
+    state.update({key: DEFAULTS[key] for key in ("k", "mode")})
+    for key in ("doc_id", *NUMBERS):
+        state.pop(key, None)
+    for key in [k for k in state if str(k).startswith(FILTER_WIDGET)]:
+        state[key] = CLEARED
+
+
+def current(state: Mapping[str, Any]) -> dict[str, str]:
     """The query string for this state: the simple values that are set and the widgets of the
     active filters."""
     params = {}
@@ -62,9 +92,15 @@ def current(state: Mapping[str, Any], filter_widgets: Iterable[str]) -> dict[str
         value = state.get(key)
         if value not in (None, ""):
             params[name] = str(value)
-    for widget in filter_widgets:
-        params[FILTER_PARAM + widget[len(FILTER_WIDGET) :]] = _encode(state[widget])
+    for widget in state.get(ACTIVE_FILTERS, []):
+        if state.get(widget) is not CLEARED:
+            params[FILTER_PARAM + widget[len(FILTER_WIDGET) :]] = _encode(state[widget])
     return params
+
+
+def written(state: MutableMapping[str, Any], params: dict[str, str]) -> None:
+    """Remember the query string the app is writing, so that the next run knows it as its own."""
+    state[WRITTEN] = params
 
 
 def _encode(value: Any) -> str:

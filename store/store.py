@@ -392,6 +392,33 @@ class Store:
         )
         return [row[0] for row in rows]
 
+    def numbers(self, key: str) -> list[float]:
+        """Every number one top-level metadata key holds, sorted (documents where it holds text
+        or nothing left out)."""
+        path = f'$."{key}"'
+        rows = self.db.execute(
+            "SELECT json_extract(metadata, ?) AS v FROM documents "
+            "WHERE json_type(metadata, ?) IN ('integer', 'real') ORDER BY v",
+            [path, path],
+        )
+        return [row[0] for row in rows]
+
+    def sample_texts(self, size: int, seed: int = 0) -> list[str]:
+        """The first chunk's text of up to `size` documents, the same ones for the same seed."""
+        rows = self.db.execute(
+            f"SELECT {CHUNK_TEXT} FROM documents d JOIN chunks c ON c.doc_id = d.id AND c.ord = 0 "
+            "ORDER BY (d.rowid * 2654435761 + ?) % 4294967296 LIMIT ?",
+            [seed, size],
+        )
+        return [row[0] for row in rows]
+
+    def source_span(self) -> tuple[int, str | None, str | None]:
+        """How many distinct sources the documents come from, and the first and last of them in
+        sorted order (their common prefix is every source's)."""
+        return self.db.execute(
+            "SELECT count(DISTINCT source), min(source), max(source) FROM documents"
+        ).fetchone()
+
     def count_matching(self, filters: list[Filter]) -> int:
         """Documents that every filter holds for."""
         condition, params = compile_filters(filters)

@@ -35,6 +35,7 @@ CHROMIUM_ARGS = [
 ]
 START_SECONDS = 60
 STEP_MS = 30_000
+READY_MS = 300_000  # the store and its model load after the port opens: minutes on a busy machine
 
 
 def free_port() -> int:
@@ -103,7 +104,7 @@ def capture(store: Path, out: Path, query: str, expected_title: str) -> list[str
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.set_default_timeout(STEP_MS)
-            page.goto(url)
+            opened(page, url)
             box = page.get_by_label("Query")
             box.fill(query)
             box.press("Enter")
@@ -193,7 +194,7 @@ def test_a_hostile_document_renders_as_text_and_fetches_nothing(tmp_path, tiny_m
             try:
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.set_default_timeout(STEP_MS)
-                page.goto(f"{url}/?q=needle&mode=lexical")
+                opened(page, f"{url}/?q=needle&mode=lexical")
                 page.get_by_text("1. Hostile").first.wait_for()
                 page.get_by_role("button", name="Open document").first.click()
                 marker = page.locator("#best-chunk")
@@ -210,6 +211,113 @@ def test_a_hostile_document_renders_as_text_and_fetches_nothing(tmp_path, tiny_m
     finally:
         tracker.shutdown()
     assert CountingHandler.requests == []
+
+
+LONG_ID = "module.submodule.AVeryLongClassNameWithoutAnyBreak." * 3 + "method"
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does it)"
+)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, tiny_model_dir) -> Iterator[str]:
+    """`semsearch ui` on the UI tests' documents and one with a long unbroken id and title."""
+    import json
+
+    from indexer.collection import Collection
+    from indexer.settings import Settings
+    from tests.test_ui import DOCS
+
+    folder = tmp_path_factory.mktemp("browser")
+    long_one = {"id": LONG_ID, "title": LONG_ID, "text": f"The identifier {LONG_ID} is long."}
+    source = folder / "docs.jsonl"
+    source.write_text("".join(json.dumps(doc) + "\n" for doc in [*DOCS, long_one]))
+    with Collection(folder / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add([str(source)])
+    with serving(folder / "store") as url:
+        yield url
+
+
+@contextmanager
+def browser_page(width: int = 1280, height: int = 800) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(STEP_MS)
+            yield page
+        finally:
+            browser.close()
+
+
+def opened(page, url: str) -> None:
+    """Go to `url` and wait until the app is drawn (the loading page before it)."""
+    page.goto(url)
+    page.get_by_text("semsearch").first.wait_for()  # drawn at once, while loading
+    page.get_by_label("Query").or_(page.get_by_label("Document id")).or_(
+        page.get_by_text("Documents in the map")
+    ).first.wait_for(timeout=READY_MS)
+
+
+def ask(page, query: str, expected: str) -> None:
+    """Search for `query` and wait for `expected`."""
+    box = page.get_by_label("Query")
+    box.fill(query)
+    box.press("Enter")
+    page.get_by_text(expected).first.wait_for()
+
+
+@needs_chromium
+def test_back_returns_to_the_previous_search_and_from_a_document(app_url) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page() as page:
+        opened(page, app_url)
+        ask(page, "supersonic shock", "1. Shock waves")
+        ask(page, "wings lift pressure", "1. Wings")
+        page.go_back()
+        expect(page.get_by_label("Query")).to_have_value("supersonic shock")
+        page.get_by_text("1. Shock waves").first.wait_for()
+        page.get_by_role("button", name="Open document").first.click()
+        page.locator("#best-chunk").wait_for()
+        page.go_back()
+        expect(page.get_by_label("Query")).to_have_value("supersonic shock")
+        assert "page=Document" not in page.url
+
+
+@needs_chromium
+def test_the_query_box_has_the_cursor_and_three_results_fit_above_the_fold(app_url) -> None:
+    with browser_page(1280, 800) as page:
+        opened(page, f"{app_url}/?mode=lexical")  # no weak-match line: the cards' size alone
+        page.wait_for_function("document.activeElement?.getAttribute('aria-label') === 'Query'")
+        page.keyboard.type("engines wings shock")
+        page.keyboard.press("Enter")
+        page.get_by_text("3. ").first.wait_for()
+        buttons = page.get_by_role("button", name="Open document").all()
+        bottoms = [box["y"] + box["height"] for box in (b.bounding_box() for b in buttons) if box]
+        assert len([bottom for bottom in bottoms if bottom <= 800]) >= 3, bottoms  # 3 whole cards
+
+
+@needs_chromium
+def test_at_phone_width_nothing_overflows_and_the_sidebar_closes_after_a_choice(app_url) -> None:
+    with browser_page(390, 844) as page:
+        opened(page, f"{app_url}/?q=identifier&mode=lexical")
+        page.get_by_text("1. module.submodule").first.wait_for()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide"
+        sidebar = "document.querySelector(\"[data-testid='stSidebar']\").dataset.collapsed"
+        page.get_by_test_id("stExpandSidebarButton").click()
+        page.wait_for_function(f"{sidebar} === 'false'")
+        page.get_by_test_id("stSidebar").get_by_text("Index", exact=True).click()
+        page.get_by_text("Documents in the map").wait_for()
+        page.wait_for_function(f"{sidebar} === 'true'")  # closed by itself after the choice
+        chart = page.locator("[data-testid='stVegaLiteChart']").last
+        chart.wait_for()
+        box = chart.bounding_box()
+        assert box and box["width"] > 300, box  # the legend lies below the map, not beside it
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run does it)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from streamlit.testing.v1 import AppTest
 
 from indexer.collection import Collection
 from indexer.settings import Settings
+from search_ui import loading
+from search_ui.charts import QUERY_COLOUR
 from search_ui.render import BEST_STYLE, MARK_STYLE, PAGE_STYLE
 from tests import document_fixtures as make
 
@@ -67,13 +70,21 @@ def ui_store(tmp_path_factory, tiny_model_dir) -> Path:
     return folder / "store"
 
 
-@pytest.fixture
-def app(ui_store, monkeypatch) -> AppTest:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
+def session(store: Path, monkeypatch, params: dict[str, str] | None = None) -> AppTest:
+    """A new browser session on `store`, opened on a URL with `params`, once the server has
+    loaded the store and its model (before that a first visit shows the loading page)."""
+    monkeypatch.setenv("SEMSEARCH_STORE", str(store))
+    assert loading.loader(store.resolve(), None).done.wait(120)
     test = AppTest.from_file(APP, default_timeout=60)
+    test.query_params.update(params or {})
     test.run()
     assert not test.exception
     return test
+
+
+@pytest.fixture
+def app(ui_store, monkeypatch) -> AppTest:
+    return session(ui_store, monkeypatch)
 
 
 def markdown(test: AppTest) -> str:
@@ -94,9 +105,7 @@ def search(test: AppTest, query: str, mode: str = "dense") -> AppTest:
 
 
 def test_without_a_store_the_page_says_what_to_run(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(tmp_path / "none"))
-    test = AppTest.from_file(APP, default_timeout=60).run()
-    assert not test.exception
+    test = session(tmp_path / "none", monkeypatch)
     assert "no store at" in test.error[0].value
     assert "semsearch index" in markdown(test) and "make demo" in markdown(test)
 
@@ -120,7 +129,7 @@ def test_filter_that_matches_nothing_says_so(app) -> None:
 
 
 def test_metadata_filters_are_built_from_the_store(app) -> None:
-    assert app.slider(key="filter_meta.year").value == (1950, 1980)
+    assert app.select_slider(key="filter_meta.year").value == (1950, 1980)
     app.multiselect(key="filter_meta.lang").set_value(["de"])
     search(app, "engines")
     assert "1. Shock waves" in markdown(app) and "Jet engines" not in markdown(app)
@@ -193,7 +202,7 @@ def test_index_page_shows_counts_and_last_query_scores(app) -> None:
 def test_document_html_is_rendered_as_text(app) -> None:
     search(app, "unsafe markup", "lexical")
     text = markdown(app)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text and "<script>alert" not in text
     assert "&lt;b&gt;bold&lt;/b&gt; title" in text and "<b>bold</b>" not in text
     app.button(key="open_1").click().run()
     assert "<script>alert" not in markdown(app) and "&lt;script&gt;alert" in markdown(app)
@@ -247,20 +256,18 @@ def test_active_filters_show_with_counts_and_can_be_removed(app) -> None:
 
 
 def test_the_url_keeps_query_mode_filters_page_and_document(ui_store, monkeypatch) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
-    first = AppTest.from_file(APP, default_timeout=60)
-    first.run()
+    first = session(ui_store, monkeypatch)
     first.multiselect(key="filter_meta.lang").set_value(["de"])
     search(first, "supersonic", "lexical")
     first.button(key="open_1").click().run()
     shared = dict(first.query_params)
     assert shared["q"] == ["supersonic"] or shared["q"] == "supersonic"
 
-    reloaded = AppTest.from_file(APP, default_timeout=60)  # a new session opened on that URL
-    reloaded.query_params.update(
-        {key: value[0] if isinstance(value, list) else value for key, value in shared.items()}
+    reloaded = session(  # a new session opened on that URL
+        ui_store,
+        monkeypatch,
+        {key: value[0] if isinstance(value, list) else value for key, value in shared.items()},
     )
-    reloaded.run()
     assert reloaded.sidebar.radio(key="page").value == "Document"
     assert reloaded.text_input(key="doc_input").value == "shocks"
     reloaded.sidebar.radio(key="page").set_value("Search").run()
@@ -294,23 +301,33 @@ def test_token_explorer_says_when_empty_windows_long_text_and_caches(app, monkey
     calls = []
     original = Collection.tokens
     monkeypatch.setattr(
-        Collection, "tokens", lambda self, text: calls.append(text) or original(self, text)
+        Collection,
+        "tokens",
+        lambda self, text, layer=None: calls.append(text) or original(self, text, layer),
     )
     app.sidebar.radio(key="page").set_value("Token explorer").run()
     app.text_area(key="token_text").input("   ").run()
     assert any("Type some text" in info.value for info in app.info)
-    app.text_area(key="token_text").input(" ".join(f"word{i}" for i in range(40))).run()
+    words = " ".join(f"word{i}" for i in range(40))
+    app.text_area(key="token_text").input(words).run()
     assert app.slider(key="token_from").max > 0  # more wordpieces than one map shows
     app.slider(key="token_dims").set_value(16).run()
     app.slider(key="token_from").set_value(10).run()
-    assert len(calls) == 1 and not app.exception
+    assert calls.count(words) == 1 and not app.exception
 
 
-def test_match_strength_against_the_stores_nearest_neighbours() -> None:
-    from search_ui.views.search import WEAK_SHARE, share_below
+def test_queries_with_no_answer_take_each_word_from_another_document() -> None:
+    from indexer.probes import no_answer_queries, share_below
 
+    texts = ["apple banana cherry", "delta echo foxtrot", "golf hotel india", "juliet kilo lima"]
+    document_of = {word: n for n, text in enumerate(texts) for word in text.split()}
+    queries = no_answer_queries(texts, 50)
+    assert len(queries) == 50 and len(set(queries)) > 25
+    for query in queries:
+        words = query.split()
+        assert 2 <= len(words) <= 4 and len({document_of[w] for w in words}) == len(words)
     reference = sorted(0.5 + 0.01 * i for i in range(40))
-    assert share_below(0.31, reference) == 0.0 < WEAK_SHARE
+    assert share_below(0.31, reference) == 0.0
     assert share_below(0.70, reference) == 0.5
     assert share_below(0.99, reference) == 1.0
 
@@ -319,9 +336,14 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
     from search_ui.views.index import COLOUR_TOP, colour_groups
 
     years = colour_groups(list(range(1900, 2000)), "year")
-    assert len(set(years)) == 5 and years[0] == "1900 – 1920" and years[-1].endswith("1999")
+    assert len(set(years.groups)) == 5 and years.groups[0] == "1900 – 1920"
+    assert years.groups[-1].endswith("1999") and years.sequential
+    skewed = colour_groups([1] * 40 + [2, 3] * 20 + list(range(4, 300)), "lines")
+    lows = [float(label.split(" – ")[0]) for label in skewed.order]
+    assert lows == sorted(lows) and len(lows) >= 3  # the legend in numeric order
     words = colour_groups([f"w{i % 20}" for i in range(100)] + [None], "word")
-    assert len(set(words)) == COLOUR_TOP + 1 and "(other)" in words
+    assert not words.sequential and set(words.groups) == set(words.order)
+    assert len(words.order) == COLOUR_TOP + 2 and words.order[-2:] == ["(other)", "(none)"]
     search(app, "wings")
     app.sidebar.radio(key="page").set_value("Index").run()
     app.selectbox(key="map_colour").set_value("year").run()
@@ -335,6 +357,12 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
         for role in pa.ipc.open_stream(dataset.data.data).read_all().column("role").to_pylist()
     }
     assert roles == {"document", "hit", "query"}
+    documents, last_query = json.loads(chart.spec)["layer"]
+    colours = documents["encoding"]["color"]["scale"]
+    lows = [float(label.split(" – ")[0]) for label in colours["domain"]]
+    assert lows == sorted(lows) and len(lows) > 2
+    assert QUERY_COLOUR not in colours["range"]  # the query's colour is no group's
+    assert last_query["encoding"]["shape"]["legend"] is not None  # the query is in a legend
 
 
 @pytest.mark.parametrize(
@@ -359,11 +387,7 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
 def test_a_link_whose_filters_do_not_fit_the_store_is_fitted_with_a_notice(
     ui_store, monkeypatch, params, widget, expected
 ) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
-    test = AppTest.from_file(APP, default_timeout=60)
-    test.query_params.update(params)
-    test.run()
-    assert not test.exception
+    test = session(ui_store, monkeypatch, params)
     assert any("did not fit this store" in notice.value for notice in test.info), test.info
     if widget == "filter_meta.published":  # cleared to the store's own range
         dates = test.date_input(key=widget)
@@ -371,25 +395,215 @@ def test_a_link_whose_filters_do_not_fit_the_store_is_fitted_with_a_notice(
     elif widget == "filter_meta.lang":
         assert test.multiselect(key=widget).value == expected
     else:
-        assert tuple(test.slider(key=widget).value) == expected
+        assert tuple(test.select_slider(key=widget).value) == expected
 
 
 def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(
     ui_store, monkeypatch
 ) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
-    test = AppTest.from_file(APP, default_timeout=60)
-    test.query_params.update({"page": "Token explorer", "doc": "jets", "chunk": "999"})
-    test.run()
-    assert not test.exception
+    test = session(ui_store, monkeypatch, {"page": "Token explorer", "doc": "jets", "chunk": "999"})
     test.radio(key="token_source").set_value("Chunk of the opened document").run()
     assert not test.exception
     assert any("has no chunk 999" in notice.value for notice in test.info)
-    many = AppTest.from_file(APP, default_timeout=60)
-    many.query_params.update({"q": "jet", "k": "100000"})
-    many.run()
-    assert not many.exception and many.number_input(key="k").value == 200
+    many = session(ui_store, monkeypatch, {"q": "jet", "k": "100000"})
+    assert many.number_input(key="k").value == 200
     assert any("showing 200" in notice.value for notice in many.info)
+
+
+def test_a_first_visit_draws_the_page_while_the_model_loads(ui_store, tmp_path, monkeypatch):
+    import shutil
+    import threading
+
+    store = tmp_path / "store"  # a store no loader of this process has opened yet
+    shutil.copytree(ui_store, store)
+    release = threading.Event()
+    original = Collection.load_model
+    monkeypatch.setattr(Collection, "load_model", lambda self: release.wait(60) and original(self))
+    monkeypatch.setenv("SEMSEARCH_STORE", str(store))
+    visit = AppTest.from_file(APP, default_timeout=60).run()  # returns while the model loads
+    assert not visit.exception
+    assert visit.title[0].value == "semsearch" and str(store.resolve()) in visit.caption[0].value
+    assert visit.info[0].value.startswith((loading.OPENING, loading.LOADING_MODEL))
+    assert not visit.text_input  # no query box before the model is there
+    release.set()
+    assert loading.loader(store.resolve(), None).done.wait(60)
+    visit.run()  # what the page's progress fragment does once loading is done
+    assert not visit.exception and visit.text_input(key="query").value == ""
+
+
+def url_of(test: AppTest) -> dict[str, str]:
+    """The query string the app wrote, as a browser would reload it."""
+    return {k: v[0] if isinstance(v, list) else v for k, v in dict(test.query_params).items()}
+
+
+def test_filters_stay_in_the_url_of_a_document_view_across_reloads(ui_store, monkeypatch) -> None:
+    shared = {"q": "supersonic", "page": "Document", "doc": "shocks", "f.meta.lang": '["de"]'}
+    view = session(ui_store, monkeypatch, shared)
+    for _ in range(2):  # reload, twice
+        assert url_of(view)["f.meta.lang"] == '["de"]'
+        view = session(ui_store, monkeypatch, url_of(view))
+        assert view.text_input(key="doc_input").value == "shocks"
+    view.sidebar.radio(key="page").set_value("Search").run()
+    assert view.multiselect(key="filter_meta.lang").value == ["de"]
+    assert "1. Shock waves" in markdown(view) and "Jet engines" not in markdown(view)
+
+
+def test_hybrid_is_the_default_mode_of_the_page_and_the_facade(app) -> None:
+    import inspect
+
+    from indexer.settings import MODE
+
+    assert MODE == "hybrid" and app.radio(key="mode").value == MODE
+    assert inspect.signature(Collection.search).parameters["mode"].default == MODE
+
+
+LONG_TEXT = " ".join(f"word{i}" for i in range(400))  # more wordpieces than one window holds
+
+
+def test_long_texts_are_shown_window_by_window_in_tokens_and_compare(app) -> None:
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_area(key="token_text").input(LONG_TEXT).run()
+    windows = app.selectbox(key="token_window")
+    assert len(windows.options) > 1 and not app.error and not app.exception
+    first = list(app.dataframe[0].value["token"])
+    windows.set_value(1).run()
+    assert list(app.dataframe[0].value["token"]) != first and not app.error
+    app.sidebar.radio(key="page").set_value("Compare").run()
+    app.text_area(key="compare_a").input(LONG_TEXT).run()
+    assert len(app.selectbox(key="compare_window_a").options) > 1
+    app.selectbox(key="compare_window_a").set_value(1).run()
+    assert not app.error and not app.exception and len(app.metric) == 2
+
+
+def chart_titles(test: AppTest) -> list[str]:
+    titles = []
+    for chart in test.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = spec.get("title") or {}
+        titles.append(title if isinstance(title, str) else title.get("text", ""))
+    return titles
+
+
+def test_the_index_page_shows_the_last_query_even_a_lexical_one(app) -> None:
+    search(app, "wings", "hybrid")
+    search(app, "supersonic flow", "lexical")
+    app.sidebar.radio(key="page").set_value("Index").run()
+    assert any("“supersonic flow” (lexical)" in title for title in chart_titles(app))
+    assert not any("wings" in title for title in chart_titles(app))
+
+
+def test_token_heatmaps_label_every_row_and_column_and_pca_labels_do_not_overlap(app) -> None:
+    from search_ui.charts import CELL_PX, spaced_labels
+
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_area(key="token_text").input(" ".join(f"term{i}" for i in range(30))).run()
+    tokens = len(app.dataframe[0].value)
+    specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
+    cosines = next(s for s in specs if s.get("title") == "token × token cosine")
+    for axis in ("x", "y"):
+        assert cosines["encoding"][axis]["axis"]["labelOverlap"] is False
+    assert cosines["width"] == cosines["height"] == CELL_PX * tokens
+    import numpy as np
+
+    crowded = np.array([[0.0, 0.0], [0.001, 0.0], [1.0, 1.0]])
+    assert spaced_labels(crowded, ["alpha", "alphb", "far"]) == [True, False, True]
+
+
+def test_a_page_switch_hides_the_previous_page_while_the_new_one_draws(app) -> None:
+    from search_ui.render import HIDE_STALE
+
+    def hides(test: AppTest) -> bool:
+        return any(element.value == HIDE_STALE for element in test.get("html"))
+
+    app.sidebar.radio(key="page").set_value("Compare").run()
+    assert hides(app)
+    app.text_area(key="compare_b").input("Someone plays a cello.").run()  # the same page
+    assert not hides(app)
+
+
+def test_a_skewed_numeric_field_is_filtered_on_a_quantile_scale(
+    tmp_path, tiny_model_dir, monkeypatch
+):
+    lines = [1] * 30 + [2] * 20 + list(range(3, 40)) + [800, 1532]
+    with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add_records(
+            [
+                {"id": f"d{n}", "text": f"document {n}", "metadata": {"lines": v}}
+                for n, v in enumerate(lines)
+            ]
+        )
+    test = session(tmp_path / "store", monkeypatch)
+    slider = test.select_slider(key="filter_meta.lines")
+    steps = [float(option.replace(",", "")) for option in slider.options]
+    assert steps[0] == 1 and steps[-1] == 1532
+    assert sum(step <= 39 for step in steps) > 0.9 * len(steps)  # small ranges can be picked
+    slider.set_range(1, 2).run()
+    test.text_input(key="query").input("document").run()
+    assert any(
+        c.value.startswith(f"10 of {lines.count(1) + lines.count(2)} matching")
+        for c in test.caption
+    )
+
+
+def test_a_filtered_hybrid_hit_shows_each_rankings_own_score() -> None:
+    from search_ui.render import hit_heading
+    from store.results import Hit
+
+    hit = Hit(
+        "d",
+        0.03,
+        1,
+        parts={"dense": {"rank": 2, "score": 0.5}, "lexical": {"rank": 8, "score": 1.2e-6}},
+    )
+    heading = hit_heading(1, hit, fused=True)
+    assert "lexical #8 (BM25 1.2e-06)" in heading and "0.0000" not in heading
+
+
+def test_revisiting_the_token_explorer_logs_no_widget_warning(app, caplog, monkeypatch) -> None:
+    from streamlit.elements.lib import policies
+
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    for page in ("Token explorer", "Compare", "Token explorer", "Index", "Token explorer"):
+        app.sidebar.radio(key="page").set_value(page).run()
+    app.slider(key="token_dims").set_value(16).run()
+    app.sidebar.radio(key="page").set_value("Index").run()
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    assert not app.exception
+    assert "created with a default value" not in caplog.text
+
+
+def app_store(test: AppTest) -> Path:
+    return Path(os.environ["SEMSEARCH_STORE"])
+
+
+def test_the_page_says_what_is_searched_and_offers_example_queries(app) -> None:
+    from indexer.settings import FALLBACK_MODEL
+    from search_ui.context import model_description
+    from store.recipe import Recipe
+
+    about = app.caption[0].value
+    assert about.startswith(f"{len(DOCS)} documents from `") and "docs.jsonl" in about
+    examples = [b for b in app.button if b.key and b.key.startswith("example_")]
+    assert examples
+    examples[0].click().run()
+    assert app.text_input(key="query").value == examples[0].label and "1. " in markdown(app)
+    fallback = Recipe(FALLBACK_MODEL, "f" * 16, 384, "mean", 256, 32)
+    assert "the offline fallback" in model_description(fallback)
+    assert "offline fallback" not in about  # the tiny test model is named as it is
+    assert about.endswith(model_description(Collection(app_store(app)).recipe))
+
+
+@pytest.mark.parametrize(("share", "warned"), [(0.1, True), (0.9, False)])
+def test_the_weak_match_warning_shows_only_below_the_threshold(app, monkeypatch, share, warned):
+    from indexer.settings import WEAK_MATCH
+
+    monkeypatch.setattr(Collection, "match_strength", lambda self, score: share)
+    search(app, "jet engines", "hybrid")
+    assert bool(app.warning) is warned and (share < WEAK_MATCH) is warned
+    said = (
+        app.warning[0].value if warned else next(c.value for c in app.caption if "of 5" in c.value)
+    )
+    assert f"higher than {share:.0%} of the best scores of queries this store has no answer" in said
 
 
 def test_concordance_page_groups_escaped_context_lines_that_open_their_document(app) -> None:
@@ -458,9 +672,7 @@ def pdf_store(tmp_path_factory, tiny_model_dir) -> Path:
 def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
     pdf_store, monkeypatch
 ) -> None:
-    monkeypatch.setenv("SEMSEARCH_STORE", str(pdf_store))
-    test = AppTest.from_file(APP, default_timeout=60)
-    test.run()
+    test = session(pdf_store, monkeypatch)
     search(test, make.PAGE_THREE, "lexical")
     assert "report.pdf · p. 3 · chunk" in markdown(test)
     test.button(key="open_1").click().run()
@@ -469,6 +681,16 @@ def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
         assert f'<span style="{PAGE_STYLE}">p. {number}</span>' in text
     assert text.index(">p. 3</span>") < text.index(make.PAGE_THREE)
     assert any(caption.value.startswith("3 pages · ") for caption in test.caption)
+
+
+def test_a_missing_store_is_tried_again_only_once_its_folder_changes(tmp_path) -> None:
+    path = (tmp_path / "later").resolve()
+    first = loading.loader(path, None)
+    assert first.done.wait(60) and "no store at" in first.store_error
+    assert loading.loader(path, None) is first  # every rerun: no new attempt, no loading page
+    path.mkdir()
+    (path / "store.db").write_bytes(b"")
+    assert loading.loader(path, None) is not first
 
 
 def test_the_trajectory_token_follows_a_text_that_gets_shorter(app) -> None:

@@ -30,14 +30,12 @@ from indexer.settings import default_store
 def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None:
     """Open the Streamlit app on a store."""
     check_address(host, port)
-    app = Path(importlib.util.find_spec("search_ui").origin).parent / "app.py"  # not imported
+    package = Path(importlib.util.find_spec("search_ui").origin).parent  # found, not imported
     store = (store_path or default_store()).resolve()
-    command = [
+    command = [  # the store and its model start loading as the server starts
         sys.executable,
         "-m",
-        "streamlit",
-        "run",
-        str(app),
+        "search_ui.server",
         "--server.address",
         host,
         "--server.port",
@@ -54,7 +52,7 @@ def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None
         *(["--model", model] if model else []),
     ]
     click.echo(f"serving {store} on http://{host}:{port}", err=True)
-    sys.exit(_run_child(command, {**os.environ, "PYTHONPATH": str(app.parents[1])}))
+    sys.exit(_run_child(command, {**os.environ, "PYTHONPATH": str(package.parent)}))
 
 
 def check_address(host: str, port: int) -> None:

@@ -309,6 +309,10 @@ class Embedder:
 
     # -- looking inside -------------------------------------------------------------------------
 
+    def text_windows(self, text: str) -> list[Window]:
+        """The windows `text` is cut into, as a store cuts a document (no model needed)."""
+        return self.windows(self.tokenize([text], parallel=False)[0])
+
     def one_window(self, text: str) -> tuple[Encoding, np.ndarray]:
         """The wordpieces of a text at most one window long and its model input, (1, n + 2)
         ids with [CLS] and [SEP]; TextTooLongError for a longer text."""
@@ -325,11 +329,30 @@ class Embedder:
         """A window's model input: its wordpiece ids between [CLS] and [SEP]."""
         return np.concatenate([[self._cls_id], span, [self._sep_id]]).astype(np.int64)
 
-    def token_embeddings(self, text: str) -> TokenView:
-        """Every position's vector from the last layer, with its wordpiece and character offsets."""
-        encoding, ids = self.one_window(text)
+    def token_embeddings(self, text: str, window: int | None = None) -> TokenView:
+        """Every position's vector from the last layer, with its wordpiece and character offsets:
+        of the whole text, which must fit one window (TextTooLongError), or of its window number
+        `window` (`text_windows`), for a text of any length."""
+        if window is None:
+            encoding, ids = self.one_window(text)
+            hidden = self._forward(ids, np.ones_like(ids))[0].cpu().numpy()
+            return TokenView(text, *window_positions(text, encoding), vectors=hidden)
+        tokens = tokenization.tokenize(self._tokenizer, [text], parallel=False, words=True)[0]
+        cut = self.windows(tokens)[window]
+        first, last = cut.token_start, cut.token_end
+        ids = self.window_ids(tokens.ids[first:last])[None, :]
         hidden = self._forward(ids, np.ones_like(ids))[0].cpu().numpy()
-        return TokenView(text, *window_positions(text, encoding), vectors=hidden)
+        return TokenView(
+            text=text,
+            tokens=["[CLS]", *(self._tokenizer.id_to_token(int(i)) for i in ids[0, 1:-1]), "[SEP]"],
+            offsets=[
+                (cut.start, cut.start),
+                *map(tuple, tokens.offsets[first:last].tolist()),
+                (cut.end, cut.end),
+            ],
+            word_ids=[None, *(int(w) for w in tokens.word_ids[first:last]), None],
+            vectors=hidden,
+        )
 
     def explain(self, query: str, text: str) -> Explanation:
         """Each position's exact share of the cosine between `query` and `text`.

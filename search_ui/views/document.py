@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from search_ui import render
-from search_ui.context import Context, html, opened_chunk
+from search_ui.context import Context, html, opened_chunk, script
 
 
 def document_page(ctx: Context) -> None:
@@ -39,4 +39,4 @@ def document_page(ctx: Context) -> None:
         st.caption(f"Highlighted: chunk {best}, the best match for the last query.")
     html(render.chunked_text(doc["text"], doc["chunks"], best, doc["pages"]))
     if best is not None:
-        st.html(render.scroll_to_best(f"{doc_id}#{best}"), unsafe_allow_javascript=True)
+        script(render.scroll_to_best(f"{doc_id}#{best}"))

@@ -4,6 +4,7 @@ documents."""
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,11 +12,12 @@ import streamlit as st
 
 from search_ui import charts
 from search_ui.context import Context, select
+from search_ui.state import LAST_SEARCH
 from store.recall import Recall
 
 HISTOGRAM_DEPTH = 100
 COLOUR_BINS = 5  # quantile bins of a numeric field on the map
-COLOUR_TOP = 8  # most frequent values of a text field coloured on the map; the rest "(other)"
+COLOUR_TOP = 7  # most frequent values of a text field coloured on the map; the rest "(other)"
 
 
 def index_page(ctx: Context) -> None:
@@ -45,12 +47,14 @@ def index_page(ctx: Context) -> None:
             columns=["", "value"],
         )
     )
-    scores = last_query_scores(ctx)
-    if scores:
+    last = last_search(ctx)
+    if last is not None:
+        scores = last_query_scores(ctx, last)
         st.altair_chart(
             charts.histogram(
                 scores,
-                f"Cosines of the top {len(scores)} chunks for “{st.session_state['last_query']}”",
+                f"Dense cosines of the top {len(scores)} chunks for the last query, "
+                f"“{last['query']}” ({last['mode']})",
             ),
             width="stretch",
         )
@@ -60,25 +64,34 @@ def index_page(ctx: Context) -> None:
             "not absolute scores."
         )
     else:
-        st.info("Run a dense or hybrid query to see the distribution of its scores here.")
-    document_map_section(ctx, fields)
+        st.info("Run a query to see the distribution of its scores here.")
+    document_map_section(ctx, fields, last)
 
 
-def last_query_scores(ctx: Context) -> list[float]:
-    """The dense scores of the top HISTOGRAM_DEPTH documents for the last dense or hybrid query,
-    with its filters (none before one was run)."""
-    vector = st.session_state.get("last_vector")
-    if vector is None:
-        return []
-    filters = st.session_state.get("last_filters", [])
-    hits = ctx.collection.search("", HISTOGRAM_DEPTH, "dense", filters, vector=vector)
+def last_search(ctx: Context) -> dict | None:
+    """The last search (any mode) with its query's vector, embedded now after a lexical one;
+    None before a search, or when the model cannot embed it."""
+    last = st.session_state.get(LAST_SEARCH)
+    if last is None or (last["vector"] is None and not ctx.has_model):
+        return None
+    if last["vector"] is None:
+        last["vector"] = ctx.collection.embed([last["query"]])[0]
+    return last
+
+
+def last_query_scores(ctx: Context, last: dict) -> list[float]:
+    """The dense scores of the top HISTOGRAM_DEPTH documents for the last query, with its
+    filters."""
+    hits = ctx.collection.search(
+        "", HISTOGRAM_DEPTH, "dense", last["filters"], vector=last["vector"]
+    )
     return [hit.score for hit in hits]
 
 
-def document_map_section(ctx: Context, fields: dict[str, dict]) -> None:
+def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | None) -> None:
     """A PCA map of sampled documents that zooms, pans and opens a document on click, with the
-    last query and its results on it; coloured by any metadata field (numbers binned, text: the
-    most frequent values)."""
+    last query and its results on it; coloured by any metadata field (numbers in ordered bins,
+    text: the most frequent values)."""
     size = st.slider("Documents in the map", 50, 2000, step=50, key="map_size")
     colour_by = st.selectbox("Colour by", ["(none)", *sorted(fields)], key="map_colour")
     sample = ctx.collection.sample(size)
@@ -87,24 +100,23 @@ def document_map_section(ctx: Context, fields: dict[str, dict]) -> None:
         return
     vectors = np.stack([row["vector"] for row in sample])
     basis = charts.pca_basis(vectors)
-    last_hits = st.session_state.get("last_hits", {})
-    hits = ctx.collection.chunk_vectors(list(last_hits))
-    hit_docs = {chunk_id: last_hits[chunk_id] for chunk_id in hits}
-    groups = colour_groups([row["metadata"].get(colour_by) for row in sample], colour_by)
+    colouring = colour_groups([row["metadata"].get(colour_by) for row in sample], colour_by)
     rows = [
         (row["id"], row["title"] or row["id"], group, "document")
-        for row, group in zip(sample, groups, strict=True)
-    ] + [(hit_docs[c], hit_docs[c], "result of the last query", "hit") for c in hit_docs]
-    points = [vectors] + ([np.stack([hits[c] for c in hit_docs])] if hit_docs else [])
-    query = st.session_state.get("last_vector")
-    if query is not None:
-        rows.append(("", f"query: {st.session_state['last_query']}", "query", "query"))
-        points.append(query[None, :])
+        for row, group in zip(sample, colouring.groups, strict=True)
+    ]
+    points = [vectors]
+    if last is not None:
+        hits = ctx.collection.chunk_vectors(list(last["hits"]))
+        rows += [(last["hits"][c], last["hits"][c], "", "hit") for c in hits]
+        rows.append(("", f"query: {last['query']}", "", "query"))
+        points += [np.stack(list(hits.values()))] if hits else []
+        points.append(last["vector"][None, :])
     frame = pd.DataFrame(rows, columns=["id", "label", "group", "role"])
     projected = charts.project(np.concatenate(points), basis)
     frame["x"], frame["y"] = projected[:, 0], projected[:, 1]
     event = st.altair_chart(
-        charts.document_map(frame, colour_by),
+        charts.document_map(frame, colour_by, colouring.order, colouring.sequential),
         width="stretch",
         on_select="rerun",
         selection_mode="pick",
@@ -121,10 +133,21 @@ def document_map_section(ctx: Context, fields: dict[str, dict]) -> None:
         )
 
 
-def colour_groups(values: list, field: str) -> list[str]:
-    """A colour group per value: numbers in quantile bins, text by its most frequent values."""
+@dataclass
+class Colouring:
+    """A colour group per document, the groups in legend order, and whether they are ordered
+    bins of numbers (a sequential palette) or values (a categorical one)."""
+
+    groups: list[str]
+    order: list[str]
+    sequential: bool
+
+
+def colour_groups(values: list, field: str) -> Colouring:
+    """A colour group per value: numbers in quantile bins (in order), text by its most frequent
+    values (most frequent first); then "(other)" and "(none)"."""
     if field == "(none)":
-        return ["document"] * len(values)
+        return Colouring(["document"] * len(values), ["document"], False)
     numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
     if numbers and len(numbers) == len([v for v in values if v is not None]):
         edges = np.quantile(numbers, np.linspace(0, 1, COLOUR_BINS + 1))
@@ -132,13 +155,17 @@ def colour_groups(values: list, field: str) -> list[str]:
             edges = np.round(edges)
         edges = np.unique(edges)
         if len(edges) > 2:
-            labels = [f"{low:g} – {high:g}" for low, high in zip(edges, edges[1:], strict=False)]
-            return [
+            bins = [f"{low:g} – {high:g}" for low, high in zip(edges, edges[1:], strict=False)]
+            groups = [
                 "(none)"
                 if v is None
-                else labels[min(len(labels) - 1, int(np.searchsorted(edges, v, "right")) - 1)]
+                else bins[min(len(bins) - 1, int(np.searchsorted(edges, v, "right")) - 1)]
                 for v in values
             ]
+            return Colouring(groups, bins + ["(none)"] * ("(none)" in groups), True)
     text = ["(none)" if v is None else str(v) for v in values]
-    common = {value for value, _ in Counter(text).most_common(COLOUR_TOP)}
-    return [value if value in common else "(other)" for value in text]
+    common = [value for value, _ in Counter(t for t in text if t != "(none)").most_common()]
+    common = common[:COLOUR_TOP]
+    groups = [value if value in common or value == "(none)" else "(other)" for value in text]
+    order = common + [extra for extra in ("(other)", "(none)") if extra in groups]
+    return Colouring(groups, order, False)

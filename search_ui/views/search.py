@@ -7,22 +7,27 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indexer.settings import SEARCH_MODES
+from indexer.settings import SEARCH_MODES, WEAK_MATCH
 from search_ui import render
-from search_ui.context import Context, explanation, html, select
-from search_ui.filters import ACTIVE_FILTERS, filter_widgets, show_active_filters
-from search_ui.state import note
+from search_ui.context import Context, about, explanation, html, script, select
+from search_ui.filters import filter_widgets, show_active_filters
+from search_ui.state import LAST_SEARCH, note
+from search_ui.url_state import ACTIVE_FILTERS
 from store.ranking import RRF_K
 from store.results import Hit
 
 PAGE = 10  # results added by "Show more"
 MAX_K = 200
-MIN_REFERENCE = 20  # fewer reference scores than this: no statement about match strength
-WEAK_SHARE = 0.05  # a best score below this share of the reference is a weak match
+SNIPPET = 220  # characters of the best chunk on a result card
+EXAMPLES = 3
 RRF_HELP = (
     f"hybrid score = Σ 1 / ({RRF_K} + rank) over the dense and the lexical rankings "
     "(reciprocal rank fusion): it rewards documents that rank well in both, and its size says "
     "nothing about similarity."
+)
+MODE_HELP = (
+    "hybrid (the default): both rankings fused, the best of the three here; dense: cosine of the "
+    "query's vector with each chunk's; lexical: BM25 over the words. " + RRF_HELP
 )
 
 
@@ -40,98 +45,99 @@ def fit_k(state: dict) -> None:
 
 
 def search_page(ctx: Context) -> None:
-    st.header("Search")
-    query = st.text_input("Query", key="query", placeholder="Ask in your own words…")
-    left, right = st.columns([1, 3])
+    st.caption(about(ctx))
+    asked, many, how = st.columns([4.2, 1.1, 2.7], vertical_alignment="bottom")
+    query = asked.text_input("Query", key="query", placeholder="Ask in your own words…")
+    script(render.focus_query())
     fit_k(st.session_state)
-    k = left.number_input("Results", min_value=1, max_value=MAX_K, key="k")
+    k = many.number_input("Results", min_value=1, max_value=MAX_K, key="k")
     modes = list(SEARCH_MODES) if ctx.has_model else ["lexical"]
-    mode = right.radio(
-        "Mode",
-        modes,
-        horizontal=True,
-        key="mode",
-        help="dense: cosine of the query's vector with each chunk's; lexical: BM25 over the "
-        f"words; hybrid: {RRF_HELP}",
-    )
+    if st.session_state.get("mode") not in modes:
+        st.session_state["mode"] = modes[-1]
+    mode = how.radio("Mode", modes, horizontal=True, key="mode", help=MODE_HELP)
     active = filter_widgets(ctx)
     st.session_state[ACTIVE_FILTERS] = [item.widget for item in active]
     show_active_filters(active)
     filters = [f for item in active for f in item.filters]
     if not query.strip():
-        st.info("Type a query to search.")
+        examples(ctx)
         return
     collection = ctx.collection
     vector = collection.embed([query])[0] if mode != "lexical" else None
     hits = collection.search(query, k=int(k), mode=mode, filters=filters, vector=vector)
-    if vector is not None:  # for the Index page's histogram and map
-        st.session_state["last_query"] = query
-        st.session_state["last_filters"] = filters
-        st.session_state["last_vector"] = vector
-        st.session_state["last_hits"] = {hit.chunk_id: hit.doc_id for hit in hits}
+    st.session_state[LAST_SEARCH] = {  # for the Index page's histogram and map
+        "query": query,
+        "mode": mode,
+        "filters": filters,
+        "vector": vector,
+        "hits": {hit.chunk_id: hit.doc_id for hit in hits},
+    }
     if not hits:
         st.warning("No document matches these filters." if filters else "No results.")
         return
     matching = collection.count(filters)
+    summary = f"{len(hits)} of {matching:,} matching documents · {mode}"
+    strength = match_strength(ctx, hits, bool(filters)) if vector is not None else None
+    if strength and strength[0]:
+        st.warning(f"Weak match — {strength[1]}. The store may hold no answer to this query.")
     st.caption(
-        f"{len(hits)} of {matching:,} matching documents · {mode}",
+        summary + (f" · {strength[1]}." if strength and not strength[0] else ""),
         help=RRF_HELP if mode == "hybrid" else None,
     )
-    if vector is not None:
-        match_strength(ctx, hits)
     for rank, hit in enumerate(hits, start=1):
         show_hit(ctx, rank, hit, query, mode)
     if len(hits) < matching and int(k) < MAX_K:
         st.button(f"Show {PAGE} more", key="more", on_click=more_results)
 
 
-def match_strength(ctx: Context, hits: list[Hit]) -> None:
-    """Where the best dense score sits among this store's nearest-neighbour scores; a warning
-    when it is below nearly all of them (the store probably holds no answer)."""
-    reference = ctx.collection.neighbour_scores()
-    best = max(hit.parts.get("dense", {}).get("score", hit.score) for hit in hits)
-    if len(reference) < MIN_REFERENCE:
+def examples(ctx: Context) -> None:
+    """What to type: a few first sentences of this store's documents, one click each."""
+    found = ctx.collection.example_queries(EXAMPLES)
+    if not found:
+        st.info("Type a query to search.")
         return
-    below = share_below(best, reference)
-    text = (
-        f"best dense score {best:.3f}: higher than {below:.0%} of the scores this store's "
-        f"documents get from their nearest neighbour (median {reference[len(reference) // 2]:.3f})"
+    st.caption("Type a query, or try one of these first sentences of documents in this store:")
+    for number, example in enumerate(found):
+        st.button(
+            example,
+            key=f"example_{number}",
+            type="tertiary",
+            on_click=lambda text=example: st.session_state.update(query=text),
+        )
+
+
+def match_strength(ctx: Context, hits: list[Hit], filtered: bool) -> tuple[bool, str] | None:
+    """Whether the best dense score is a weak match (below WEAK_MATCH of the best scores of
+    queries this store has no answer to: it probably holds no answer), and where it sits among
+    them, in words; None when there is nothing to say."""
+    dense = [hit.parts["dense"]["score"] for hit in hits if "dense" in hit.parts]
+    share = ctx.collection.match_strength(max(dense)) if dense else None
+    if share is None:
+        return None
+    return share < WEAK_MATCH, (
+        f"best dense score {max(dense):.3f}"
+        + (" among the filtered documents" if filtered else "")
+        + f": higher than {share:.0%} of the best scores of queries this store has no answer "
+        "to (random words from its documents)"
     )
-    if below < WEAK_SHARE:
-        st.warning(f"Weak match — {text}. The store may hold no answer to this query.")
-    else:
-        st.caption(text.capitalize() + ".")
-
-
-def share_below(score: float, reference: list[float]) -> float:
-    """The share of the sorted `reference` scores that are lower than `score`."""
-    return float(np.searchsorted(reference, score)) / len(reference)
 
 
 def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
-    with st.container(border=True):
-        parts = " · ".join(
-            f"{name} #{part['rank']} ({part['score']:.4f})" for name, part in hit.parts.items()
-        )
-        html(
-            f"<b>{rank}. {render.escaped(hit.title or hit.doc_id)}</b> "
-            f'<span style="{render.MUTED_STYLE};font-size:0.85em">score {hit.score:.4f}'
-            f"{' · ' + render.escaped(parts) if mode == 'hybrid' else ''} · "
-            f"{render.escaped(hit.doc_id)} · {hit.page_label + ' · ' if hit.page_label else ''}"
-            f"chunk {hit.chunk_ord} [{hit.start}:{hit.end}]"
-            "</span>"
-        )
-        html(render.block(render.highlight(hit.text, query)))
-        if hit.metadata:
-            html(render.metadata_table(hit.metadata))
-        left, right = st.columns([1, 4])
-        left.button(
-            "Open document",
-            key=f"open_{rank}",
-            on_click=select,
-            args=(hit.doc_id, hit.chunk_ord, "Document"),
-        )
-        if ctx.has_model and right.toggle("Why it matched", key=f"why_{rank}"):
+    with st.container(border=True, gap="xxsmall"):
+        html(render.hit_heading(rank, hit, mode == "hybrid"))
+        html(render.block(render.highlight(hit.text, query, SNIPPET)))
+        with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+            st.button(
+                "Open document",
+                key=f"open_{rank}",
+                type="tertiary",
+                on_click=select,
+                args=(hit.doc_id, hit.chunk_ord, "Document"),
+            )
+            explain = ctx.has_model and st.toggle("Why it matched", key=f"why_{rank}")
+            if hit.metadata:  # beside the buttons: one row less per card
+                html(render.metadata_line(hit.metadata))
+        if explain:
             why_it_matched(ctx, hit, query)
 
 

@@ -1,5 +1,6 @@
 """The Token explorer: every wordpiece's (or word's) vector of a text, as a table, a heatmap, a
-PCA map and a token x token cosine map."""
+PCA map and a token x token cosine map. A long text is shown window by window, cut as the store
+cuts a document."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import streamlit as st
 from indexer.embedding.comparison import cosine_matrix
 from indexer.embedding.views import TokenView
 from search_ui import charts, render
-from search_ui.context import Context, html, opened_chunk
+from search_ui.context import Context, html, opened_chunk, text_windows
 from search_ui.views import layers
 from store.errors import SemsearchError
 
-TOKEN_WINDOW = 64  # wordpieces shown at once in the token x token map
+TOKEN_WINDOW = 64  # positions shown at once in the maps
+HEATMAP_DIMS = 64  # dimensions in the token x dimension heatmap at first
 
 
 def token_table(view: TokenView, level: str) -> tuple[list[str], np.ndarray, pd.DataFrame]:
@@ -54,6 +56,7 @@ def token_page(ctx: Context) -> None:
         st.info("Type some text to see its tokens.")
         return
     level = st.radio("Level", ["wordpiece", "word"], horizontal=True, key="token_level")
+    text = chosen_window(ctx, text)
     try:
         view, layer = layers.chosen_layer_view(ctx, text)
     except SemsearchError as error:
@@ -64,12 +67,76 @@ def token_page(ctx: Context) -> None:
         f"{len(view.tokens)} wordpieces ([CLS] and [SEP] included) · {len(view.words().words)}"
         f" words · {vectors.shape[1]} dimensions (layer {layer})"
     )
+    vector_table(frame, vectors)
+    shown_labels, shown_vectors = map_window(labels, vectors)
+    dims = vectors.shape[1]
+    st.session_state["token_dims"] = min(st.session_state.get("token_dims", HEATMAP_DIMS), dims)
+    shown_dims = st.slider("Dimensions in the heatmap", min(8, dims), dims, key="token_dims")
+    st.altair_chart(
+        charts.heatmap(
+            shown_vectors[:, :shown_dims],
+            shown_labels,
+            [str(i) for i in range(shown_dims)],
+            "token × dimension",
+            label_columns=False,
+        ),
+        width="stretch",
+    )
+    st.altair_chart(
+        charts.scatter(charts.pca_2d(vectors), labels, None, "PCA of token vectors"),
+        width="stretch",
+    )
+    st.altair_chart(
+        charts.heatmap(
+            cosine_matrix(shown_vectors, shown_vectors),
+            shown_labels,
+            shown_labels,
+            "token × token cosine",
+        ),
+        width="content",
+    )
+    layers.trajectory_section(ctx, text)
+    layers.attention_section(ctx, text)
+
+
+def chosen_window(ctx: Context, text: str) -> str:
+    """The text of the window chosen of a text longer than one (cut as the store cuts a
+    document), for every view of the page; a short text whole."""
+    windows = text_windows(ctx, ctx.fingerprint, text)
+    cut = windows[choose_window(ctx, text, "token_window", "Window")]
+    return text if len(windows) == 1 else text[cut.start : cut.end]
+
+
+def choose_window(ctx: Context, text: str, key: str, label: str) -> int:
+    """For a text longer than one window, a choice of its windows (cut as the store cuts a
+    document); the window number (0 for a short text)."""
+    windows = text_windows(ctx, ctx.fingerprint, text)
+    if len(windows) == 1:
+        return 0
+    if not 0 <= st.session_state.get(key, 0) < len(windows):
+        st.session_state[key] = 0
+    recipe = ctx.collection.recipe
+    return st.selectbox(
+        label,
+        range(len(windows)),
+        key=key,
+        format_func=lambda n: (
+            f"{n + 1} of {len(windows)}: wordpieces {windows[n].token_start}–"
+            f"{windows[n].token_end}, characters {windows[n].start:,}–{windows[n].end:,}"
+        ),
+        help=f"A long text is cut as the store cuts a document: windows of "
+        f"{recipe.chunk_tokens} wordpieces, each overlapping the next by {recipe.overlap}.",
+    )
+
+
+def vector_table(frame: pd.DataFrame, vectors: np.ndarray) -> None:
+    """The first dimensions of each vector (all of them when asked), and a CSV of all."""
     whole = st.checkbox("Show whole vectors", key="token_whole")
     shown = vectors.shape[1] if whole else min(8, vectors.shape[1])
     table = pd.concat(
         [frame, pd.DataFrame(vectors[:, :shown], columns=[f"d{i}" for i in range(shown)])], axis=1
     )
-    st.dataframe(table, hide_index=True)
+    st.dataframe(table, hide_index=True, height=240)
     full = pd.concat(
         [frame, pd.DataFrame(vectors, columns=[f"d{i}" for i in range(vectors.shape[1])])], axis=1
     )
@@ -80,48 +147,22 @@ def token_page(ctx: Context) -> None:
         "text/csv",
         key="download_tokens",
     )
+
+
+def map_window(labels: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The TOKEN_WINDOW positions the maps show, from where the user slides them."""
     first = 0
     if len(labels) > TOKEN_WINDOW:
+        last_first = len(labels) - TOKEN_WINDOW
+        st.session_state["token_from"] = min(st.session_state.get("token_from", 0), last_first)
         first = st.slider(
             f"Maps show {TOKEN_WINDOW} of the {len(labels)} tokens, from",
             0,
-            len(labels) - TOKEN_WINDOW,
+            last_first,
             key="token_from",
         )
     window = slice(first, first + TOKEN_WINDOW)
-    shown_labels, shown_vectors = labels[window], vectors[window]
-    dims = st.slider(
-        "Dimensions in the heatmap",
-        8,
-        vectors.shape[1],
-        min(64, vectors.shape[1]),
-        key="token_dims",
-    )
-    st.altair_chart(
-        charts.heatmap(
-            shown_vectors[:, :dims],
-            shown_labels,
-            [str(i) for i in range(dims)],
-            "token × dimension",
-        ),
-        width="stretch",
-    )
-    left, right = st.columns(2)
-    left.altair_chart(
-        charts.scatter(charts.pca_2d(vectors), labels, None, "PCA of token vectors"),
-        width="stretch",
-    )
-    right.altair_chart(
-        charts.heatmap(
-            cosine_matrix(shown_vectors, shown_vectors),
-            shown_labels,
-            shown_labels,
-            "token × token cosine",
-        ),
-        width="stretch",
-    )
-    layers.trajectory_section(ctx, text)
-    layers.attention_section(ctx, text)
+    return labels[window], vectors[window]
 
 
 def opened_chunk_text(ctx: Context) -> str | None:
