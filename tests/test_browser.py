@@ -287,6 +287,11 @@ def test_back_returns_to_the_previous_search_and_from_a_document(app_url) -> Non
         assert "page=Document" not in page.url
 
 
+THREE_CARDS_ABOVE_800_PX = """[...document.querySelectorAll('button')]
+    .filter(button => button.innerText.includes('Open document'))
+    .filter(button => button.getBoundingClientRect().bottom <= 800).length >= 3"""
+
+
 @needs_chromium
 def test_the_query_box_has_the_cursor_and_three_results_fit_above_the_fold(app_url) -> None:
     with browser_page(1280, 800) as page:
@@ -295,9 +300,12 @@ def test_the_query_box_has_the_cursor_and_three_results_fit_above_the_fold(app_u
         page.keyboard.type("engines wings shock")
         page.keyboard.press("Enter")
         page.get_by_text("3. ").first.wait_for()
-        buttons = page.get_by_role("button", name="Open document").all()
-        bottoms = [box["y"] + box["height"] for box in (b.bounding_box() for b in buttons) if box]
-        assert len([bottom for bottom in bottoms if bottom <= 800]) >= 3, bottoms  # 3 whole cards
+        # The cards draw one after another: wait until three whole ones stand above the fold.
+        page.wait_for_function(THREE_CARDS_ABOVE_800_PX)
+
+
+MAP_WIDER_THAN_300_PX = """[...document.querySelectorAll("[data-testid='stVegaLiteChart']")]
+    .slice(-1).some(map => map.getBoundingClientRect().width > 300)"""
 
 
 @needs_chromium
@@ -313,10 +321,7 @@ def test_at_phone_width_nothing_overflows_and_the_sidebar_closes_after_a_choice(
         page.get_by_test_id("stSidebar").get_by_text("Index", exact=True).click()
         page.get_by_text("Documents in the map").wait_for()
         page.wait_for_function(f"{sidebar} === 'true'")  # closed by itself after the choice
-        chart = page.locator("[data-testid='stVegaLiteChart']").last
-        chart.wait_for()
-        box = chart.bounding_box()
-        assert box and box["width"] > 300, box  # the legend lies below the map, not beside it
+        page.wait_for_function(MAP_WIDER_THAN_300_PX)  # the legend lies below the map, not beside
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
@@ -341,8 +346,10 @@ def test_concordance_and_attention_in_a_real_browser(tmp_path, tiny_model_dir) -
             box.fill("unsafe")
             box.press("Enter")
             page.get_by_text("Group 1 · 1 occurrences").first.wait_for()
-            shown = " ".join(page.locator("body").inner_text().split())  # one line per cell
-            assert "<b>bold</b> title <script>alert(1)</script> unsafe markup" in shown
+            page.wait_for_function(  # the lines draw after the group's heading; one line per cell
+                "line => document.body.innerText.split(/\\s+/).join(' ').includes(line)",
+                arg="<b>bold</b> title <script>alert(1)</script> unsafe markup",
+            )
             page.get_by_role("button", name="xss #0").click()
             page.get_by_text("Highlighted: chunk 0").first.wait_for()
             page.goto(f"{url}/?page=Token+explorer")
