@@ -360,7 +360,7 @@ def pages(db: sqlite_utils.Database, sql: str, batch: int) -> Iterator[list[tupl
 
 
 def vector_batches(
-    db: sqlite_utils.Database, dim: int, batch: int = 20_000
+    db: sqlite_utils.Database, dim: int, batch: int = 4_096
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every (ids, vectors) in id order, `batch` rows at a time."""
     sql = "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?"

@@ -1,18 +1,26 @@
 """The runtime under the embedder: ONNX Runtime's graph equals torch's model, is exported once per
 weights and cached, a damaged or unwritable cache is handled, failures fall back to torch with
-one warning, and int8 is recorded in a store's recipe and never mixed with fp32."""
+one warning, int8 is recorded in a store's recipe and never mixed with fp32, and a model whose
+facts and graph are cached starts without transformers, loading its weights only when needed."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from indexer import Collection, Settings
+from indexer.embedding import model as model_module
 from indexer.embedding import onnx_runtime
 from indexer.embedding.embedder import Embedder
+from indexer.embedding.layers import layer_view
+from indexer.embedding.model import ModelLoadError
 from indexer.embedding.onnx_cache import GraphCache, GraphKey
 from indexer.embedding.onnx_export import GraphExportError
 from indexer.embedding.runtime import RuntimeUnavailableError
@@ -208,3 +216,123 @@ def test_recipe_of_a_store_older_than_runtimes_reads_as_torch_fp32(tiny: Embedde
     assert old.differences(tiny.recipe) == []
     int8 = Recipe.from_dict({**saved, "precision": "int8", "runtime": "onnxruntime"})
     assert old.differences(int8) == ["precision"]
+
+
+START = """
+import sys
+from indexer.embedding.embedder import Embedder
+embedder = Embedder.load(sys.argv[1], quiet=True)
+print(" ".join(repr(float(x)) for x in embedder.embed([sys.argv[2]])[0]))
+print("transformers" in sys.modules)
+"""
+
+
+def test_a_second_start_runs_from_the_cache_without_transformers_and_gives_the_same_vectors(
+    own_model_dir, own_cache
+) -> None:
+    def start() -> tuple[np.ndarray, bool]:
+        command = [sys.executable, "-c", START, str(own_model_dir), TEXTS[1]]
+        lines = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        vector, imported = lines.splitlines()
+        return np.array([float(x) for x in vector.split()]), imported == "True"
+
+    (first, full), (second, cached) = start(), start()
+    assert full and not cached, "the first start loads the weights, the second needs neither"
+    np.testing.assert_array_equal(first, second)
+    assert len(list((own_cache / "models").glob("*.json"))) == 1
+
+
+@pytest.fixture
+def full_loads(monkeypatch) -> list[str]:
+    """The folders or ids whose weights transformers loads while the test runs."""
+    loads: list[str] = []
+    real = model_module._from_pretrained
+
+    def counting(source, local_only):
+        loads.append(source)
+        return real(source, local_only)
+
+    monkeypatch.setattr(model_module, "_from_pretrained", counting)
+    return loads
+
+
+@pytest.fixture(scope="session")
+def tiny_dir_graphs(onnx_cache, tiny_model_dir) -> Path:
+    """The session cache's graphs, holding the tiny model folder's (exported at most once)."""
+    Embedder.load(str(tiny_model_dir), quiet=True)
+    return onnx_cache / "onnx"
+
+
+@pytest.fixture
+def own_model_dir(tmp_path, tiny_model_dir, tiny_dir_graphs, own_cache) -> Path:
+    """A copy of the tiny model's folder that a test may change, with its graph (and no model
+    facts) in the test's own cache."""
+    shutil.copytree(tiny_dir_graphs, own_cache / "onnx")
+    return Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+
+
+def other_weights(folder: Path) -> str:
+    """Change one weight of the model saved in `folder`; returns the new fingerprint."""
+    from transformers import BertModel
+
+    model = BertModel.from_pretrained(folder)
+    with torch.no_grad():
+        model.embeddings.word_embeddings.weight[2023] += 0.5
+    model.save_pretrained(folder)
+    return model_module.weights_fingerprint(model)
+
+
+def test_weights_load_late_for_the_layer_views_and_equal_a_full_load(
+    own_model_dir, own_cache, full_loads
+) -> None:
+    full = Embedder.load(str(own_model_dir))
+    cached = Embedder.load(str(own_model_dir))
+    assert full_loads == [str(own_model_dir)], "the second load came from the cache"
+    assert cached.loaded.fingerprint == full.loaded.fingerprint
+    np.testing.assert_array_equal(cached.embed(TEXTS), full.embed(TEXTS))
+    late, early = layer_view(cached, TEXTS[1]), layer_view(full, TEXTS[1])
+    assert len(full_loads) == 2, "the layer view loaded the weights"
+    np.testing.assert_allclose(late.vectors, early.vectors, atol=1e-6)
+
+
+def test_changed_model_files_are_loaded_in_full_never_from_old_facts(
+    own_model_dir, own_cache, full_loads
+) -> None:
+    before = Embedder.load(str(own_model_dir)).loaded.fingerprint
+    after = other_weights(own_model_dir)
+    loaded = Embedder.load(str(own_model_dir)).loaded
+    assert len(full_loads) == 2 and loaded.fingerprint == after != before
+
+
+def test_weights_changed_after_a_cached_start_are_refused_when_they_load(
+    own_model_dir, own_cache, full_loads
+) -> None:
+    Embedder.load(str(own_model_dir))
+    cached = Embedder.load(str(own_model_dir))
+    other_weights(own_model_dir)
+    with pytest.raises(ModelLoadError, match="changed since it was loaded"):
+        layer_view(cached, TEXTS[1])
+
+
+@pytest.mark.parametrize("damage", ["not json", "a field missing", "a wrong type", "no tokenizer"])
+def test_damaged_model_facts_are_ignored_and_recorded_again(
+    damage, own_model_dir, own_cache, full_loads
+) -> None:
+    full = Embedder.load(str(own_model_dir))
+    (record,) = (own_cache / "models").glob("*.json")
+    facts = json.loads(record.read_text())
+    if damage == "not json":
+        record.write_text("{not json")
+    elif damage == "a field missing":
+        del facts["dim"]
+    elif damage == "a wrong type":
+        facts["dim"] = "32"
+    else:
+        facts["tokenizer_json"] = "{}"
+    if damage != "not json":
+        record.write_text(json.dumps(facts))
+    again = Embedder.load(str(own_model_dir))
+    assert len(full_loads) == 2, "the damaged record was not used"
+    np.testing.assert_array_equal(again.embed(TEXTS), full.embed(TEXTS))
+    Embedder.load(str(own_model_dir))
+    assert len(full_loads) == 2, "the record was written again, sound"

@@ -86,18 +86,18 @@ class Embedder:
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         self.batch_tokens = batch_tokens
-        self._tokenizer = tokenization.untruncated(loaded.tokenizer.backend_tokenizer)
+        self._tokenizer = tokenization.untruncated(loaded.backend_tokenizer)
         # bf16 matrix units want aligned shapes (measured: 18% faster padded to 8 on AMX), and
         # oneDNN compiles and keeps a kernel for every bf16 input shape: padding the rows too
         # bounds their number (a 117k-document run held 410 MB of kernels for unpadded rows).
         # fp32 is faster unpadded. Padding is masked, so vectors do not change.
         self._pad_multiple = 8 if loaded.precision == "bf16" else 1
-        tokenizer = loaded.tokenizer
+        facts = loaded.facts
         self._cls_id, self._sep_id, self._pad_id, self._unk_id = (
-            tokenizer.cls_token_id,
-            tokenizer.sep_token_id,
-            tokenizer.pad_token_id or 0,
-            tokenizer.unk_token_id,
+            facts.cls_id,
+            facts.sep_id,
+            facts.pad_id,
+            facts.unk_id,
         )
 
     @classmethod

@@ -1,4 +1,6 @@
-"""Finding, loading and fingerprinting a BERT-family encoder."""
+"""Finding, loading and fingerprinting a BERT-family encoder. A model whose facts and ONNX graph
+are in the cache starts on ONNX Runtime without transformers or the torch weights (seconds saved at
+every start); the weights are loaded from their folder only when a view needs them."""
 
 from __future__ import annotations
 
@@ -7,56 +9,103 @@ import json
 import os
 import socket
 import sys
-from dataclasses import dataclass
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import torch
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
-from transformers.utils import logging as transformers_logging
+from tokenizers import Tokenizer
 
+from indexer.embedding.model_facts import SUBFOLDER, FactsCache, ModelFacts, folder_digest
 from indexer.settings import (
     DEFAULT_MODEL,
     FALLBACK_MODEL,
     PRECISIONS,
     RUNTIME,
     SettingsError,
+    cache_folder,
     check_choice,
+    resolve_runtime,
 )
 from store.errors import SemsearchError
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
     from indexer.embedding.runtime import Runtime
 
 HUB_PROBE_SECONDS = 3.0
+HUB_UNREACHABLE = "hub unreachable (or HF_HUB_OFFLINE set)"
 
 
 class ModelLoadError(SemsearchError):
     """A model could not be loaded; the message says what was tried."""
 
 
-@dataclass
 class LoadedModel:
-    """A model ready for inference, with the facts a store's manifest records. `runtime` runs
-    it (torch's model itself, or its ONNX graph); `model` keeps the torch weights either way."""
+    """A model ready for inference, with the facts a store's manifest records. `runtime` runs it
+    (torch's model itself, or its ONNX graph). `model` (the torch weights) and `tokenizer` (the
+    transformers tokenizer) are loaded from `folder` on first use when the start did without."""
 
-    model: PreTrainedModel
-    tokenizer: PreTrainedTokenizerBase
-    model_id: str
-    fingerprint: str
-    device: torch.device
-    precision: str
-    runtime: Runtime
-    fell_back: bool = False
+    def __init__(
+        self,
+        facts: ModelFacts,
+        model_id: str,
+        device: torch.device,
+        precision: str,
+        runtime: Runtime,
+        fell_back: bool = False,
+        *,
+        model: PreTrainedModel | None = None,
+        tokenizer: PreTrainedTokenizerBase | None = None,
+        folder: Path | None = None,
+    ) -> None:
+        self.facts = facts
+        self.model_id = model_id
+        self.device = device
+        self.precision = precision
+        self.runtime = runtime
+        self.fell_back = fell_back
+        self.folder = folder
+        self.backend_tokenizer: Tokenizer = facts.tokenizer()
+        self._model = model
+        self._tokenizer = tokenizer
+        self._loading = threading.Lock()
+
+    @property
+    def fingerprint(self) -> str:
+        return self.facts.fingerprint
 
     @property
     def dim(self) -> int:
-        return int(self.model.config.hidden_size)
+        return self.facts.dim
 
     @property
     def max_positions(self) -> int:
-        return int(self.model.config.max_position_embeddings)
+        return self.facts.max_positions
+
+    @property
+    def model(self) -> PreTrainedModel:
+        """The torch weights on this model's device (loaded now if the start did without)."""
+        with self._loading:
+            if self._model is None:
+                model, tokenizer = _from_pretrained(str(self.folder), local_only=True)
+                if weights_fingerprint(model) != self.fingerprint:
+                    raise ModelLoadError(
+                        f"{self.folder}: the model's files changed since it was loaded "
+                        f"(weights {weights_fingerprint(model)}, not {self.fingerprint})"
+                    )
+                self._model = _on_device(model, self.device, self.precision)
+                self._tokenizer = self._tokenizer or tokenizer
+            return self._model
+
+    @property
+    def tokenizer(self) -> PreTrainedTokenizerBase:
+        """The transformers tokenizer (loaded now if the start did without)."""
+        if self._tokenizer is None:
+            self.model  # noqa: B018 (loads the tokenizer beside the weights)
+        return self._tokenizer
 
 
 def fallback_model_path() -> Path:
@@ -97,6 +146,9 @@ def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
 def _from_pretrained(
     source: str, local_only: bool
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
+
     transformers_logging.disable_progress_bar()
     transformers_logging.set_verbosity_error()
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
@@ -106,6 +158,12 @@ def _from_pretrained(
         source, local_files_only=local_only, attn_implementation="sdpa", trust_remote_code=False
     )
     return model, tokenizer
+
+
+def _cannot_load(name: str, tried: list[str]) -> ModelLoadError:
+    if not Path(name).is_absolute() and not name.startswith("."):
+        tried = ["no such local folder", *tried]
+    return ModelLoadError(f"cannot load model {name!r}: " + "; ".join(tried))
 
 
 def _load_by_name(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -123,10 +181,30 @@ def _load_by_name(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
         except (OSError, ValueError) as error:
             tried.append(f"hub: {str(error).splitlines()[0]}")
     else:
-        tried.append("hub unreachable (or HF_HUB_OFFLINE set)")
-    if not Path(name).is_absolute() and not name.startswith("."):
-        tried.insert(0, "no such local folder")
-    raise ModelLoadError(f"cannot load model {name!r}: " + "; ".join(tried))
+        tried.append(HUB_UNREACHABLE)
+    raise _cannot_load(name, tried)
+
+
+def _local_folder(name: str) -> Path | None:
+    """The folder `name` is on this machine: itself, or its snapshot in the local hub cache."""
+    if Path(name).expanduser().is_dir():
+        return Path(name).expanduser()
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(name, local_files_only=True))
+    except (OSError, ValueError):  # not in the cache (LocalEntryNotFoundError), or no repo id
+        return None
+
+
+def _announce_fallback(error: ModelLoadError, quiet: bool) -> None:
+    if not quiet:
+        print(
+            f"semsearch: WARNING: default model {DEFAULT_MODEL} could not be loaded ({error}); "
+            f"falling back to the shipped {FALLBACK_MODEL} (all-MiniLM-L6-v2, 384-d) at "
+            f"{fallback_model_path()}",
+            file=sys.stderr,
+        )
 
 
 def weights_fingerprint(model: PreTrainedModel) -> str:
@@ -153,6 +231,20 @@ def weights_fingerprint(model: PreTrainedModel) -> str:
     return "sha256:" + digest.hexdigest()[:32]
 
 
+def facts_of(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> ModelFacts:
+    """The facts of a loaded model and its tokenizer (what the cache records)."""
+    return ModelFacts(
+        fingerprint=weights_fingerprint(model),
+        dim=int(model.config.hidden_size),
+        max_positions=int(model.config.max_position_embeddings),
+        cls_id=tokenizer.cls_token_id,
+        sep_id=tokenizer.sep_token_id,
+        pad_id=tokenizer.pad_token_id or 0,
+        unk_id=tokenizer.unk_token_id,
+        tokenizer_json=tokenizer.backend_tokenizer.to_str(),
+    )
+
+
 def load_model(
     name: str | None,
     device: str,
@@ -163,23 +255,22 @@ def load_model(
 ) -> LoadedModel:
     """Load `name` (hub id or folder); with no name, the default small BERT or, failing that, the
     shipped fallback, announced on stderr. `threads`: the runtime's CPU threads (default: every
-    core). `runtime`: one of settings.RUNTIMES."""
+    core). `runtime`: one of settings.RUNTIMES. From the cache when it holds the model's facts
+    and graph (see model_facts); else in full, recording the facts for the next start."""
     check_choice("precision", precision, PRECISIONS)
+    target = resolve_device(device)
+    if resolve_runtime(runtime, target.type, precision) == "onnxruntime":
+        cached = _load_cached(name, target, precision, threads, quiet)
+        if cached is not None:
+            return cached
     fell_back = False
     if name is None:
         try:
             model, tokenizer = _load_by_name(DEFAULT_MODEL)
             model_id = DEFAULT_MODEL
         except ModelLoadError as error:
-            path = fallback_model_path()
-            if not quiet:
-                print(
-                    f"semsearch: WARNING: default model {DEFAULT_MODEL} could not be loaded "
-                    f"({error}); falling back to the shipped {FALLBACK_MODEL} "
-                    f"(all-MiniLM-L6-v2, 384-d) at {path}",
-                    file=sys.stderr,
-                )
-            model, tokenizer = _from_pretrained(str(path), local_only=True)
+            _announce_fallback(error, quiet)
+            model, tokenizer = _from_pretrained(str(fallback_model_path()), local_only=True)
             model_id, fell_back = FALLBACK_MODEL, True
     elif name == FALLBACK_MODEL:
         model, tokenizer = _from_pretrained(str(fallback_model_path()), local_only=True)
@@ -187,9 +278,76 @@ def load_model(
     else:
         model, tokenizer = _load_by_name(name)
         model_id = name
-    return ready_for_inference(
+    loaded = ready_for_inference(
         model, tokenizer, model_id, device, precision, fell_back, threads, runtime, quiet
     )
+    _record_facts(loaded)
+    return loaded
+
+
+def _cached_choice(name: str | None) -> tuple[Path, str, ModelLoadError | None] | None:
+    """(folder, model id, why the default was not loaded) of the model `name` means, when that
+    is known without the hub; None when only a full load can tell (the hub answers)."""
+    if name == FALLBACK_MODEL:
+        return fallback_model_path(), FALLBACK_MODEL, None
+    folder = _local_folder(name or DEFAULT_MODEL)
+    if folder is not None:
+        return folder, name or DEFAULT_MODEL, None
+    if name is not None or hub_reachable():
+        return None
+    error = _cannot_load(DEFAULT_MODEL, ["not in the local hub cache", HUB_UNREACHABLE])
+    return fallback_model_path(), FALLBACK_MODEL, error
+
+
+def _load_cached(
+    name: str | None, target: torch.device, precision: str, threads: int | None, quiet: bool
+) -> LoadedModel | None:
+    """The model from its cached facts and ONNX graph, on ONNX Runtime, without transformers or
+    the torch weights; None when either is not cached (the full load then caches them)."""
+    from indexer.embedding import onnx_runtime
+
+    choice = _cached_choice(name)
+    if choice is None:
+        return None
+    folder, model_id, fallback_reason = choice
+    facts = FactsCache(cache_folder() / SUBFOLDER).find(folder_digest(folder))
+    if facts is None:
+        return None
+    engine = onnx_runtime.open_cached(facts.fingerprint, precision, threads)
+    if engine is None:
+        return None
+    if fallback_reason is not None:
+        _announce_fallback(fallback_reason, quiet)
+    _set_threads(target, threads)
+    fell_back = fallback_reason is not None
+    return LoadedModel(facts, model_id, target, precision, engine, fell_back, folder=folder)
+
+
+def _record_facts(loaded: LoadedModel) -> None:
+    """Record a fully loaded model's facts for its folder, so that the next start on ONNX Runtime
+    can skip the load (a folder that cannot be written costs only that: the ONNX cache's own
+    warning has said so)."""
+    if loaded.folder is None or loaded.runtime.name != "onnxruntime":
+        return
+    try:
+        FactsCache(cache_folder() / SUBFOLDER).write(folder_digest(loaded.folder), loaded.facts)
+    except OSError:
+        return
+
+
+def _set_threads(target: torch.device, threads: int | None) -> None:
+    if target.type == "cpu":
+        torch.set_num_threads(threads or os.cpu_count() or 1)
+
+
+def _on_device(model: PreTrainedModel, target: torch.device, precision: str) -> PreTrainedModel:
+    """The model in inference mode on `target` (int8 keeps the torch weights in fp32: the
+    runtime quantizes)."""
+    model.eval()
+    model.to(target)
+    if precision == "bf16":
+        model.to(torch.bfloat16)
+    return model
 
 
 def ready_for_inference(
@@ -203,20 +361,25 @@ def ready_for_inference(
     runtime: str = RUNTIME,
     quiet: bool = False,
 ) -> LoadedModel:
-    """Fingerprint the weights, move the model to its device and precision (int8 keeps the
-    torch weights in fp32: the runtime quantizes), and start the runtime that runs it."""
+    """Fingerprint the weights, move the model to its device and precision, and start the
+    runtime that runs it."""
     from indexer.embedding.runtime import start_runtime
 
     check_choice("precision", precision, PRECISIONS)
     target = resolve_device(device)
-    fingerprint = weights_fingerprint(model)
-    model.eval()
-    model.to(target)
-    if precision == "bf16":
-        model.to(torch.bfloat16)
-    if target.type == "cpu":
-        torch.set_num_threads(threads or os.cpu_count() or 1)
-    engine = start_runtime(model, fingerprint, target, precision, runtime, threads, quiet)
+    facts = facts_of(model, tokenizer)
+    _on_device(model, target, precision)
+    _set_threads(target, threads)
+    engine = start_runtime(model, facts.fingerprint, target, precision, runtime, threads, quiet)
+    folder = _local_folder(model.name_or_path) if model.name_or_path else None
     return LoadedModel(
-        model, tokenizer, model_id, fingerprint, target, precision, engine, fell_back
+        facts,
+        model_id,
+        target,
+        precision,
+        engine,
+        fell_back,
+        model=model,
+        tokenizer=tokenizer,
+        folder=folder,
     )

@@ -99,7 +99,7 @@ class GraphCache:
                 "sha256": _sha256(scratch),
             }
             os.replace(scratch, self.path(key))
-            _write_atomically(self._sidecar(key), json.dumps(facts, indent=1))
+            write_atomically(self._sidecar(key), json.dumps(facts, indent=1))
         except OSError as error:  # e.g. a full disk: the graph cannot be kept
             raise CacheUnwritable(f"{self.folder}: {error.strerror or error}") from error
         finally:
@@ -107,7 +107,7 @@ class GraphCache:
         return self.path(key)
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(handle, "w") as file:

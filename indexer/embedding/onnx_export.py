@@ -8,11 +8,14 @@ import logging
 import tempfile
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
-from transformers import PreTrainedModel
 
 from store.errors import SemsearchError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "last_hidden_state"

@@ -10,15 +10,18 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
 
-from indexer.embedding.onnx_cache import CacheUnwritable, GraphCache, GraphKey
+from indexer.embedding.onnx_cache import SUBFOLDER, CacheUnwritable, GraphCache, GraphKey
 from indexer.embedding.onnx_export import INPUTS, OUTPUT, export_graph
 from indexer.settings import cache_folder
 from store.errors import SemsearchError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 class GraphLoadError(SemsearchError):
@@ -77,6 +80,19 @@ class OnnxRuntime:
         return torch.from_numpy(self._session.run([OUTPUT], feed)[0])
 
 
+def open_cached(fingerprint: str, precision: str, threads: int | None) -> OnnxRuntime | None:
+    """A session on the cached graph of these weights; None when no sound one is cached (`start`
+    then exports it, saying what was wrong)."""
+    key = GraphKey(fingerprint, precision)
+    path, _ = GraphCache(cache_folder() / SUBFOLDER).find(key)
+    if path is None:
+        return None
+    try:
+        return OnnxRuntime.open(path, key, threads or os.cpu_count() or 1)
+    except GraphLoadError:
+        return None
+
+
 def start(
     model: PreTrainedModel,
     fingerprint: str,
@@ -89,7 +105,7 @@ def start(
     GraphExportError or GraphLoadError when no graph can be made and loaded."""
     key = GraphKey(fingerprint, precision)
     threads = threads or os.cpu_count() or 1
-    cache = GraphCache(cache_folder() / "onnx")
+    cache = GraphCache(cache_folder() / SUBFOLDER)
     path, problem = cache.find(key)
     if path is not None:
         try:

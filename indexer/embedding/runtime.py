@@ -6,14 +6,16 @@ explicit `onnxruntime`, and int8 (which only ONNX Runtime runs), fail instead.""
 from __future__ import annotations
 
 import sys
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
-from transformers import PreTrainedModel
 
 from indexer.settings import SettingsError, resolve_runtime
 from store.errors import SemsearchError
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel
 
 
 class Runtime(Protocol):

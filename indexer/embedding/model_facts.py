@@ -1,0 +1,86 @@
+"""What a model folder's files determine (the weights fingerprint, the sizes, the fast tokenizer
+as transformers builds it), recorded in the cache by the digest of those files, so that a later
+start on ONNX Runtime needs neither transformers nor the torch weights (seconds saved at every
+`semsearch` command). A record that cannot be read is ignored and written again."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer
+
+from indexer.embedding.onnx_cache import write_atomically
+
+FORMAT = 1  # bump when a field changes: older records are then ignored and rewritten
+SUBFOLDER = "models"
+# The files transformers reads to build a BERT and its tokenizer (other weights formats a hub
+# folder may also hold, e.g. tf_model.h5, are never read, so they do not count).
+MODEL_FILE_SUFFIXES = (".json", ".txt", ".safetensors", ".bin", ".model")
+TEXT_FIELDS = ("fingerprint", "tokenizer_json")
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """The facts of one model that a store's recipe and the embedder need."""
+
+    fingerprint: str  # indexer.embedding.model.weights_fingerprint
+    dim: int
+    max_positions: int
+    cls_id: int
+    sep_id: int
+    pad_id: int
+    unk_id: int
+    tokenizer_json: str  # the fast tokenizer, serialised by the tokenizers library
+
+    def tokenizer(self) -> Tokenizer:
+        return Tokenizer.from_str(self.tokenizer_json)
+
+
+def folder_digest(folder: Path) -> str:
+    """sha256 over the names and contents of the model files in `folder` (links followed)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.suffix not in MODEL_FILE_SUFFIXES or not path.is_file():
+            continue
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class FactsCache:
+    """Model facts under one folder (settings.cache_folder()/models), one JSON file per digest."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def path(self, digest: str) -> Path:
+        return self.folder / f"{digest}.json"
+
+    def find(self, digest: str) -> ModelFacts | None:
+        """The facts recorded for these files; None when there are none or they cannot be read."""
+        try:
+            record = json.loads(self.path(digest).read_text())
+            if record.pop("format") != FORMAT:
+                return None
+            facts = ModelFacts(**record)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+        for name, value in asdict(facts).items():
+            if not isinstance(value, str if name in TEXT_FIELDS else int):
+                return None
+        try:
+            facts.tokenizer()
+        except Exception:  # noqa: BLE001 (the tokenizers library raises plain Exception)
+            return None  # a damaged record: the model is loaded in full and the record rewritten
+        return facts
+
+    def write(self, digest: str, facts: ModelFacts) -> None:
+        """Record `facts` (temporary file, then rename); OSError when the folder cannot take it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_atomically(self.path(digest), json.dumps({"format": FORMAT, **asdict(facts)}))
