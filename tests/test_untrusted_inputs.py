@@ -300,3 +300,24 @@ def test_a_full_disk_says_disk_full_and_leaves_no_temporary_files(
     )
     assert search.returncode == 0, search.stderr  # a reader on the full disk still answers
     assert json.loads(search.stdout)["documents"] == len(stored_ids)
+
+
+def test_a_nul_in_an_e_mail_body_is_replaced_and_counted_like_one_in_jsonl(tmp_path, model) -> None:
+    from email.message import EmailMessage
+
+    mail = EmailMessage()
+    mail["Subject"], mail["Message-ID"] = "Harbours", "<nul@example.org>"
+    mail.set_content("before\u0000after harbours\n")
+    source = tmp_path / "mail" / "nul.eml"
+    source.parent.mkdir()
+    source.write_bytes(mail.as_bytes())
+    result = invoke(
+        "index", str(source.parent), "--store", str(tmp_path / "store"), "--json", *model
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["added"] == 1
+    assert {item["where"]: item["bytes"] for item in summary["replaced_items"]} == {str(source): 1}
+    with read_only(tmp_path / "store") as db:
+        (text,) = db.execute("SELECT text FROM documents").fetchone()
+    assert "before\ufffdafter harbours" in text and "\u0000" not in text
