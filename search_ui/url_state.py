@@ -1,7 +1,8 @@
-"""The app's state in the URL's query string: query, mode, k, page, open document and filters, so
-that a reload, Back, or a link someone shares opens the same view.
+"""The app's state in the URL's query string: query, mode, k, page, open document, filters and the
+Concordance page's word, so that a reload, Back, or a link someone shares opens the same view.
 
     ?q=shock+waves&mode=hybrid&k=10&page=Document&doc=jets&chunk=0&f.meta.year=[1955,1965]
+    ?page=Concordance&word=bank
 
 Filter widgets are stored by name (`f.KEY` for the widget `filter_KEY`) with their value as JSON;
 date ranges as {"dates": [first, last]}.
@@ -21,6 +22,7 @@ from typing import Any
 from search_ui.state import DEFAULTS
 
 SIMPLE = {"query": "q", "mode": "mode", "k": "k", "page": "page", "doc_id": "doc"}
+SIMPLE["concordance_word"] = "word"  # the Concordance page's word
 NUMBERS = {"doc_chunk": "chunk"}
 FILTER_WIDGET, FILTER_PARAM = "filter_", "f."
 WRITTEN = "_url_written"  # the query string this app wrote last
@@ -76,7 +78,7 @@ def restore(
 def _forget(state: MutableMapping[str, Any], first_page: str) -> None:
     """Every value the URL carries back to a new session's (the widgets' values set, not
     deleted: a widget keeps showing a value that is deleted from its state)."""
-    state.update({"query": "", "doc_input": "", "page": first_page})
+    state.update({"query": "", "doc_input": "", "concordance_word": "", "page": first_page})
     state.update({key: DEFAULTS[key] for key in ("k", "mode")})
     for key in ("doc_id", *NUMBERS):
         state.pop(key, None)

@@ -621,6 +621,23 @@ def test_concordance_page_groups_escaped_context_lines_that_open_their_document(
     assert app.text_input(key="doc_input").value == "xss"
 
 
+def test_a_concordance_link_opens_the_word_and_back_to_search_forgets_it(
+    ui_store, monkeypatch
+) -> None:
+    first = session(ui_store, monkeypatch)
+    first.sidebar.radio(key="page").set_value("Concordance").run()
+    first.text_input(key="concordance_word").input("UNSAFE").run()
+    shared = {k: v[0] if isinstance(v, list) else v for k, v in first.query_params.items()}
+    assert shared["word"] == "UNSAFE" and shared["page"] == "Concordance"
+    opened = session(ui_store, monkeypatch, shared)
+    assert opened.text_input(key="concordance_word").value == "UNSAFE"
+    assert [s.value for s in opened.subheader] == ["Group 1 · 1 occurrences"]
+    opened.query_params.clear()  # Back to the first visit's URL
+    opened.run()
+    assert opened.sidebar.radio(key="page").value == "Search"
+    assert opened.session_state["concordance_word"] == ""
+
+
 def test_concordance_page_says_when_the_word_is_absent_or_not_one_word(app) -> None:
     app.sidebar.radio(key="page").set_value("Concordance").run()
     app.text_input(key="concordance_word").input("zeppelin").run()
