@@ -20,7 +20,11 @@ from store.index_types import resolve_spec
 from store.lock import WriterLock
 
 INDEX_FILE = "index.faiss"
-TRAINING_SAMPLE = 100_000
+# Vectors an IVF index trains on (so at most TRAINING_SAMPLE // 39 lists). At 117k real MiniLM
+# vectors (plus noise, as make bench) 32k trained as well as 100k did: recall@10 0.993 vs 0.992,
+# p50 1.2 vs 1.3 ms, built in 7 s instead of 25, and the sample, held beside the model's memory
+# at the end of a run, is a third of the size (peak RSS at 117k seed-shape documents: -60 MB).
+TRAINING_SAMPLE = 32_768
 CATCH_UP_BATCH = 20_000
 SPOT_CHECKS = 8  # vectors compared with SQLite when a file is taken into use
 
