@@ -75,6 +75,18 @@ class Loader:
         finally:
             self.phase = READY
             self.done.set()
+        self._warm_layers()
+
+    def _warm_layers(self) -> None:
+        """After the first search is possible: the torch weights that the layer, trajectory,
+        attention and concordance views run on (a start from the cache skips them), so that the
+        first visit to those pages does not wait for them."""
+        if self.collection is None or self.model_error is not None:
+            return
+        try:
+            self.collection.layer_count  # noqa: B018 (loads the weights)
+        except SemsearchError:
+            return  # the pages that need the weights load them again and show the error
 
     @property
     def seconds(self) -> float:
