@@ -81,7 +81,7 @@ class Loader:
         """After the first search is possible: the torch weights that the layer, trajectory,
         attention and concordance views run on (a start from the cache skips them), so that the
         first visit to those pages does not wait for them."""
-        if self.collection is None or self.model_error is not None:
+        if self.collection is None or self.model_error is not None or self.failure is not None:
             return
         try:
             self.collection.layer_count  # noqa: B018 (loads the weights)

@@ -314,7 +314,10 @@ def test_weights_changed_after_a_cached_start_are_refused_when_they_load(
         layer_view(cached, TEXTS[1])
 
 
-@pytest.mark.parametrize("damage", ["not json", "a field missing", "a wrong type", "no tokenizer"])
+DAMAGES = ["not json", "a field missing", "a wrong type", "no tokenizer", "an id out of range"]
+
+
+@pytest.mark.parametrize("damage", [*DAMAGES, "made by another transformers"])
 def test_damaged_model_facts_are_ignored_and_recorded_again(
     damage, own_model_dir, own_cache, full_loads
 ) -> None:
@@ -327,8 +330,12 @@ def test_damaged_model_facts_are_ignored_and_recorded_again(
         del facts["dim"]
     elif damage == "a wrong type":
         facts["dim"] = "32"
-    else:
+    elif damage == "no tokenizer":
         facts["tokenizer_json"] = "{}"
+    elif damage == "an id out of range":
+        facts["cls_id"] = 10**9
+    else:
+        facts["made_by"]["transformers"] = "0.0.1"
     if damage != "not json":
         record.write_text(json.dumps(facts))
     again = Embedder.load(str(own_model_dir))
@@ -336,3 +343,31 @@ def test_damaged_model_facts_are_ignored_and_recorded_again(
     np.testing.assert_array_equal(again.embed(TEXTS), full.embed(TEXTS))
     Embedder.load(str(own_model_dir))
     assert len(full_loads) == 2, "the record was written again, sound"
+
+
+def test_a_hub_id_is_found_in_the_local_hub_cache_even_if_its_snapshot_lacks_files(
+    tmp_path, tiny_model_dir, monkeypatch
+) -> None:
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "models--someone--tiny-bert"
+    snapshot = repo / "snapshots" / "0123abcd"
+    shutil.copytree(tiny_model_dir, snapshot)  # and no tf_model.h5 or flax weights
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert model_module._local_folder("someone/tiny-bert") == snapshot
+    assert model_module._local_folder("someone/absent") is None
+    assert model_module._local_folder("not a repo id!") is None
+
+
+def test_weights_gone_after_a_cached_start_are_a_model_load_error_not_a_traceback(
+    own_model_dir, own_cache, full_loads
+) -> None:
+    Embedder.load(str(own_model_dir))
+    cached = Embedder.load(str(own_model_dir))
+    for weights in own_model_dir.glob("*.safetensors"):
+        weights.unlink()
+    assert cached.embed(TEXTS).shape == (2, 32), "searching needs only the graph"
+    with pytest.raises(ModelLoadError, match="cannot load the model's weights"):
+        layer_view(cached, TEXTS[1])

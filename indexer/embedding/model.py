@@ -90,14 +90,20 @@ class LoadedModel:
         """The torch weights on this model's device (loaded now if the start did without)."""
         with self._loading:
             if self._model is None:
-                model, tokenizer = _from_pretrained(str(self.folder), local_only=True)
-                if weights_fingerprint(model) != self.fingerprint:
+                try:
+                    model, tokenizer = _from_pretrained(str(self.folder), local_only=True)
+                except (OSError, ValueError) as error:
+                    raise ModelLoadError(
+                        f"{self.folder}: cannot load the model's weights ({error})"
+                    ) from error
+                if facts_of(model, tokenizer) != self.facts:
                     raise ModelLoadError(
                         f"{self.folder}: the model's files changed since it was loaded "
-                        f"(weights {weights_fingerprint(model)}, not {self.fingerprint})"
+                        "(start semsearch again to use them)"
                     )
                 self._model = _on_device(model, self.device, self.precision)
-                self._tokenizer = self._tokenizer or tokenizer
+                if self._tokenizer is None:
+                    self._tokenizer = tokenizer
             return self._model
 
     @property
@@ -186,15 +192,17 @@ def _load_by_name(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
 
 
 def _local_folder(name: str) -> Path | None:
-    """The folder `name` is on this machine: itself, or its snapshot in the local hub cache."""
+    """The folder `name` is on this machine: itself, or the snapshot in the local hub cache that
+    holds its config (as transformers finds it: a snapshot may lack files it never reads)."""
     if Path(name).expanduser().is_dir():
-        return Path(name).expanduser()
-    from huggingface_hub import snapshot_download
+        return Path(name).expanduser().resolve()
+    from huggingface_hub import try_to_load_from_cache
 
     try:
-        return Path(snapshot_download(name, local_files_only=True))
-    except (OSError, ValueError):  # not in the cache (LocalEntryNotFoundError), or no repo id
+        config = try_to_load_from_cache(name, "config.json")
+    except ValueError:  # not a repo id (HFValidationError)
         return None
+    return Path(config).parent if isinstance(config, str) else None
 
 
 def _announce_fallback(error: ModelLoadError, quiet: bool) -> None:
@@ -290,9 +298,10 @@ def _cached_choice(name: str | None) -> tuple[Path, str, ModelLoadError | None] 
     is known without the hub; None when only a full load can tell (the hub answers)."""
     if name == FALLBACK_MODEL:
         return fallback_model_path(), FALLBACK_MODEL, None
-    folder = _local_folder(name or DEFAULT_MODEL)
+    model_id = DEFAULT_MODEL if name is None else name
+    folder = _local_folder(model_id)
     if folder is not None:
-        return folder, name or DEFAULT_MODEL, None
+        return folder, model_id, None
     if name is not None or hub_reachable():
         return None
     error = _cannot_load(DEFAULT_MODEL, ["not in the local hub cache", HUB_UNREACHABLE])
@@ -310,7 +319,11 @@ def _load_cached(
     if choice is None:
         return None
     folder, model_id, fallback_reason = choice
-    facts = FactsCache(cache_folder() / SUBFOLDER).find(folder_digest(folder))
+    try:
+        digest = folder_digest(folder)
+    except OSError:  # a file that cannot be read: the full load says what is wrong
+        return None
+    facts = FactsCache(cache_folder() / SUBFOLDER).find(digest)
     if facts is None:
         return None
     engine = onnx_runtime.open_cached(facts.fingerprint, precision, threads)

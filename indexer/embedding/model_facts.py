@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from importlib.metadata import version
 from pathlib import Path
 
 from tokenizers import Tokenizer
@@ -15,6 +16,9 @@ from tokenizers import Tokenizer
 from indexer.embedding.onnx_cache import write_atomically
 
 FORMAT = 1  # bump when a field changes: older records are then ignored and rewritten
+# The fingerprint hashes transformers' config and the tokenizer is transformers' conversion: a
+# record made by other versions of them is ignored (and made again by a full load).
+MADE_BY = ("transformers", "tokenizers")
 SUBFOLDER = "models"
 # The files transformers reads to build a BERT and its tokenizer (other weights formats a hub
 # folder may also hold, e.g. tf_model.h5, are never read, so they do not count).
@@ -66,21 +70,29 @@ class FactsCache:
         """The facts recorded for these files; None when there are none or they cannot be read."""
         try:
             record = json.loads(self.path(digest).read_text())
-            if record.pop("format") != FORMAT:
+            if record.pop("format") != FORMAT or record.pop("made_by") != _made_by():
                 return None
             facts = ModelFacts(**record)
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
         for name, value in asdict(facts).items():
-            if not isinstance(value, str if name in TEXT_FIELDS else int):
+            if type(value) is not (str if name in TEXT_FIELDS else int):
                 return None
         try:
-            facts.tokenizer()
+            vocabulary = facts.tokenizer().get_vocab_size(with_added_tokens=True)
         except Exception:  # noqa: BLE001 (the tokenizers library raises plain Exception)
             return None  # a damaged record: the model is loaded in full and the record rewritten
+        ids = (facts.cls_id, facts.sep_id, facts.pad_id, facts.unk_id)
+        if not all(0 <= i < vocabulary for i in ids) or facts.dim < 1 or facts.max_positions < 3:
+            return None
         return facts
 
     def write(self, digest: str, facts: ModelFacts) -> None:
         """Record `facts` (temporary file, then rename); OSError when the folder cannot take it."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(self.path(digest), json.dumps({"format": FORMAT, **asdict(facts)}))
+        record = {"format": FORMAT, "made_by": _made_by(), **asdict(facts)}
+        write_atomically(self.path(digest), json.dumps(record))
+
+
+def _made_by() -> dict[str, str]:
+    return {package: version(package) for package in MADE_BY}

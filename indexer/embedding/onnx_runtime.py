@@ -83,13 +83,13 @@ class OnnxRuntime:
 def open_cached(fingerprint: str, precision: str, threads: int | None) -> OnnxRuntime | None:
     """A session on the cached graph of these weights; None when no sound one is cached (`start`
     then exports it, saying what was wrong)."""
-    key = GraphKey(fingerprint, precision)
-    path, _ = GraphCache(cache_folder() / SUBFOLDER).find(key)
-    if path is None:
-        return None
     try:
+        key = GraphKey(fingerprint, precision)
+        path, _ = GraphCache(cache_folder() / SUBFOLDER).find(key)
+        if path is None:
+            return None
         return OnnxRuntime.open(path, key, threads or os.cpu_count() or 1)
-    except GraphLoadError:
+    except (ImportError, GraphLoadError):  # `start` says why, or falls back to torch
         return None
 
 

@@ -26,7 +26,11 @@ def concordance_page(ctx: Context) -> None:
         st.error("The store's model is not available.")
         return
     word = st.text_input("Word (the whole word, any case)", key="concordance_word")
-    last = ctx.collection.layer_count
+    try:
+        last = ctx.collection.layer_count  # loads the torch weights if the start did without
+    except SemsearchError as error:
+        st.error(str(error))
+        return
     st.session_state.setdefault("concordance_layer", last)
     st.session_state.setdefault("concordance_limit", CONCORDANCE_LIMIT)
     left, right = st.columns(2)
