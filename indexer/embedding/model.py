@@ -68,7 +68,7 @@ class LoadedModel:
         self.runtime = runtime
         self.fell_back = fell_back
         self.folder = folder
-        self.backend_tokenizer: Tokenizer = facts.tokenizer()
+        self.backend_tokenizer: Tokenizer = facts.tokenizer
         self._model = model
         self._tokenizer = tokenizer
         self._loading = threading.Lock()

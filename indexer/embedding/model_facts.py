@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from importlib.metadata import version
 from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from indexer.embedding.onnx_cache import write_atomically
+from indexer.embedding.onnx_cache import file_sha256, write_atomically
 
 FORMAT = 1  # bump when a field changes: older records are then ignored and rewritten
 # The fingerprint hashes transformers' config and the tokenizer is transformers' conversion: a
@@ -39,21 +40,19 @@ class ModelFacts:
     unk_id: int
     tokenizer_json: str  # the fast tokenizer, serialised by the tokenizers library
 
+    @cached_property
     def tokenizer(self) -> Tokenizer:
+        """The fast tokenizer, parsed once (checking a record parses it; the model then uses it)."""
         return Tokenizer.from_str(self.tokenizer_json)
 
 
 def folder_digest(folder: Path) -> str:
-    """sha256 over the names and contents of the model files in `folder` (links followed)."""
+    """sha256 over the names and sha256s of the model files in `folder` (links followed)."""
     digest = hashlib.sha256()
     for path in sorted(folder.iterdir()):
         if path.suffix not in MODEL_FILE_SUFFIXES or not path.is_file():
             continue
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
-        digest.update(b"\0")
+        digest.update(f"{path.name}\0{file_sha256(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -79,7 +78,7 @@ class FactsCache:
             if type(value) is not (str if name in TEXT_FIELDS else int):
                 return None
         try:
-            vocabulary = facts.tokenizer().get_vocab_size(with_added_tokens=True)
+            vocabulary = facts.tokenizer.get_vocab_size(with_added_tokens=True)
         except Exception:  # noqa: BLE001 (the tokenizers library raises plain Exception)
             return None  # a damaged record: the model is loaded in full and the record rewritten
         ids = (facts.cls_id, facts.sep_id, facts.pad_id, facts.unk_id)

@@ -43,7 +43,8 @@ class GraphKey:
         }
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes, read in blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -75,7 +76,7 @@ class GraphCache:
                 return None, "made for other weights or by another exporter version"
             if graph.stat().st_size != expected.get("bytes"):
                 return None, "its size differs from the one written"
-            if _sha256(graph) != expected.get("sha256"):
+            if file_sha256(graph) != expected.get("sha256"):
                 return None, "its sha256 differs from the one written"
         except (OSError, ValueError, AttributeError) as error:
             return None, f"{type(error).__name__}: {error}"
@@ -96,7 +97,7 @@ class GraphCache:
             facts = {
                 "metadata": key.metadata(),
                 "bytes": scratch.stat().st_size,
-                "sha256": _sha256(scratch),
+                "sha256": file_sha256(scratch),
             }
             os.replace(scratch, self.path(key))
             write_atomically(self._sidecar(key), json.dumps(facts, indent=1))
