@@ -638,6 +638,22 @@ def test_a_concordance_link_opens_the_word_and_back_to_search_forgets_it(
     assert opened.session_state["concordance_word"] == ""
 
 
+def test_a_concordance_link_with_two_words_says_so_and_nothing_breaks(ui_store, monkeypatch):
+    opened = session(ui_store, monkeypatch, {"page": "Concordance", "word": "two words"})
+    assert "one word" in opened.error[0].value and not opened.exception
+
+
+def test_concordance_page_says_when_the_model_weights_cannot_load(app, monkeypatch) -> None:
+    from indexer.embedding.model import ModelLoadError
+
+    def failing(self) -> int:
+        raise ModelLoadError("/models/tiny: cannot load the model's weights (no such file)")
+
+    monkeypatch.setattr(Collection, "layer_count", property(failing))
+    app.sidebar.radio(key="page").set_value("Concordance").run()
+    assert "cannot load the model's weights" in app.error[0].value and not app.exception
+
+
 def test_concordance_page_says_when_the_word_is_absent_or_not_one_word(app) -> None:
     app.sidebar.radio(key="page").set_value("Concordance").run()
     app.text_input(key="concordance_word").input("zeppelin").run()
