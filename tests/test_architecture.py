@@ -95,3 +95,24 @@ def test_the_rooms_stay_small() -> None:
         if (n := len(p.read_text().splitlines())) > 350
     }
     assert not long, long
+
+
+def test_no_test_module_imports_another() -> None:
+    """What test modules share lives in tests/helpers.py (and fixtures in conftest.py), so one test
+    module can change or go without breaking another; a module may only run itself in a child."""
+    tests = ROOT / "tests"
+    names = {path.stem for path in tests.glob("test_*.py")}
+    offenders = []
+    for path in sorted(tests.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                targets = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            else:
+                continue
+            for target in targets:
+                module = target.removeprefix("tests.")
+                if module in names and target.startswith("tests.") and module != path.stem:
+                    offenders.append(f"{path.name} imports {target}")
+    assert not offenders, offenders

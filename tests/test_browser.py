@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import processes_with
+from tests.helpers import UI_DOCS as DOCS
+from tests.helpers import listening
 
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -76,11 +78,6 @@ def serving(store: Path) -> Iterator[str]:
         assert_stopped(port)
 
 
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 def servers_on(port: int) -> list[int]:
     """Pids of processes whose command line serves `port` (a Streamlit left behind)."""
     return processes_with("--server.port", str(port))
@@ -128,7 +125,6 @@ def test_search_in_a_real_browser(tmp_path, tiny_model_dir) -> None:
 
     from indexer.collection import Collection
     from indexer.settings import Settings
-    from tests.test_ui import DOCS
 
     source = tmp_path / "docs.jsonl"
     source.write_text("".join(json.dumps(doc) + "\n" for doc in DOCS))
@@ -226,7 +222,6 @@ def app_url(tmp_path_factory, tiny_model_dir) -> Iterator[str]:
 
     from indexer.collection import Collection
     from indexer.settings import Settings
-    from tests.test_ui import DOCS
 
     folder = tmp_path_factory.mktemp("browser")
     long_one = {"id": LONG_ID, "title": LONG_ID, "text": f"The identifier {LONG_ID} is long."}
@@ -331,7 +326,6 @@ def test_concordance_and_attention_in_a_real_browser(tmp_path, tiny_model_dir) -
 
     from indexer.collection import Collection
     from indexer.settings import Settings
-    from tests.test_ui import DOCS
 
     with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir))) as collection:
         collection.add_records(DOCS)

@@ -25,6 +25,7 @@ from indexer.evaluation import evaluate
 from indexer.settings import Settings
 from indexer.sources.options import SourceOptions
 from tests.conftest import read_only
+from tests.helpers import write_beir
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
@@ -356,7 +357,6 @@ def test_eval_embeds_corpus_and_queries_with_one_model_as_asked(
     tmp_path, tiny_model_dir, monkeypatch
 ):
     from indexer.embedding import embedder as embedder_module
-    from tests.test_evaluation import write_beir
 
     loads = []
     real_load = embedder_module.load_model

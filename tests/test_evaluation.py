@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -14,22 +13,7 @@ from indexer.collection import Collection
 from indexer.evaluation import evaluate, mrr_at, ndcg_at, read_qrels, recall_at
 from indexer.settings import FALLBACK_MODEL, Settings
 from tests.conftest import shared_data
-
-
-def write_beir(folder: Path) -> Path:
-    (folder / "qrels").mkdir(parents=True)
-    docs = {"d1": "apple banana", "d2": "apple", "d3": "cherry", "d4": "durian"}
-    (folder / "corpus.jsonl").write_text(
-        "".join(json.dumps({"_id": i, "title": "", "text": t}) + "\n" for i, t in docs.items())
-    )
-    queries = {"q1": "cherry", "q2": "durian", "q3": "unjudged"}
-    (folder / "queries.jsonl").write_text(
-        "".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in queries.items())
-    )
-    (folder / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\nq1\td3\t2\nq1\td1\t1\nq2\td2\t1\n"
-    )
-    return folder
+from tests.helpers import write_beir
 
 
 def test_metrics_by_hand() -> None:

@@ -18,7 +18,9 @@ from mcp import Client, StdioServerParameters
 from indexer.cli.app import cli
 from indexer.collection import Collection
 from tests.conftest import processes_with
-from tests.test_serve import DOCS, ODD_ID, SEMSEARCH, START_SECONDS, eventually, make_store
+from tests.helpers import ODD_ID, SEMSEARCH, eventually, make_store
+from tests.helpers import SERVED_DOCS as DOCS
+from tests.helpers import SERVER_START_SECONDS as START_SECONDS
 
 
 def stdio(store: Path, *options: str) -> StdioServerParameters:

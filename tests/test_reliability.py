@@ -10,38 +10,15 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from indexer.cli.app import cli
 from indexer.settings import FALLBACK_MODEL
 from store.index_cache import INDEX_FILE
 from tests.conftest import read_only
-
-SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
-
-
-def invoke(*args: str, input: str | bytes | None = None):
-    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
-
-
-def write_records(path: Path, count: int, prefix: str = "r") -> Path:
-    lines = [
-        json.dumps({"id": f"{prefix}{i}", "text": f"record {i} about wings"}) for i in range(count)
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def documents(store: Path) -> list[tuple]:
-    with read_only(store) as db:
-        return db.execute(
-            "SELECT id, text, metadata, content_hash FROM documents ORDER BY id"
-        ).fetchall()
+from tests.helpers import SEMSEARCH, documents, invoke, write_records
 
 
 def unprivileged(command: list[str]) -> list[str]:

@@ -8,10 +8,8 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,39 +27,11 @@ from indexer.collection import Collection
 from indexer.serving import http_server
 from indexer.serving.http_api import create_app
 from indexer.serving.live_collection import WARM_UP_QUERY, LiveCollection
-from indexer.settings import Settings
-from tests.test_browser import listening
+from tests.helpers import ODD_ID, SEMSEARCH, eventually, listening, make_store
+from tests.helpers import SERVED_DOCS as DOCS
+from tests.helpers import SERVER_START_SECONDS as START_SECONDS
 
-SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
-START_SECONDS = 120  # a child process imports torch and loads the model on a busy machine
 TOKEN = "s3cret-token"
-ODD_ID = "mail/2024 ü?#%&+.pdf"
-TABLE = f"""
-docs/shocks.txt | Shock waves | 1961 | en | Supersonic flow on a wedge forms an oblique shock wave.
-notes/wings.md | Wings | 1950 | en | Wings generate lift from the pressure difference.
-{ODD_ID} | Nozzles | 1970 | de | Heat transfer in rocket nozzles and the cooling of their walls.
-plain | Boundary layers | 1958 | en | Viscous flow near walls slows the boundary layer.
-"""
-DOCS = [
-    {"id": doc_id, "title": title, "text": text, "metadata": {"year": int(year), "lang": lang}}
-    for doc_id, title, year, lang, text in (row.split(" | ") for row in TABLE.split("\n") if row)
-]
-
-
-def make_store(folder: Path, model: Path, docs: list[dict[str, Any]] = DOCS) -> Path:
-    with Collection(folder, Settings(model=str(model))) as collection:
-        collection.add_records(docs)
-    return folder
-
-
-def eventually(condition: Callable[[], Any], what: str, seconds: float = START_SECONDS) -> Any:
-    """Poll `condition` until it is truthy (its value), failing after a generous deadline."""
-    deadline = time.monotonic() + seconds
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return value
 
 
 class Served:

@@ -17,47 +17,9 @@ from search_ui import loading
 from search_ui.charts import QUERY_COLOUR
 from search_ui.render import BEST_STYLE, MARK_STYLE, PAGE_STYLE
 from tests import document_fixtures as make
+from tests.helpers import UI_DOCS as DOCS
 
 APP = str(Path(__file__).resolve().parents[1] / "search_ui" / "app.py")
-DOCS = [
-    {
-        "id": "jets",
-        "title": "Jet engines",
-        "text": "Turbojet engines compress air and burn fuel.",
-        "metadata": {"year": 1950, "lang": "en", "published": "1950-03-01"},
-    },
-    {
-        "id": "wings",
-        "title": "Wings",
-        "text": "Wings generate lift from a pressure difference.",
-        "metadata": {"year": 1960, "lang": "en", "published": "1960-07-15"},
-    },
-    {
-        "id": "shocks",
-        "title": "Shock waves",
-        "text": "Supersonic flow forms oblique shock waves.",
-        "metadata": {"year": 1970, "lang": "de", "published": "1970-01-20"},
-    },
-    {
-        "id": "xss",
-        "title": "<b>bold</b> title",
-        "text": "<script>alert(1)</script> unsafe markup",
-        "metadata": {"year": 1980, "lang": "en", "published": "1980-12-31"},
-    },
-    {
-        "id": "markdown",
-        "title": "Markdown notes",
-        "text": "# Heading\n\n    indented 'code' & <tags>\n\n**bold** $x^2$ "
-        + "![pixel](http://127.0.0.1:9/pixel.png) <img src='http://127.0.0.1:9/img.png'>\n\n"
-        + " ".join(f"filler{i}" for i in range(120)),
-        "metadata": {
-            "year": 1958,
-            "lang": "en",
-            "published": "1958-05-05",
-            "source": "1958 report",
-        },
-    },
-]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from indexer.collection import Collection
 from tests.conftest import read_only
-from tests.test_reliability import SEMSEARCH, invoke, write_records
+from tests.helpers import SEMSEARCH, invoke, write_records
 
 
 @pytest.fixture
