@@ -7,7 +7,14 @@ from typing import Any
 
 from store.errors import DamagedStoreError
 
-QUERY_KEYS = ("model_fingerprint", "dim", "pooling", "normalize", "precision")
+QUERY_KEYS = (
+    "model_fingerprint",
+    "tokenizer_fingerprint",
+    "dim",
+    "pooling",
+    "normalize",
+    "precision",
+)
 WRITE_KEYS = (*QUERY_KEYS, "chunk_tokens", "overlap")
 # A store made before runtimes and precisions were recorded was made by torch in fp32 or bf16.
 LEGACY = {"runtime": "torch", "precision": "fp32"}
@@ -35,6 +42,8 @@ class Recipe:
     normalize: bool = True
     runtime: str = LEGACY["runtime"]  # what made the store's first vectors: torch | onnxruntime
     precision: str = LEGACY["precision"]  # fp32 | bf16 | int8
+    # "" in a store made before tokenizers were recorded: taken from the next write's model
+    tokenizer_fingerprint: str = ""
 
     @property
     def max_length(self) -> int:
@@ -49,7 +58,7 @@ class Recipe:
         """The recipe saved by `to_dict`; DamagedStoreError when a field is missing (`normalize`,
         `runtime` and `precision` may be: older stores lack them)."""
         names = [f.name for f in fields(cls)]
-        optional = ("normalize", *LEGACY)
+        optional = ("normalize", "tokenizer_fingerprint", *LEGACY)
         missing = [name for name in names if name not in optional and name not in data]
         if missing:
             raise DamagedStoreError(f"the store's recipe lacks {', '.join(missing)}")
@@ -58,10 +67,15 @@ class Recipe:
     def describe(self) -> str:
         """One line for messages."""
         return (
-            f"model {self.model} ({self.model_fingerprint}), {self.dim}-d, pooling {self.pooling}, "
+            f"model {self.model} ({self.model_fingerprint}{self._tokenizer_note}), {self.dim}-d, "
+            f"pooling {self.pooling}, "
             f"chunks of {self.chunk_tokens} wordpieces overlapping {self.overlap}, "
             f"{self.precision} on {self.runtime}"
         )
+
+    @property
+    def _tokenizer_note(self) -> str:
+        return f", tokenizer {self.tokenizer_fingerprint}" if self.tokenizer_fingerprint else ""
 
     def differences(self, other: Recipe, keys: tuple[str, ...] = WRITE_KEYS) -> list[str]:
         """Names of the `keys` in which `other` differs (precisions: in their vector_kind)."""
@@ -70,4 +84,10 @@ class Recipe:
             found = getattr(recipe, key)
             return vector_kind(found) if key == "precision" else found
 
-        return [key for key in keys if value(self, key) != value(other, key)]
+        def unknown(key: str) -> bool:  # an older store does not know its tokenizer
+            return key == "tokenizer_fingerprint" and "" in (
+                self.tokenizer_fingerprint,
+                other.tokenizer_fingerprint,
+            )
+
+        return [key for key in keys if not unknown(key) and value(self, key) != value(other, key)]

@@ -11,6 +11,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,8 @@ class Store:
     def create(cls, folder: str | Path, recipe: Recipe, index_spec: str = DEFAULT_SPEC) -> Store:
         """A writable store in `folder`, made with `recipe` if new. An existing one must have
         the same recipe (RecipeMismatchError otherwise); when only the model's location differs,
-        the store remembers the new one."""
+        the store remembers the new one (and a store made before tokenizers were recorded, the
+        tokenizer's fingerprint)."""
         check_spec(index_spec)
         folder = Path(folder)
         try:
@@ -84,9 +86,15 @@ class Store:
                     store._initialise(recipe, index_spec)
                 else:
                     store.check_recipe(recipe, WRITE_KEYS)
-                    if recipe.model != store.recipe.model:
-                        catalog.set_meta(store.db, "recipe", recipe.to_dict())
-                        store.recipe = recipe
+                    known = replace(
+                        store.recipe,
+                        model=recipe.model,
+                        tokenizer_fingerprint=store.recipe.tokenizer_fingerprint
+                        or recipe.tokenizer_fingerprint,
+                    )
+                    if known != store.recipe:
+                        catalog.set_meta(store.db, "recipe", known.to_dict())
+                        store.recipe = known
                 if not store.store_id:  # made before stores had ids
                     store.store_id = uuid.uuid4().hex
                     catalog.set_meta(store.db, "store_id", store.store_id)

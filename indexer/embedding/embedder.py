@@ -150,6 +150,13 @@ class Embedder:
                 f"model {location} has weights {embedder.loaded.fingerprint}, but the store was "
                 f"built with {recipe.model} ({recipe.model_fingerprint})"
             )
+        tokenizer = embedder.loaded.tokenizer_fingerprint
+        if recipe.tokenizer_fingerprint not in ("", tokenizer):
+            raise ModelMismatchError(
+                f"model {location} has the store's weights but another tokenizer ({tokenizer}); "
+                f"the store was built with the tokenizer {recipe.tokenizer_fingerprint} of "
+                f"{recipe.model}"
+            )
         return embedder
 
     def with_pooling(self, pooling: str) -> Embedder:
@@ -172,6 +179,7 @@ class Embedder:
             overlap=self.overlap,
             runtime=self.loaded.runtime.name,
             precision=self.loaded.precision,
+            tokenizer_fingerprint=self.loaded.tokenizer_fingerprint,
         )
 
     # -- tokens and windows ---------------------------------------------------------------------

@@ -78,6 +78,10 @@ class LoadedModel:
         return self.facts.fingerprint
 
     @property
+    def tokenizer_fingerprint(self) -> str:
+        return self.facts.tokenizer_fingerprint
+
+    @property
     def dim(self) -> int:
         return self.facts.dim
 

@@ -41,9 +41,28 @@ class ModelFacts:
     tokenizer_json: str  # the fast tokenizer, serialised by the tokenizers library
 
     @cached_property
+    def tokenizer_fingerprint(self) -> str:
+        """sha256 over what turns text into wordpieces (normalizer, pre-tokenizer, vocabulary and
+        its model, added tokens): a folder with the same weights and another tokenizer (say,
+        lowercasing off) makes other vectors, so it is another model."""
+        return tokenizer_fingerprint(self.tokenizer_json)
+
+    @cached_property
     def tokenizer(self) -> Tokenizer:
         """The fast tokenizer, parsed once (checking a record parses it; the model then uses it)."""
         return Tokenizer.from_str(self.tokenizer_json)
+
+
+TOKENIZER_PARTS = ("normalizer", "pre_tokenizer", "model", "added_tokens")
+
+
+def tokenizer_fingerprint(tokenizer_json: str) -> str:
+    """sha256 of the parts of a serialised fast tokenizer that decide the wordpieces, as canonical
+    JSON (so a change of the library's formatting or of unrelated settings does not count)."""
+    parsed = json.loads(tokenizer_json)
+    parts = {part: parsed.get(part) for part in TOKENIZER_PARTS}
+    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def folder_digest(folder: Path) -> str:
