@@ -50,6 +50,7 @@ class _Batch:
     changed: list[SourceDocument]
     hashes: list[str]
     moved: dict[str, str | None]
+    refused: list[Skipped]
 
 
 @dataclass
@@ -258,7 +259,8 @@ def _rounds(
     chars, limit = 0, 0  # the first round is one batch
     for documents_read in batches:
         batch = _changes(documents_read, lookup)
-        summary.unchanged += len(documents_read) - len(batch.changed)
+        summary.skipped.extend(batch.refused)
+        summary.unchanged += len(documents_read) - len(batch.changed) - len(batch.refused)
         if batch.changed or batch.moved:
             group.append(batch)
             chars += sum(len(doc.text) for doc in batch.changed)
@@ -270,16 +272,19 @@ def _rounds(
 
 
 def _changes(batch: list[SourceDocument], lookup: Store) -> _Batch:
-    """The documents of `batch` whose content differs from what is stored, and the unchanged
-    ones stored under another source."""
+    """The documents of `batch` whose content differs from what is stored, the unchanged ones
+    whose stored source is gone (moved), and those whose id the store holds for another file."""
     stored = lookup.versions([doc.id for doc in batch])
-    changed, hashes, moved = [], [], {}
+    changed, hashes, moved, refused = [], [], {}, []
     for doc in batch:
         digest = content_hash(doc.text, doc.title, doc.metadata, doc.pages)
         now = stored.get(doc.id)
-        if now is None or now.content_hash != digest:
+        if now is not None and documents.elsewhere(doc.source, now.source):
+            if now.content_hash != digest:
+                refused.append(documents.collision(doc.where or doc.id, doc.id, now.source))
+        elif now is None or now.content_hash != digest:
             changed.append(doc)
             hashes.append(digest)
         elif now.source != doc.source:
             moved[doc.id] = doc.source
-    return _Batch(changed, hashes, moved)
+    return _Batch(changed, hashes, moved, refused)

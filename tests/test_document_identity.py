@@ -45,3 +45,59 @@ def test_the_same_weights_with_another_tokenizer_are_refused(tmp_path, tiny_mode
     assert added.exit_code == 2 and "tokenizer" in added.stderr
     same = invoke("search", "wings", "--store", store, "--json")
     assert same.exit_code == 0 and json.loads(same.stdout)[0]["id"] == "a"
+
+
+def index_json(*args: str) -> dict:
+    result = invoke("index", *args, "--json")
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.stdout)
+
+
+def test_a_copy_of_a_folder_never_takes_the_originals_record(tmp_path, tiny_model_dir) -> None:
+    original = tmp_path / "original"
+    original.mkdir()
+    (original / "a.txt").write_text("Wings generate lift.")
+    store, model = str(tmp_path / "store"), ["--model", str(tiny_model_dir)]
+    index_json(str(original), "--store", store, *model)
+    copy = tmp_path / "copy"
+    shutil.copytree(original, copy)
+    again = index_json(str(copy), "--store", store, *model)
+    assert again["unchanged"] == 1 and again["moved"] == 0
+    assert stored_ids(Path(store)) == {"a.txt": str((original / "a.txt").resolve())}
+    shutil.rmtree(copy)
+    pruned = invoke("prune", "--store", store, "--json")
+    assert pruned.exit_code == 0 and json.loads(pruned.stdout)["ids"] == []
+    assert list(stored_ids(Path(store))) == ["a.txt"]
+
+
+def test_an_id_another_existing_file_holds_is_refused_naming_both(tmp_path, tiny_model_dir) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder, words in ((one, "alpha wings"), (two, "beta nozzles")):
+        folder.mkdir()
+        (folder / "README.md").write_text(words)
+    (one / "report.txt").write_text("the quarterly report on wings")
+    mail = tmp_path / "mail.eml"
+    mail.write_text(
+        "From: a@example.com\nSubject: hello\nMessage-ID: <report.txt>\n\nA mail about nozzles.\n"
+    )
+    store, model = str(tmp_path / "store"), ["--model", str(tiny_model_dir)]
+    first = index_json(str(one), "--store", store, *model)
+    assert first["added"] == 2
+    later = index_json(str(two), str(mail), "--store", store, *model)
+    assert later["added"] == 0 and later["skipped_by_kind"] == {"id taken": 2}
+    reasons = [item["reason"] for item in later["skipped_items"]]
+    assert str((one / "README.md").resolve()) in reasons[0] and "two/README.md" in str(
+        later["skipped_items"][0]["where"]
+    )
+    assert str((one / "report.txt").resolve()) in reasons[1]
+    assert stored_ids(Path(store)) == {
+        "README.md": str((one / "README.md").resolve()),
+        "report.txt": str((one / "report.txt").resolve()),
+    }
+    with read_only(Path(store)) as db:
+        assert db.execute("SELECT text FROM documents WHERE id = 'README.md'").fetchone() == (
+            "alpha wings",
+        )
+    together = index_json(str(one), str(two), "--store", str(tmp_path / "other"), *model)
+    assert together["skipped_by_kind"] == {"duplicate id": 1}
+    assert "one/README.md" in together["skipped_items"][0]["reason"]

@@ -54,7 +54,7 @@ from indexer.summary import Skipped
 from store.recipe import Recipe
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 FILES_SCHEMA = "file_index int, path string, shown string, name string"
 PANDAS_WARNING = "PySpark does not yet fully support pandas"
@@ -284,6 +284,7 @@ def _embed(
         )
         unique = ranked.filter(F.col("rank") == 1).drop("rank", "first_where")
         stored = spark.read.parquet(str(folder.stored_path))
+        copies, collisions = _elsewhere(unique, stored)
         same = stored.select("id", "content_hash", F.col("source").alias("stored_source"))
         unchanged = unique.join(same, ["id", "content_hash"], "inner")
         manifest.unchanged = unchanged.count()
@@ -292,10 +293,14 @@ def _embed(
             .select("id", "source")
             .collect()
         )
-        _write_moved(folder, manifest, [(row["id"], row["source"]) for row in moved])
+        moved = [(row["id"], row["source"]) for row in moved if row["id"] not in copies]
+        _write_moved(folder, manifest, moved)
         changed = unique.join(
             stored.select("id", "content_hash"), ["id", "content_hash"], "left_anti"
         )
+        if collisions:
+            refused = spark.createDataFrame([(doc_id,) for _, doc_id, _ in collisions], "id string")
+            changed = changed.join(refused, ["id"], "left_anti")
         seen = stored.select("id", F.col("content_hash").alias("seen_hash"))
         to_embed = changed.join(seen, ["id"], "left").withColumn(
             "shard", F.pmod(F.xxhash64("id"), F.lit(manifest.shards)).cast("int")
@@ -328,7 +333,10 @@ def _embed(
         counts = status.asDict()
         shard = int(counts.pop("shard"))
         manifest.done[shard] = Shard(**counts, sha256=file_sha256(folder.shard_path(shard)))
-    manifest.skipped, manifest.replaced, manifest.nulled = _left_out(notes, duplicates, walked)
+    refusals = [(place, skip) for place, _, skip in collisions]
+    manifest.skipped, manifest.replaced, manifest.nulled = _left_out(
+        notes, duplicates, walked + refusals
+    )
     manifest.status = EMBEDDED
     manifest.seconds = round(time.perf_counter() - started, 3)
     for leftover in folder.shard_folder.glob(".shard-*"):  # files of failed task attempts
@@ -366,12 +374,58 @@ def _write_moved(folder: RunFolder, manifest: Manifest, moved: list[tuple[str, s
     manifest.moved_sha256 = file_sha256(folder.moved_path)
 
 
+def _elsewhere(
+    unique: DataFrame, stored: DataFrame
+) -> tuple[set[str], list[tuple[tuple[int, int], str, Skipped]]]:
+    """Documents whose id the store holds from another file that still exists (`documents.
+    elsewhere`, decided here on the driver): the ids of copies (same content: the original keeps
+    its record) and, at their places, the refused ones (another document under the same id)."""
+    from pyspark.sql import functions as F
+
+    rows = (
+        unique.join(
+            stored.select(
+                "id",
+                F.col("content_hash").alias("stored_hash"),
+                F.col("source").alias("stored_source"),
+            ),
+            ["id"],
+        )
+        .filter(F.col("source") != F.col("stored_source"))  # both set and different
+        .select(
+            "id",
+            "where",
+            "file_index",
+            "position",
+            "source",
+            "content_hash",
+            "stored_hash",
+            "stored_source",
+        )
+        .collect()
+    )
+    copies, collisions = set(), []
+    for row in rows:
+        if not documents.elsewhere(row["source"], row["stored_source"]):
+            continue
+        if row["content_hash"] == row["stored_hash"]:
+            copies.add(row["id"])
+        else:
+            place = (row["file_index"], row["position"])
+            refusal = documents.collision(row["where"], row["id"], row["stored_source"])
+            collisions.append((place, row["id"], refusal))
+    return copies, collisions
+
+
 def _left_out(
-    notes: list, duplicates: list, walked: list[tuple[int, Skipped]]
+    notes: list, duplicates: list, placed: list[tuple[int | tuple[int, int], Skipped]]
 ) -> tuple[list[Skipped], dict[str, int], dict[str, int]]:
     """Skipped items in input order, and characters replaced and numbers nulled per file, as the
-    local job lists them."""
-    skipped: list[tuple[tuple[int, int], Skipped]] = [((i, -1), item) for i, item in walked]
+    local job lists them. `placed`: skips known before reading (at a file's index) or decided
+    against the store (at a document's place)."""
+    skipped: list[tuple[tuple[int, int], Skipped]] = [
+        (place if isinstance(place, tuple) else (place, -1), item) for place, item in placed
+    ]
     replaced: dict[str, int] = {}
     nulled: dict[str, int] = {}
     for note in sorted(notes, key=lambda n: (n["file_index"], n["position"])):
