@@ -9,6 +9,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -181,13 +182,17 @@ def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
     assert again.unchanged == summary.added
     assert_same_store(folder, expected)
 
-    changed = inputs.parent / "changed"
-    shutil.copytree(inputs, changed)
-    (changed / "notes" / "note2.md").write_text("# Note 2\n\nnow about something else")
-    with Collection(folder, settings, quiet=True) as target:
-        third = target.add_on_spark([str(changed)], spark_options(run_dir))
-        assert (third.added, third.updated) == (0, 1)
-        document = target.document("notes/note2.md")
+    note = inputs / "notes" / "note2.md"
+    before, times = note.read_text(), os.stat(note)
+    note.write_text("# Note 2\n\nnow about something else")  # edited in place, then restored
+    try:
+        with Collection(folder, settings, quiet=True) as target:
+            third = target.add_on_spark([str(inputs)], spark_options(run_dir))
+            assert (third.added, third.updated) == (0, 1)
+            document = target.document("notes/note2.md")
+    finally:
+        note.write_text(before)
+        os.utime(note, ns=(times.st_atime_ns, times.st_mtime_ns))
     assert "something else" in document["text"]
     assert len(document["chunks"]) == 1
 
@@ -421,12 +426,13 @@ def test_an_input_edited_after_an_unfinished_run_makes_a_new_run(
 
 
 def test_an_older_run_never_replaces_what_the_store_wrote_since(
-    spark, tmp_path, inputs, settings, local_store
+    spark, tmp_path, inputs, settings
 ) -> None:
     folder, run_dir = tmp_path / "store", tmp_path / "run"
-    shutil.copytree(local_store[0], folder)
     edited = tmp_path / "inputs"
     shutil.copytree(inputs, edited)
+    with Collection(folder, settings, quiet=True) as target:
+        target.add([str(edited)])
     (edited / "notes" / "note1.md").write_text("# Note 1\n\nthe version of the run")
     with Collection(folder, settings, quiet=True) as target:
         target.add_on_spark([str(edited)], spark_options(run_dir, shards_only=True))
@@ -477,3 +483,27 @@ def test_a_run_folder_inside_an_input_folder_is_not_read_as_input(
         assert not any(str(run_dir) in item.where for item in summary.skipped)
     ids_and_hashes = [(doc[0], doc[5]) for doc in content(tmp_path / "store")["documents"]]
     assert ids_and_hashes == [(doc[0], doc[5]) for doc in content(local_store[0])["documents"]]
+
+
+def test_spark_treats_a_copy_and_a_taken_id_as_the_local_job_does(
+    spark, tmp_path, settings
+) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        folder.mkdir()
+        (folder / "same.txt").write_text("the same words about wings")
+    (one / "README.md").write_text("alpha wings")
+    (two / "README.md").write_text("beta nozzles")
+    with Collection(tmp_path / "store", settings, quiet=True) as store:
+        store.add([str(one)])
+        summary = store.add_on_spark([str(two)], spark_options(tmp_path / "run")).as_dict()
+    assert summary["added"] == 0 and summary["moved"] == 0 and summary["unchanged"] == 1
+    assert summary["skipped_by_kind"] == {"id taken": 1}
+    assert str((one / "README.md").resolve()) in summary["skipped_items"][0]["reason"]
+    db = sqlite3.connect(f"file:{tmp_path / 'store' / DB_FILE}?mode=ro", uri=True)
+    with closing(db):
+        rows = db.execute("SELECT id, source, text FROM documents ORDER BY id").fetchall()
+    assert rows == [
+        ("README.md", str((one / "README.md").resolve()), "alpha wings"),
+        ("same.txt", str((one / "same.txt").resolve()), "the same words about wings"),
+    ]
