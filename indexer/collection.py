@@ -44,8 +44,9 @@ from indexer.settings import (
     default_store,
 )
 from indexer.sources.fields import document_from_fields
-from indexer.sources.inputs import plan_inputs, read_inputs
+from indexer.sources.inputs import InputFile, plan_inputs, read_inputs
 from indexer.sources.options import SourceOptions
+from indexer.sources.positions import POSITIONS_IN, outlived
 from indexer.summary import Summary
 from indexer.workbench import Workbench
 from store.catalog import translated
@@ -210,7 +211,25 @@ class Collection(Workbench):
         sources = sources or SourceOptions()
         with self._lock:
             plan = plan_inputs(list(paths), sources, never=[self.path])
-            return self._index(read_inputs(plan, sources), progress)
+            summary = self._index(read_inputs(plan, sources), progress)
+            summary.outlived = self._delete_outlived(plan)
+            return summary
+
+    def _delete_outlived(self, plan: Sequence[Any]) -> list[str]:
+        """Delete the documents of the plan's files whose id names a line, row or message the
+        file no longer has (`sources.positions`); their ids."""
+        read = {
+            str(item.path.resolve())
+            for item in plan
+            if isinstance(item, InputFile) and item.path.suffix.lower() in POSITIONS_IN
+        }
+        if not read or not self.exists:
+            return []
+        stored = self._store().sources().items()
+        gone = outlived((doc_id, source) for doc_id, source in stored if source in read)
+        if gone:
+            self.delete(gone)
+        return gone
 
     @_store_conditions
     def add_records(
@@ -270,6 +289,9 @@ class Collection(Workbench):
             embedded = folder.read_manifest()
             summary = self.ingest(folder.path, progress)
             summary.seconds += embedded.seconds
+            summary.outlived = self._delete_outlived(
+                plan_inputs(list(paths), sources or SourceOptions(), never=[self.path])
+            )
             return summary
 
     def _run_target(self) -> Any:
@@ -311,13 +333,16 @@ class Collection(Workbench):
 
     @_store_conditions
     def prune(self, dry_run: bool = False) -> list[str]:
-        """Delete documents whose source file no longer exists; returns their ids."""
+        """Delete documents whose source file no longer exists, or whose id names a line, row or
+        message their file no longer has; returns their ids."""
         with self._lock:
+            stored = self._store().sources().items()
             gone = [
                 doc_id
-                for doc_id, source in self._store().sources().items()
+                for doc_id, source in stored
                 if source is not None and not Path(source).exists()
             ]
+            gone += outlived(stored)
             if gone and not dry_run:
                 self.delete(gone)
             return gone

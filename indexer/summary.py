@@ -39,6 +39,8 @@ class Summary:
     replaced: dict[str, int] = field(default_factory=dict)  # where -> characters replaced
     nulled: dict[str, int] = field(default_factory=dict)  # where -> NaN/Infinity stored as null
     unknown_only: list[str] = field(default_factory=list)
+    # ids made from a line, row or message number that the file no longer has (deleted)
+    outlived: list[str] = field(default_factory=list)
     interrupted: bool = False
 
     @property
@@ -68,6 +70,7 @@ class Summary:
             "nulled_numbers": sum(self.nulled.values()),
             "nulled_items": [{"where": w, "numbers": n} for w, n in self.nulled.items()],
             "unknown_only": self.unknown_only,
+            "outlived": self.outlived,
             "interrupted": self.interrupted,
             "seconds": round(self.seconds, 3),
         }

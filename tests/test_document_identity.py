@@ -101,3 +101,29 @@ def test_an_id_another_existing_file_holds_is_refused_naming_both(tmp_path, tiny
     together = index_json(str(one), str(two), "--store", str(tmp_path / "other"), *model)
     assert together["skipped_by_kind"] == {"duplicate id": 1}
     assert "one/README.md" in together["skipped_items"][0]["reason"]
+
+
+def test_ids_made_from_line_numbers_never_outlive_their_lines(tmp_path, tiny_model_dir) -> None:
+    records = tmp_path / "notes.jsonl"
+    lines = [json.dumps({"text": f"note {n} about wings"}) for n in range(1, 5)]
+    records.write_text("\n".join(lines) + "\n")
+    table = tmp_path / "table.csv"
+    table.write_text("text\nfirst row\nsecond row\nthird row\n")
+    store, model = str(tmp_path / "store"), ["--model", str(tiny_model_dir)]
+    assert index_json(str(records), str(table), "--store", store, *model)["added"] == 7
+    records.write_text("\n".join(lines[1:]) + "\n")  # the first line removed
+    table.write_text("text\nfirst row\nsecond row\n")
+    again = index_json(str(records), str(table), "--store", store, *model)
+    assert sorted(again["outlived"]) == [f"{records}#4", f"{table}#4"]
+    with read_only(Path(store)) as db:
+        texts = dict(db.execute("SELECT id, text FROM documents").fetchall())
+    assert texts == {
+        f"{records}#1": "note 2 about wings",
+        f"{records}#2": "note 3 about wings",
+        f"{records}#3": "note 4 about wings",
+        f"{table}#2": "first row",
+        f"{table}#3": "second row",
+    }
+    records.write_text(lines[0] + "\n")  # shrunk again, then pruned without re-indexing
+    pruned = invoke("prune", "--store", store, "--json")
+    assert sorted(json.loads(pruned.stdout)["ids"]) == [f"{records}#2", f"{records}#3"]

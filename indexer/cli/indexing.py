@@ -182,6 +182,13 @@ def report(summary: Summary) -> None:
             f"(text the model's vocabulary cannot represent), e.g. {shown}",
             err=True,
         )
+    if summary.outlived:
+        click.echo(
+            f"deleted {len(summary.outlived)} documents whose line, row or message is no longer "
+            f"in their file: {', '.join(summary.outlived[:5])}"
+            + (", ..." if len(summary.outlived) > 5 else ""),
+            err=True,
+        )
     click.echo(
         f"added {summary.added}, updated {summary.updated}, unchanged {summary.unchanged}, "
         f"skipped {len(summary.skipped)}; {summary.chunks} chunks, {summary.tokens} tokens in "

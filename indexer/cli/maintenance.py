@@ -31,7 +31,8 @@ def delete(ids: tuple[str, ...], store_path: Path | None) -> None:
 @json_option
 @reports_errors
 def prune_command(store_path: Path | None, dry_run: bool, as_json: bool) -> None:
-    """Remove documents whose source file no longer exists."""
+    """Remove documents whose source file no longer exists, and records or messages numbered by
+    their place in a file (no id field, no Message-ID) whose line, row or message is gone."""
     with collection(store_path) as target:
         gone = target.prune(dry_run)
     if as_json:

@@ -51,10 +51,10 @@ def read_eml(path: Path, name: str, where: str, source: str) -> Found:
 def read_mbox(path: Path, name: str, where: str, source: str) -> Found:
     """Each message of an mbox with its attachments, in order; an oversized one listed, and a
     file that does not start with a "From " line listed as not an mbox."""
-    if not _starts_as_mbox(path):
+    if not starts_as_mbox(path):
         yield Skipped(where, "not an mbox", "not an mbox: it does not start with a 'From ' line")
         return
-    for number, (line, raw) in enumerate(_messages(path), start=1):
+    for number, (line, raw) in enumerate(messages(path), start=1):
         place = f"{where}:{line}"
         if raw is None:
             reason = f"a message over the {MAX_DOCUMENT_BYTES:,}-byte limit for one document"
@@ -64,7 +64,7 @@ def read_mbox(path: Path, name: str, where: str, source: str) -> Found:
         yield from _documents(message, f"{name}#{number}", place, source, {"type": "mbox"}, None)
 
 
-def _starts_as_mbox(path: Path) -> bool:
+def starts_as_mbox(path: Path) -> bool:
     """True when the first line that is not blank is a "From " line (or there is none)."""
     with open(path, "rb") as handle:
         for line in handle:
@@ -73,7 +73,7 @@ def _starts_as_mbox(path: Path) -> bool:
     return True
 
 
-def _messages(path: Path) -> Iterator[tuple[int, bytes | None]]:
+def messages(path: Path) -> Iterator[tuple[int, bytes | None]]:
     """(line of its "From " line, bytes) of each message of an mbox; None for the bytes of one
     over MAX_DOCUMENT_BYTES (the rest of it is read past, not kept)."""
     lines: list[bytes] = []
