@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 DEPTH = 100
 MAX_GRADE = 10  # gains are 2^grade - 1: a grade past this is a typo, not a judgment
+INTEGER = re.compile(r"-?[0-9]{1,9}")  # ASCII digits: "²".isdigit() is True, int("²") fails
 
 
 def read_qrels(path: Path) -> dict[str, dict[str, int]]:
@@ -25,9 +27,9 @@ def read_qrels(path: Path) -> dict[str, dict[str, int]]:
     qrels: dict[str, dict[str, int]] = {}
     with _open(path) as handle:
         for number, row in enumerate(csv.reader(handle, delimiter="\t"), start=1):
-            if number == 1 and row and not row[-1].lstrip("-").isdigit():
+            if number == 1 and row and not INTEGER.fullmatch(row[-1]):
                 continue
-            if len(row) < 3 or not row[2].lstrip("-").isdigit():
+            if len(row) < 3 or not INTEGER.fullmatch(row[2]):
                 raise SourceError(f"{path}:{number}: expected query-id, corpus-id, integer score")
             if int(row[2]) > MAX_GRADE:
                 raise SourceError(f"{path}:{number}: grade {row[2]} is above {MAX_GRADE}")
@@ -67,8 +69,9 @@ def read_queries(path: Path) -> dict[str, str]:
 
 
 def ndcg_at(ranked: list[str], relevance: dict[str, int], k: int = 10) -> float:
-    """nDCG@k with gain 2^g - 1 and log2 discount."""
-    gains = [2 ** relevance.get(doc, 0) - 1 for doc in ranked[:k]]
+    """nDCG@k with gain 2^g - 1 and log2 discount; a negative grade counts as not relevant (as
+    trec_eval does), never as a penalty."""
+    gains = [2 ** max(relevance.get(doc, 0), 0) - 1 for doc in ranked[:k]]
     dcg = sum(g / math.log2(i + 2) for i, g in enumerate(gains))
     ideal = sorted((2**g - 1 for g in relevance.values() if g > 0), reverse=True)[:k]
     idcg = sum(g / math.log2(i + 2) for i, g in enumerate(ideal))

@@ -86,6 +86,7 @@ SERVE_HOST = UI_HOST
 SERVE_PORT = 8700
 TOKEN_ENV = "SEMSEARCH_TOKEN"  # the token that allows writes over HTTP
 MAX_K = 100  # documents a request may ask for
+MAX_COUNT = 2**31 - 1  # any count a user types (-k, --limit, --sample...): past it nothing fits
 MAX_BODY_BYTES = 8 * 1024 * 1024  # a request body above this gets 413
 MAX_QUERY_CHARS = 2_000
 MAX_FILTERS = 20

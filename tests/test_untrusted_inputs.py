@@ -16,7 +16,7 @@ import pytest
 
 from indexer.collection import Collection
 from tests.conftest import read_only
-from tests.helpers import SEMSEARCH, invoke, write_records
+from tests.helpers import SEMSEARCH, invoke, write_beir, write_records
 
 
 @pytest.fixture
@@ -321,3 +321,36 @@ def test_a_nul_in_an_e_mail_body_is_replaced_and_counted_like_one_in_jsonl(tmp_p
     with read_only(tmp_path / "store") as db:
         (text,) = db.execute("SELECT text FROM documents").fetchone()
     assert "before\ufffdafter harbours" in text and "\u0000" not in text
+
+
+def test_numbers_past_any_size_or_not_numbers_are_one_line_errors(tmp_path, model) -> None:
+    source = write_records(tmp_path / "r.jsonl", 3)
+    store = str(tmp_path / "store")
+    assert invoke("index", str(source), "--store", store, *model).exit_code == 0
+    for args in (
+        ["search", "wings", "-k", str(2**63)],
+        ["search", "wings", "-k", "²"],
+        ["concordance", "wings", "--limit", str(2**64)],
+        ["verify", "--recall", "nan"],
+    ):
+        result = invoke(*args, "--store", store)
+        assert result.exit_code == 2, (args, result.output)
+        assert "Error: Invalid value" in result.stderr and "Traceback" not in result.output
+    assert "nan is not a recall" in invoke("verify", "--recall", "nan", "--store", store).stderr
+
+
+def test_a_qrels_grade_in_other_digits_is_a_one_line_error(tmp_path, model) -> None:
+    folder = write_beir(tmp_path / "beir")
+    qrels = folder / "qrels" / "test.tsv"
+    qrels.write_text(qrels.read_text() + "q2\td4\t²\n")
+    result = invoke("eval", str(folder), "--store", str(tmp_path / "store"), *model)
+    assert result.exit_code == 2 and "test.tsv:5: expected query-id, corpus-id, integer score" in (
+        result.stderr
+    )
+
+
+def test_a_negative_grade_counts_as_not_relevant_as_in_trec_eval() -> None:
+    from indexer.evaluation import ndcg_at
+
+    judged = {"a": 1, "b": -1}
+    assert ndcg_at(["b", "a"], judged) == ndcg_at(["x", "a"], judged) < ndcg_at(["a"], judged)

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from indexer.cli.exit_codes import reports_errors
-from indexer.cli.options import collection, existing_store, model_options, store_option
+from indexer.cli.options import at_least, collection, existing_store, model_options, store_option
 from indexer.settings import Settings
 from indexer.workbench import Workbench
 
@@ -36,7 +36,7 @@ def embed(texts: tuple[str, ...], store_path: Path | None, **given: Any) -> None
 @click.option("--words", is_flag=True, help="Group wordpieces into words.")
 @click.option(
     "--layer",
-    type=click.IntRange(min=0),
+    type=at_least(0),
     help="Model layer: 0 the embeddings layer, up to the last (default: the last, the one "
     "every pooling uses).",
 )

@@ -10,7 +10,7 @@ import click
 
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
-from indexer.cli.options import collection, json_option, model_options, store_option
+from indexer.cli.options import at_least, collection, json_option, model_options, store_option
 
 CONCORDANCE_HELP = f"""WORD's occurrences in the store (the whole word, any case), grouped by sense.
 
@@ -30,14 +30,14 @@ neighbouring words."""
 @store_option()
 @click.option(
     "--limit",
-    type=click.IntRange(min=1),
+    type=at_least(1),
     default=defaults.CONCORDANCE_LIMIT,
     show_default=True,
     help="Occurrences taken; when the store holds more, they are spread evenly over it.",
 )
 @click.option(
     "--layer",
-    type=click.IntRange(min=0),
+    type=at_least(0),
     help="Model layer of the occurrence vectors: 0 the embeddings layer, up to the last "
     "(default: the last, the one the store pools).",
 )

@@ -12,6 +12,7 @@ import click
 from indexer import settings as defaults
 from indexer.cli.exit_codes import EXIT_SKIPPED, reports_errors
 from indexer.cli.options import (
+    at_least,
     collection,
     model_options,
     recipe_options,
@@ -32,7 +33,7 @@ from indexer.summary import Summary
 @recipe_options
 @click.option(
     "--commit-every",
-    type=click.IntRange(min=1),
+    type=at_least(1),
     help="Documents per transaction, the unit of resuming after a crash "
     f"(default {defaults.COMMIT_EVERY}).",
 )
@@ -52,7 +53,7 @@ from indexer.summary import Summary
 )
 @click.option(
     "--shards",
-    type=click.IntRange(min=1),
+    type=at_least(1),
     help=f"With --spark: shard files, one embedding task each (default {defaults.SHARDS_PER_CORE}"
     " per core of the cluster).",
 )
@@ -130,7 +131,7 @@ def finish(summary: Summary, as_json: bool, quiet: bool, strict: bool) -> None:
 @store_option("Store folder (default: the store the run was made for).")
 @click.option(
     "--commit-every",
-    type=click.IntRange(min=1),
+    type=at_least(1),
     help=f"Documents per transaction (default {defaults.COMMIT_EVERY}).",
 )
 @click.option(

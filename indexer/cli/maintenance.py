@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import click
 
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
-from indexer.cli.options import collection, json_option, store_option
+from indexer.cli.options import at_least, collection, json_option, store_option
 from store.recall import Recall
 
 
@@ -23,6 +24,13 @@ def delete(ids: tuple[str, ...], store_path: Path | None) -> None:
     with collection(store_path) as target:
         deleted = target.delete(ids)
     click.echo(f"deleted {deleted} of {len(ids)}")
+
+
+def _a_number(value: float | None) -> float | None:
+    """--recall nan would pass every check (nothing compares below nan): refused."""
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("nan is not a recall; give a number from 0 to 1")
+    return value
 
 
 @click.command("prune")
@@ -63,13 +71,14 @@ def stats(store_path: Path | None, as_json: bool) -> None:
 @store_option()
 @click.option(
     "--sample",
-    type=click.IntRange(min=0),
+    type=at_least(0),
     default=defaults.VERIFY_SAMPLE,
     help=f"Vectors compared one by one (default {defaults.VERIFY_SAMPLE}).",
 )
 @click.option(
     "--recall",
     type=click.FloatRange(0, 1),
+    callback=lambda _context, _option, value: _a_number(value),
     is_flag=False,
     flag_value=defaults.RECALL_THRESHOLD,
     help="Also measure the index's recall@10 against an exact scan and fail below this "

@@ -23,6 +23,12 @@ SOURCE_DEFAULTS = SourceOptions()
 STORE_HELP = f"Store folder (default: ${defaults.STORE_ENV}, else ./{defaults.STORE_FOLDER})."
 
 
+def at_least(minimum: int) -> click.IntRange:
+    """A count a user types: at least `minimum`, at most MAX_COUNT (a larger number is a one-line
+    error, never an overflow deep inside)."""
+    return click.IntRange(minimum, defaults.MAX_COUNT)
+
+
 def store_option(help_text: str = STORE_HELP) -> Callable:
     """--store, the store folder (`store_path`)."""
     return click.option("--store", "store_path", type=click.Path(path_type=Path), help=help_text)
@@ -109,7 +115,7 @@ def model_options(command: Callable) -> Callable:
             ),
             click.option(
                 "--batch-tokens",
-                type=click.IntRange(min=1),
+                type=at_least(1),
                 help="Padded wordpieces per forward pass (default by device: "
                 + ", ".join(f"{d} {n}" for d, n in defaults.BATCH_TOKENS.items())
                 + "; at least --chunk-tokens + 2).",
@@ -132,12 +138,12 @@ def recipe_options(command: Callable) -> Callable:
             ),
             click.option(
                 "--chunk-tokens",
-                type=click.IntRange(min=1),
+                type=at_least(1),
                 help=f"Wordpieces per window (default: the store's, else {defaults.CHUNK_TOKENS}).",
             ),
             click.option(
                 "--overlap",
-                type=click.IntRange(min=0),
+                type=at_least(0),
                 help="Wordpieces shared by consecutive windows, less than --chunk-tokens "
                 f"(default: the store's, else {defaults.OVERLAP}).",
             ),

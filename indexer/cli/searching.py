@@ -10,7 +10,7 @@ import click
 
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
-from indexer.cli.options import collection, json_option, model_options, store_option
+from indexer.cli.options import at_least, collection, json_option, model_options, store_option
 
 
 @click.command()
@@ -18,7 +18,7 @@ from indexer.cli.options import collection, json_option, model_options, store_op
 @store_option()
 @click.option(
     "-k",
-    type=click.IntRange(min=1),
+    type=at_least(1),
     default=defaults.K,
     show_default=True,
     help="Number of documents.",

@@ -12,6 +12,7 @@ import click
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
 from indexer.cli.options import (
+    at_least,
     collection,
     existing_store,
     listen_options,
@@ -39,7 +40,7 @@ from indexer.cli.options import (
 )
 @click.option(
     "--threads",
-    type=click.IntRange(min=1),
+    type=at_least(1),
     help="CPU threads of the model (default: every core; 1 can be faster on a busy machine).",
 )
 @model_options
