@@ -144,8 +144,9 @@ def recipe_options(command: Callable) -> Callable:
             click.option(
                 "--overlap",
                 type=at_least(0),
-                help="Wordpieces shared by consecutive windows, less than --chunk-tokens "
-                f"(default: the store's, else {defaults.OVERLAP}).",
+                help="Wordpieces shared by consecutive windows, less than --chunk-tokens; with 0 "
+                "a word cut by a window boundary is whole in neither chunk, and lexical search "
+                f"misses it (default: the store's, else {defaults.OVERLAP}).",
             ),
             click.option(
                 "--index",
