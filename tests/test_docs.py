@@ -4,6 +4,8 @@ enough to read in five minutes."""
 
 from __future__ import annotations
 
+import json
+import re
 import unicodedata
 from collections import Counter
 from pathlib import Path
@@ -11,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 from markdown_it import MarkdownIt
+
+from bench import run as bench_run
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -80,6 +84,17 @@ def test_every_docs_page_is_linked_from_the_readme() -> None:
 def test_readme_is_short_enough_to_read_in_five_minutes() -> None:
     lines = len(README.read_text().splitlines())
     assert lines <= README_MAX_LINES, f"README.md has {lines} lines (at most {README_MAX_LINES})"
+
+
+def test_performance_page_shows_the_latest_bench_results() -> None:
+    page = (ROOT / "docs" / "performance.md").read_text()
+    shown = re.search(r"<!-- bench:start -->\n(.*?)<!-- bench:end -->", page, re.S)
+    assert shown, "docs/performance.md lost its bench markers"
+    latest = json.loads((bench_run.RESULTS / "latest.json").read_text())
+    assert shown.group(1) == bench_run.markdown(latest), (
+        "docs/performance.md differs from bench/results/latest.json: "
+        "run `python -m bench.run --render --docs`"
+    )
 
 
 def test_slug_follows_github() -> None:
