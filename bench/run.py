@@ -347,7 +347,7 @@ def markdown(report: dict[str, Any]) -> str:
             ]
             note = (
                 "An earlier format of this section (fp32 only, no store sizes): "
-                "`python -m bench.run --only memory` measures it again (about an hour here)."
+                "`python -m bench.run --only memory` measures it again (about an hour on 2 cores)."
             )
         parts.append(
             "### 5. Peak memory and store size of `semsearch index` (all-MiniLM-L6-v2, CPU)\n\n"
