@@ -63,7 +63,7 @@ bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python -m bench.run
 
-screenshots: $(STAMP) chromium ## README screenshots from DEMO_STORE (build it with make demo-store)
+screenshots: $(STAMP) chromium ## the screenshots of README.md and docs/ from DEMO_STORE (build it with make demo-store)
 	$(BIN)/python -m tests.test_browser $(DEMO_STORE) docs "how do I parse command line arguments"
 
 clean:

@@ -1,9 +1,10 @@
 """`make bench`: every comparison interleaved in one process, medians and ratios, written to
-bench/results/latest.json and latest.md.
+bench/results/latest.json and latest.md (and with --docs, the results in docs/performance.md).
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
                                spark,pdf,serve,runtimes,weak]
-                        [--quick] [--readme] [--stores DIR]
+                        [--quick] [--docs] [--stores DIR]
+    python -m bench.run --render [--docs]    # the markdown again from latest.json, nothing run
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ SECTIONS = (
     "weak",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
-README = Path(__file__).resolve().parents[1] / "README.md"
+PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
 QUERIES = 200
 
 
@@ -337,13 +338,24 @@ def markdown(report: dict[str, Any]) -> str:
             for p in ("fp32", "bf16")
             if p in report["memory"]
         )
+        note = f"Peak RSS at 117k / at 10k: {ratios}."
+        earlier = {int(k): v for k, v in report["memory"].items() if k.isdigit()}
+        if not rows and earlier:  # a result from before precisions and store sizes were recorded
+            rows = [
+                ["fp32", n, v["peak_rss_mb"], v["index_faiss_mb"], "-", v["seconds"]]
+                for n, v in sorted(earlier.items())
+            ]
+            note = (
+                "An earlier format of this section (fp32 only, no store sizes): "
+                "`python -m bench.run --only memory` measures it again (about an hour on 2 cores)."
+            )
         parts.append(
             "### 5. Peak memory and store size of `semsearch index` (all-MiniLM-L6-v2, CPU)\n\n"
             + table(
                 ["precision", "documents", "peak RSS MB", "index.faiss MB", "store bytes/doc", "s"],
                 rows,
             )
-            + f"\n\nPeak RSS at 117k / at 10k: {ratios or 'not in this format yet: re-run'}."
+            + f"\n\n{note}"
         )
     if "quality" in report:
         qual = report["quality"]
@@ -532,6 +544,18 @@ def public(value: Any) -> Any:
     return value
 
 
+def write_performance_page(text: str) -> None:
+    """Put `text` between the bench markers of docs/performance.md."""
+    page = PERFORMANCE_PAGE.read_text()
+    updated = re.sub(
+        r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)",
+        lambda m: m.group(1) + text + m.group(2),
+        page,
+        flags=re.S,
+    )
+    PERFORMANCE_PAGE.write_text(updated)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -546,9 +570,15 @@ def main(argv: list[str] | None = None) -> None:
         "bench/results/quick.*, never merged into latest.*)",
     )
     parser.add_argument(
-        "--readme",
+        "--docs",
         action="store_true",
-        help="also replace the README's Performance results with this run's",
+        help="also replace the results in docs/performance.md with this run's",
+    )
+    parser.add_argument(
+        "--render",
+        action="store_true",
+        help="run nothing: write bench/results/latest.md (and with --docs, the results in "
+        "docs/performance.md) again from bench/results/latest.json",
     )
     parser.add_argument(
         "--stores",
@@ -557,6 +587,12 @@ def main(argv: list[str] | None = None) -> None:
         "(default: a temporary folder)",
     )
     args = parser.parse_args(argv)
+    if args.render:
+        text = markdown(json.loads((RESULTS / "latest.json").read_text()))
+        (RESULTS / "latest.md").write_text(text)
+        if args.docs:
+            write_performance_page(text)
+        return
     chosen = [s.strip() for s in args.only.split(",")]
     if args.quick:
         common.WORDNET_DOCS, indexing.REPEATS, indexing.MEMORY_SIZES = 2_000, 1, (1_000, 2_000)
@@ -653,15 +689,8 @@ def main(argv: list[str] | None = None) -> None:
     text = markdown(report)
     (RESULTS / f"{name}.md").write_text(text)
     print(text)
-    if args.readme:
-        readme = README.read_text()
-        updated = re.sub(
-            r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)",
-            lambda m: m.group(1) + text + m.group(2),
-            readme,
-            flags=re.S,
-        )
-        README.write_text(updated)
+    if args.docs:
+        write_performance_page(text)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ DISTINCTIVE_WORDS = 8  # neighbouring words listed per group, most over-represen
 # sense. Silhouette alone does not tell one sense from two (all-MiniLM-L6-v2, last layer, WordNet
 # glosses: oxygen 0.15, violin 0.24, bank 0.23); the centroids' cosine does: two-sense words
 # 0.81-0.92 (bank 0.924, the highest), one-sense words 0.942-0.975 (protein 0.942, the lowest).
-# The threshold is the midpoint: tuned on 9 + 5 words, held out on 5 (README: Concordance).
+# The threshold is the midpoint: tuned on 9 + 5 words, held out on 5 (docs/concordance.md).
 SENSE_MAX_GROUPS = 4
 SENSE_MIN_SILHOUETTE = 0.10
 SENSE_MAX_CENTROID_COSINE = 0.933

@@ -1,5 +1,5 @@
-"""The README is part of the interface: its Python example runs as written, and every command and
-option of the command line is documented in it and in `--help`."""
+"""The README is part of the interface: its Python example runs as written, it lists every command,
+and every option of the command line is documented in `--help` and in docs/cli.md."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from click.testing import CliRunner
 
 from indexer.cli.app import cli
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+COMMAND_LINE_PAGE = (ROOT / "docs" / "cli.md").read_text()
 
 
 def python_example() -> str:
@@ -68,12 +70,23 @@ def test_top_level_help_lists_every_command() -> None:
     assert sorted(listed) == sorted(cli.commands)
 
 
+def command_row(page: str, name: str) -> re.Match[str] | None:
+    return re.search(rf"^\| `{name}[ `].*$", page, re.M)
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_every_command_is_in_the_readme_table(name: str) -> None:
+    assert command_row(README, name), f"README's command table has no row for {name}"
+
+
 @pytest.mark.parametrize(("name", "command"), commands())
-def test_every_option_is_in_help_and_readme(name: str, command: click.Command) -> None:
+def test_every_option_is_in_help_and_the_command_line_page(
+    name: str, command: click.Command
+) -> None:
     result = CliRunner().invoke(cli, [name, "--help"])
     assert result.exit_code == 0
-    row = re.search(rf"^\| `{name}[ `].*$", README, re.M)
-    assert row, f"README's command table has no row for {name}"
+    row = command_row(COMMAND_LINE_PAGE, name)
+    assert row, f"docs/cli.md's command table has no row for {name}"
     for option in options(command):
         assert re.search(rf"(^|\s){re.escape(option)}[\s,=]", result.output), (name, option)
         assert re.search(rf"[`\s]{re.escape(option)}[`\s]", row.group(0)), (name, option)

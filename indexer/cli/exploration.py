@@ -20,7 +20,7 @@ in its chunk's window, from the store's model. Groups: spherical k-means for k =
 {defaults.SENSE_MIN_SILHOUETTE}, its two closest centroids have a cosine of at most
 {defaults.SENSE_MAX_CENTROID_COSINE} and its smallest group holds {defaults.SENSE_MIN_GROUP}
 occurrences and {defaults.SENSE_MIN_GROUP_SHARE:.0%} of them; the counted split with the best
-silhouette wins, else one sense (README: Concordance). Each group lists its most typical
+silhouette wins, else one sense (docs/concordance.md). Each group lists its most typical
 occurrences as keyword-in-context lines (document id, chunk, character span) and its distinctive
 neighbouring words."""
 

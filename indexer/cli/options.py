@@ -110,8 +110,9 @@ def model_options(command: Callable) -> Callable:
                 type=click.Choice(defaults.PRECISIONS),
                 help="bf16 (torch) is faster on GPUs and CPUs with bf16 units (slower on others); "
                 "int8 (onnxruntime) quantizes the model's weights for speed at a measured quality "
-                "loss (README: about 0.006 nDCG@10 on Cranfield with MiniLM) and cannot share a "
-                f"store with fp32/bf16 vectors (default: the store's, else {defaults.PRECISION}).",
+                "loss (docs/performance.md: about 0.006 nDCG@10 on Cranfield with MiniLM) and "
+                "cannot share a store with fp32/bf16 vectors "
+                f"(default: the store's, else {defaults.PRECISION}).",
             ),
             click.option(
                 "--batch-tokens",
