@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer import pipeline, probes
+from indexer.embedding.matched_pages import matched_page
 from indexer.settings import (
     CONCORDANCE_LIMIT,
     CONCORDANCES_KEPT,
@@ -380,7 +381,18 @@ class Collection(Workbench):
         with self._lock:
             if vector is None and mode != "lexical":
                 vector = self._query_embedder().embed([query])[0]
-            return self._store().search(vector, query, k=k, mode=mode, filters=parsed)
+            hits = self._store().search(vector, query, k=k, mode=mode, filters=parsed)
+            for hit in hits:
+                if hit.first_page is not None and hit.last_page != hit.first_page:
+                    hit.page = self._matched_page(query, hit, mode)
+            return hits
+
+    def _matched_page(self, query: str, hit: Hit, mode: str) -> int:
+        """The page of a hit's chunk that holds its match (the chunk spans pages)."""
+        starts = self._store().page_starts(hit.doc_id) or [0]
+        cosine = mode != "lexical" and bool(query.strip())
+        explain = (lambda: self._query_embedder().explain(query, hit.text)) if cosine else None
+        return matched_page(query, hit.text, hit.start, starts, explain)
 
     @_store_conditions
     def count(self, filters: Sequence[str | Filter] = ()) -> int:

@@ -20,18 +20,17 @@ class Hit:
     start: int = 0
     end: int = 0
     text: str = ""  # the best chunk's text
-    page: int | None = None  # the 1-based page the best chunk starts on (None: not paginated)
+    # the 1-based page holding the match (None: not paginated): the best chunk's first page
+    # until the indexer finds where in the chunk the match is (indexer.embedding.matched_pages)
+    page: int | None = None
+    first_page: int | None = None  # the page the best chunk starts on
     last_page: int | None = None  # and the page it ends on
     parts: dict[str, dict[str, float]] = field(default_factory=dict)  # mode -> rank, score
 
     @property
     def page_label(self) -> str:
-        """Where the best chunk is, for people: "p. 7", "pp. 7-8", or "" when not paginated."""
-        if self.page is None:
-            return ""
-        if self.last_page is None or self.last_page == self.page:
-            return f"p. {self.page}"
-        return f"pp. {self.page}-{self.last_page}"
+        """Where the match is, for people: "p. 7", or "" when not paginated."""
+        return "" if self.page is None else f"p. {self.page}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +39,7 @@ class Hit:
             "source": self.source,
             "score": self.score,
             "page": self.page,
+            "first_page": self.first_page,
             "last_page": self.last_page,
             "chunk": {
                 "id": self.chunk_id,

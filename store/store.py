@@ -307,6 +307,12 @@ class Store:
         """Every document id with its source."""
         return dict(self.db.execute("SELECT id, source FROM documents").fetchall())
 
+    def page_starts(self, doc_id: str) -> list[int] | None:
+        """Where each page of a document starts in its text (None: not paginated, or no such
+        document)."""
+        row = self.db.execute("SELECT pages FROM documents WHERE id = ?", [doc_id]).fetchone()
+        return None if row is None or row[0] is None else json.loads(row[0])
+
     def chunks_with_word(self, word: str) -> list[int]:
         """Ids of the chunks whose full-text index holds `word` (its stem: "bank" finds "banks"
         too; the caller picks the exact word out of the text), in id order."""
@@ -592,7 +598,8 @@ class Store:
             ).fetchone()
             if row:
                 hit.title, hit.source, metadata, hit.chunk_ord, hit.start, hit.end = row[:6]
-                hit.page, hit.last_page, hit.text = row[6:]
+                hit.first_page, hit.last_page, hit.text = row[6:]
+                hit.page = hit.first_page
                 hit.metadata = json.loads(metadata)
         return hits
 

@@ -68,7 +68,12 @@ class Hit(BaseModel):
     source: str | None
     score: float
     page: int | None = Field(
-        description="The 1-based page (slide) the best chunk starts on; null: not paginated."
+        description="The 1-based page (slide) holding the match: of the best chunk's pages, the "
+        "one with most of the query's words, else the largest share of the cosine; null: not "
+        "paginated."
+    )
+    first_page: int | None = Field(
+        default=None, description="The page the best chunk starts on; null: not paginated."
     )
     last_page: int | None = Field(description="The page the best chunk ends on.")
     chunk: Chunk
