@@ -86,11 +86,10 @@ def write_records(path: Path, count: int, prefix: str = "r") -> Path:
     return path
 
 
-def documents(store: Path) -> list[tuple]:
+def documents(store: Path, columns: str = "id, text, metadata, content_hash") -> list[tuple]:
+    """These columns of every stored document, by id (the store opened read-only)."""
     with read_only(store) as db:
-        return db.execute(
-            "SELECT id, text, metadata, content_hash FROM documents ORDER BY id"
-        ).fetchall()
+        return db.execute(f"SELECT {columns} FROM documents ORDER BY id").fetchall()
 
 
 def make_store(folder: Path, model: Path, docs: list[dict[str, Any]] = SERVED_DOCS) -> Path:

@@ -25,7 +25,7 @@ from indexer.evaluation import evaluate
 from indexer.settings import Settings
 from indexer.sources.options import SourceOptions
 from tests.conftest import read_only
-from tests.helpers import write_beir
+from tests.helpers import documents, write_beir
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
@@ -77,10 +77,7 @@ def corpus(tmp_path: Path) -> Path:
 
 
 def documents_table(store: Path) -> list[tuple]:
-    with read_only(store) as connection:
-        return connection.execute(
-            "SELECT id, source, title, text, metadata, content_hash FROM documents ORDER BY id"
-        ).fetchall()
+    return documents(store, "id, source, title, text, metadata, content_hash")
 
 
 def test_index_every_kind_of_source_then_incremental_runs(run, corpus, tmp_path) -> None:

@@ -112,6 +112,13 @@ def spark_options(run_dir: Path, **given) -> SparkOptions:
     return SparkOptions(master="local[2,2]", run_dir=run_dir, shards=3, **given)
 
 
+def editable_inputs(tmp_path: Path, inputs: Path) -> tuple[Path, Path, Path]:
+    """A store folder, a run folder and a copy of the inputs that a test may edit."""
+    edited = tmp_path / "inputs"
+    shutil.copytree(inputs, edited)
+    return tmp_path / "store", tmp_path / "run", edited
+
+
 def content(folder: Path) -> dict:
     """Everything a store holds that a user can read, in comparable form."""
     db = sqlite3.connect(f"file:{folder / DB_FILE}?mode=ro", uri=True)
@@ -412,9 +419,7 @@ def test_a_run_made_against_another_store_is_refused(
 def test_an_input_edited_after_an_unfinished_run_makes_a_new_run(
     spark, tmp_path, inputs, settings
 ) -> None:
-    folder, run_dir = tmp_path / "store", tmp_path / "run"
-    edited = tmp_path / "inputs"
-    shutil.copytree(inputs, edited)
+    folder, run_dir, edited = editable_inputs(tmp_path, inputs)
     with Collection(folder, settings, quiet=True) as target:
         target.add_on_spark([str(edited)], spark_options(run_dir, shards_only=True))
     note = edited / "notes" / "note4.md"
@@ -428,9 +433,7 @@ def test_an_input_edited_after_an_unfinished_run_makes_a_new_run(
 def test_an_older_run_never_replaces_what_the_store_wrote_since(
     spark, tmp_path, inputs, settings
 ) -> None:
-    folder, run_dir = tmp_path / "store", tmp_path / "run"
-    edited = tmp_path / "inputs"
-    shutil.copytree(inputs, edited)
+    folder, run_dir, edited = editable_inputs(tmp_path, inputs)
     with Collection(folder, settings, quiet=True) as target:
         target.add([str(edited)])
     (edited / "notes" / "note1.md").write_text("# Note 1\n\nthe version of the run")
