@@ -110,7 +110,7 @@ def test_with_allow_add_the_assistant_stores_documents(tmp_path, tiny_model_dir)
     assert added.structured_content["added"] == 1
     assert [hit["id"] for hit in found.structured_content["hits"]] == ["notes/meeting"]
     with Collection(store) as reader:
-        assert reader.document("notes/meeting")["metadata"] == {"n": 1}
+        assert reader.document("notes/meeting").metadata == {"n": 1}
 
 
 def test_stdout_carries_only_the_protocol_and_closing_stdin_ends_it(store) -> None:

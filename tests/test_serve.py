@@ -440,7 +440,7 @@ def test_the_server_picks_up_what_semsearch_index_writes_while_it_runs(writable,
     )
     with Collection(store) as reader:
         assert health["generation"] == reader.generation
-        assert health["documents"] == reader.stats()["documents"]
+        assert health["documents"] == reader.stats().documents
     dense = served.client.get("/search", params={"q": "hypersonic scramjets", "k": 10}).json()
     assert "nightly" in [hit["id"] for hit in dense["hits"]]  # the index caught up too
 
