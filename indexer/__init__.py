@@ -42,7 +42,6 @@ if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports each n
     )
     from store.faiss_index import IndexFileError
     from store.filters import FilterError
-    from store.recall import Recall
     from store.recipe import Recipe
     from store.results import (
         Chunk,
@@ -53,6 +52,7 @@ if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports each n
         HitView,
         MetadataField,
         Rebuilt,
+        Recall,
         SampledDocument,
         Stats,
         VerifyReport,
@@ -74,11 +74,11 @@ RESULTS = {  # what the facade's methods return
         "HitView",
         "MetadataField",
         "Rebuilt",
+        "Recall",
         "SampledDocument",
         "Stats",
         "VerifyReport",
     ],
-    "store.recall": ["Recall"],
     "store.recipe": ["Recipe"],
     "indexer.summary": ["Summary"],
     "indexer.concordance.report": ["Concordance"],

@@ -50,7 +50,6 @@ from indexer.workbench import Workbench
 from store.catalog import translated
 from store.errors import SemsearchError
 from store.filters import Filter, parse_filter
-from store.recall import Recall
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.results import (
     Chunk,
@@ -59,6 +58,7 @@ from store.results import (
     Hit,
     MetadataField,
     Rebuilt,
+    Recall,
     SampledDocument,
     Stats,
     VerifyReport,

@@ -5,12 +5,10 @@ built from the same classes."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
-
-from store.recall import Recall
 
 
 class Result:
@@ -21,6 +19,13 @@ class Result:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)  # every subclass is a dataclass
+
+    def __getitem__(self, key: str) -> Any:
+        """`result["documents"]` reads `result.documents`: code written when results were dicts
+        (the README's Python example among it) keeps working."""
+        if key not in {item.name for item in fields(self)}:
+            raise KeyError(key)
+        return getattr(self, key)
 
 
 @dataclass
@@ -174,6 +179,30 @@ class Corpus(Result):
     documents: int
     sources: int
     where: str | None
+
+
+@dataclass(frozen=True)
+class Recall:
+    """recall@k with its 95% confidence interval, over `queries` sampled chunk vectors."""
+
+    recall: float
+    low: float
+    high: float
+    k: int
+    queries: int
+    index_type: str
+    generation: int
+    store_id: str
+    by_construction: bool = False  # an exact (flat) index: nothing was measured
+
+    def describe(self) -> str:
+        """One line for people."""
+        if self.by_construction:
+            return f"recall@{self.k} 1.0 ({self.index_type}: exact by construction)"
+        return (
+            f"recall@{self.k} {self.recall:.3f} (95% CI {self.low:.3f}-{self.high:.3f}, "
+            f"{self.queries} stored chunks as queries, {self.index_type})"
+        )
 
 
 @dataclass

@@ -25,7 +25,6 @@ from store.index_cache import INDEX_FILE, IndexCache
 from store.index_types import DEFAULT_SPEC, check_spec
 from store.lock import WriterLock
 from store.ranking import MODES, ChunkMatch, best_per_document, fts_query, fuse
-from store.recall import Recall
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.records import DocumentRecord, StoredVersion
 from store.results import (
@@ -35,6 +34,7 @@ from store.results import (
     Document,
     Hit,
     MetadataField,
+    Recall,
     SampledDocument,
     Stats,
     VerifyReport,
