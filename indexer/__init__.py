@@ -7,56 +7,18 @@ error type, each a `SemsearchError`. The names below are imported on first use, 
 the settings does not load the model's libraries or FAISS.
 """
 
-# ruff: noqa: F401 - the imports under TYPE_CHECKING are what type checkers read
+# ruff: noqa: F401 - the facade's names imported for type checkers only
 from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports each name on first use
-    from indexer.collection import Collection, SearchError
-    from indexer.concordance.occurrences import ConcordanceError
-    from indexer.concordance.report import Concordance
-    from indexer.embedding.comparison import Comparison
-    from indexer.embedding.embedder import ModelMismatchError, TextTooLongError
-    from indexer.embedding.model import ModelLoadError
-    from indexer.embedding.onnx_export import GraphExportError
-    from indexer.embedding.onnx_runtime import GraphLoadError
-    from indexer.embedding.runtime import RuntimeUnavailableError
-    from indexer.embedding.views import Explanation, TokenView
-    from indexer.export import ExportError
-    from indexer.serving.http_server import CannotListen
-    from indexer.serving.live_collection import NotReady
-    from indexer.settings import Settings, SettingsError, SparkOptions
-    from indexer.sources.options import SourceError, SourceOptions
-    from indexer.spark.job import SparkJobError
-    from indexer.spark.run_folder import RunFolderError
-    from indexer.summary import Summary
+    from indexer.collection import Collection
+    from indexer.settings import Settings, SparkOptions
+    from indexer.sources.options import SourceOptions
     from indexer.workbench import Workbench
-    from store.errors import (
-        DamagedStoreError,
-        RecipeMismatchError,
-        SemsearchError,
-        StoreError,
-        StoreLockedError,
-    )
-    from store.faiss_index import IndexFileError
-    from store.filters import FilterError
-    from store.recipe import Recipe
-    from store.results import (
-        Chunk,
-        ChunkSpan,
-        Corpus,
-        Document,
-        Hit,
-        HitView,
-        MetadataField,
-        Rebuilt,
-        Recall,
-        SampledDocument,
-        Stats,
-        VerifyReport,
-    )
+    from store.errors import SemsearchError
 
 FACADE = {
     "indexer.collection": ["Collection"],

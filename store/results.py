@@ -58,6 +58,9 @@ class HitView(Result):
     """Each mode's rank and score of this document (two for hybrid)."""
 
 
+VIEW_AS_IS = ("title", "source", "score", "page", "last_page", "metadata", "parts")  # in a HitView
+
+
 @dataclass
 class Hit:
     """One document in a result list, represented by its best chunk."""
@@ -88,17 +91,8 @@ class Hit:
     def view(self) -> HitView:
         """The hit as programs see it: its best chunk nested."""
         chunk = BestChunk(self.chunk_id, self.chunk_ord, self.start, self.end, self.text)
-        return HitView(
-            id=self.doc_id,
-            title=self.title,
-            source=self.source,
-            score=self.score,
-            page=self.page,
-            last_page=self.last_page,
-            chunk=chunk,
-            metadata=self.metadata,
-            parts=self.parts,
-        )
+        same = {name: getattr(self, name) for name in VIEW_AS_IS}
+        return HitView(id=self.doc_id, chunk=chunk, **same)
 
     def as_dict(self) -> dict[str, Any]:
         """The JSON of `view()`."""
