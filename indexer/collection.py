@@ -370,7 +370,7 @@ class Collection(Workbench):
     def count(self, filters: Sequence[str | Filter] = ()) -> int:
         """Documents that every filter holds for (all documents without filters)."""
         with self._lock:
-            return self._store().count_matching(parse_filters(filters))
+            return self._store().count(parse_filters(filters))
 
     def _per_generation(self, name: str, compute: Callable[[], Any]) -> Any:
         """`compute()`, cached until the store's generation changes."""

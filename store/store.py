@@ -434,7 +434,7 @@ class Store:
             where = os.path.commonpath([first, last])  # the sorted ends share every one's prefix
         return Corpus(documents, sources, where)
 
-    def count_matching(self, filters: list[Filter]) -> int:
+    def count(self, filters: list[Filter]) -> int:
         """Documents that every filter holds for."""
         condition, params = compile_filters(filters)
         return self.db.execute(
