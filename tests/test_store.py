@@ -24,6 +24,7 @@ from store.filters import Filter, FilterError, parse_filter
 from store.index_cache import INDEX_FILE
 from store.recipe import WRITE_KEYS, Recipe
 from store.records import ChunkRecord, DocumentRecord
+from store.results import Corpus
 from store.store import Store
 
 DIM = 16
@@ -389,6 +390,17 @@ def test_stats_and_metadata_fields(filled) -> None:
         assert fields["year"].min == 2000 and fields["year"].max == 2019
         assert set(store.values("lang")) == {"en", "de"}
         json.dumps(stats.as_dict())
+
+
+def test_the_corpus_names_the_one_source_or_the_folder_every_source_is_in(tmp_path) -> None:
+    docs = make_docs(3)
+    for doc, source in zip(docs, ["/data/a/x.txt", "/data/a/b/y.pdf", None], strict=True):
+        doc.source = source
+    with Store.create(tmp_path / "s", RECIPE, "flat") as store:
+        store.upsert(docs[:1])
+        assert store.corpus() == Corpus(documents=1, sources=1, where="/data/a/x.txt")
+        store.upsert(docs[1:])
+        assert store.corpus() == Corpus(documents=3, sources=2, where="/data/a")
 
 
 def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, monkeypatch) -> None:
