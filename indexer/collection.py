@@ -149,7 +149,7 @@ class Collection(Workbench):
         with self._lock:
             return self._store().generation
 
-    def _shape(self) -> dict[str, Any]:
+    def _shape(self) -> dict[str, str | int]:
         """Pooling and chunking: the settings' when given (a store refuses other ones), else the
         store's, else the defaults."""
         recipe, given = self.recipe, super()._shape()
