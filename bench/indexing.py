@@ -33,8 +33,8 @@ def ours(corpus: Path, scratch: Path, precision: str) -> dict[str, Any]:
     with Collection(store, chosen, quiet=True) as collection:
         summary = collection.add([str(corpus)], SourceOptions(id_field="_id"))
         report = collection.verify()
-    if not report["ok"]:
-        raise RuntimeError(f"bench: store not clean after indexing: {report['problems']}")
+    if not report.ok:
+        raise RuntimeError(f"bench: store not clean after indexing: {report.problems}")
     return {"added": summary.added}
 
 

@@ -16,11 +16,10 @@ between threads.
 from __future__ import annotations
 
 import functools
-import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,9 +52,19 @@ from indexer.workbench import Workbench
 from store.catalog import translated
 from store.errors import SemsearchError
 from store.filters import Filter, parse_filter
-from store.recall import Recall
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
-from store.results import Hit
+from store.results import (
+    Chunk,
+    Corpus,
+    Document,
+    Hit,
+    MetadataField,
+    Rebuilt,
+    Recall,
+    SampledDocument,
+    Stats,
+    VerifyReport,
+)
 from store.store import DB_FILE, Store, store_exists
 
 if TYPE_CHECKING:
@@ -142,7 +151,7 @@ class Collection(Workbench):
         with self._lock:
             return self._store().generation
 
-    def _shape(self) -> dict[str, Any]:
+    def _shape(self) -> dict[str, str | int]:
         """Pooling and chunking: the settings' when given (a store refuses other ones), else the
         store's, else the defaults."""
         recipe, given = self.recipe, super()._shape()
@@ -349,14 +358,14 @@ class Collection(Workbench):
             return gone
 
     @_store_conditions
-    def rebuild(self, index: str) -> dict[str, Any]:
+    def rebuild(self, index: str) -> Rebuilt:
         """Rebuild the FAISS index as another type from the stored vectors (no re-embedding)."""
         with self._lock, self._writing() as store:
             built = store.rebuild(index)
-            return {"index_type": built.spec, "vectors": built.count}
+            return Rebuilt(built.spec, built.count)
 
     @_store_conditions
-    def repair(self) -> dict[str, Any]:
+    def repair(self) -> VerifyReport:
         """Rebuild the full-text and FAISS indexes from SQLite; returns the verify report."""
         with self._lock, self._writing() as store:
             return store.repair(VERIFY_SAMPLE)
@@ -398,7 +407,7 @@ class Collection(Workbench):
     def count(self, filters: Sequence[str | Filter] = ()) -> int:
         """Documents that every filter holds for (all documents without filters)."""
         with self._lock:
-            return self._store().count_matching(parse_filters(filters))
+            return self._store().count(parse_filters(filters))
 
     def _per_generation(self, name: str, compute: Callable[[], Any]) -> Any:
         """`compute()`, cached until the store's generation changes."""
@@ -457,20 +466,11 @@ class Collection(Workbench):
         return sorted({n.item() for n in steps})
 
     @_store_conditions
-    def corpus(self) -> dict[str, Any]:
+    def corpus(self) -> Corpus:
         """What the store holds: `documents`, `sources` (distinct), and `where`: the one source,
         or the folder every source is in (None without sources). Cached per store generation."""
-
-        def compute() -> dict[str, Any]:
-            store = self._store()
-            sources, first, last = store.source_span()
-            where = first if sources == 1 else None
-            if sources > 1:
-                where = os.path.commonpath([first, last]) if first[:1] == last[:1] == "/" else None
-            return {"documents": store.stats()["documents"], "sources": sources, "where": where}
-
         with self._lock:
-            return self._per_generation("corpus", compute)
+            return self._per_generation("corpus", lambda: self._store().corpus())
 
     @_store_conditions
     def concordance(
@@ -496,13 +496,13 @@ class Collection(Workbench):
     # -- reading --------------------------------------------------------------------------------
 
     @_store_conditions
-    def document(self, doc_id: str) -> dict[str, Any] | None:
+    def document(self, doc_id: str) -> Document | None:
         """A document (text, title, source, metadata) with its chunks' spans, or None."""
         with self._lock:
-            return self._store().get(doc_id)
+            return self._store().document(doc_id)
 
     @_store_conditions
-    def chunk(self, chunk_id: int) -> dict[str, Any] | None:
+    def chunk(self, chunk_id: int) -> Chunk | None:
         """One chunk with its document id, span and text, or None."""
         with self._lock:
             return self._store().chunk(chunk_id)
@@ -514,28 +514,28 @@ class Collection(Workbench):
             return self._store().chunk_vectors(list(chunk_ids))
 
     @_store_conditions
-    def fields(self) -> dict[str, dict[str, Any]]:
+    def fields(self) -> dict[str, MetadataField]:
         """Metadata keys with their types, counts, distinct values, min and max."""
         with self._lock:
-            return self._store().metadata_fields()
+            return self._store().fields()
 
     @_store_conditions
     def values(self, key: str, limit: int = 200) -> list[Any]:
         """Distinct values of one metadata key, most frequent first."""
         with self._lock:
-            return self._store().distinct_values(key, limit)
+            return self._store().values(key, limit)
 
     @_store_conditions
-    def sample(self, size: int) -> list[dict[str, Any]]:
+    def sample(self, size: int) -> list[SampledDocument]:
         """Up to `size` documents (id, title, metadata) with their first chunk's vector."""
         with self._lock:
-            return self._store().sample_documents(size)
+            return self._store().sample(size)
 
     @_store_conditions
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> Stats:
         """Counts, recipe, index type, sizes on disk, and the index's measured recall."""
         with self._lock:
-            return {**self._store().stats(), "recall": asdict(self.index_recall())}
+            return replace(self._store().stats(), recall=self.index_recall())
 
     @_store_conditions
     def index_recall(self) -> Recall:
@@ -547,17 +547,16 @@ class Collection(Workbench):
     @_store_conditions
     def verify(
         self, sample: int = VERIFY_SAMPLE, recall_at_least: float | None = None
-    ) -> dict[str, Any]:
+    ) -> VerifyReport:
         """Compare SQLite with FAISS and the full-text index; `ok` when all agree. With
         `recall_at_least`, also measure the index's recall and fail below it."""
         with self._lock:
             report = self._store().verify(sample)
             if recall_at_least is not None:
-                measured = self.index_recall()
-                report["recall"] = asdict(measured)
+                measured = report.recall = self.index_recall()
                 if measured.recall < recall_at_least:
-                    report["ok"] = False
-                    report["problems"].append(
+                    report.ok = False
+                    report.problems.append(
                         f"{measured.describe()} is below {recall_at_least}: rebuild with a more "
                         "exact index (`semsearch rebuild --index ivf-sq8`, hnsw or flat)"
                     )

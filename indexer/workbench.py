@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -65,7 +65,7 @@ class Workbench:
         """Load the model now (otherwise it is loaded on first use)."""
         return self.embedder
 
-    def _model_options(self) -> dict[str, Any]:
+    def _model_options(self) -> dict[str, str | int | bool | None]:
         """Where and how the model runs, from the settings."""
         chosen = self.settings
         return {
@@ -81,7 +81,7 @@ class Workbench:
         """The settings' precision, else the default."""
         return self.settings.precision or PRECISION
 
-    def _shape(self) -> dict[str, Any]:
+    def _shape(self) -> dict[str, str | int]:
         """Pooling and chunking: the settings', else the defaults."""
         chosen = self.settings
         return {

@@ -13,6 +13,7 @@ from indexer.embedding.views import Explanation, TokenView
 from indexer.settings import DEFAULT_MODEL, FALLBACK_MODEL
 from search_ui.state import note
 from store.recipe import Recipe
+from store.results import Document
 
 if TYPE_CHECKING:
     from indexer.collection import Collection
@@ -54,12 +55,12 @@ def model_description(recipe: Recipe) -> str:
 def about(ctx: Context) -> str:
     """What is being searched: the corpus and the model, in one line (Markdown)."""
     corpus = ctx.collection.corpus()
-    where = f" from `{corpus['where']}`" if corpus["where"] else ""
-    if corpus["sources"] > 1:
-        where = f" from {corpus['sources']:,} sources" + (
-            f" in `{corpus['where']}`" if corpus["where"] else ""
+    where = f" from `{corpus.where}`" if corpus.where else ""
+    if corpus.sources > 1:
+        where = f" from {corpus.sources:,} sources" + (
+            f" in `{corpus.where}`" if corpus.where else ""
         )
-    return f"{corpus['documents']:,} documents{where} · {model_description(ctx.collection.recipe)}"
+    return f"{corpus.documents:,} documents{where} · {model_description(ctx.collection.recipe)}"
 
 
 def select(doc_id: str, chunk_ord: int, page: str | None = None) -> None:
@@ -86,14 +87,14 @@ def text_windows(_ctx: Context, model: str, text: str) -> list[Window]:
     return _ctx.collection.windows(text)
 
 
-def opened_chunk(doc: dict) -> int | None:
+def opened_chunk(doc: Document) -> int | None:
     """The chunk of the opened document the state points at (from a result or a link), or None;
     a chunk the document does not have is said and dropped."""
     chunk = st.session_state.get("doc_chunk")
-    if chunk is None or doc["id"] != st.session_state.get("doc_id"):
+    if chunk is None or doc.id != st.session_state.get("doc_id"):
         return None
-    if not 0 <= chunk < len(doc["chunks"]):
-        note(st.session_state, f"{doc['id']} has no chunk {chunk}: showing it from the start.")
+    if not 0 <= chunk < len(doc.chunks):
+        note(st.session_state, f"{doc.id} has no chunk {chunk}: showing it from the start.")
         st.session_state["doc_chunk"] = None
         return None
     return chunk

@@ -16,6 +16,7 @@ from search_ui.context import Context
 from search_ui.state import note
 from search_ui.url_state import CLEARED
 from store.filters import Filter, metadata_field
+from store.results import MetadataField
 
 if TYPE_CHECKING:
     from indexer.collection import Collection
@@ -29,13 +30,13 @@ QUANTILE_STEPS = 100  # a numeric filter's slider steps through percentiles, so 
 @st.cache_data(show_spinner=False, max_entries=8)
 def field_summary(
     _ctx: Context, store: str, generation: int
-) -> tuple[dict[str, dict], dict[str, list]]:
+) -> tuple[dict[str, MetadataField], dict[str, list]]:
     """Metadata fields and the values of the few-valued ones, once per store generation."""
     fields = {key: info for key, info in _ctx.collection.fields().items() if metadata_field(key)}
     values = {
         key: _ctx.collection.values(key, 31)
         for key, info in fields.items()
-        if info["types"] == ["text"]
+        if info.types == ["text"]
     }
     return fields, values
 
@@ -60,13 +61,13 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
         if title:
             active.append(ActiveFilter("filter_title", [Filter("title", "~", title)], ""))
         for key, info in sorted(fields.items()):
-            types = set(info["types"])
+            types = set(info.types)
             widget, field = f"{METADATA_WIDGET}{key}", metadata_field(key)
             chosen: list[Filter] = []
-            if types <= {"integer", "real"} and info["min"] != info["max"]:
+            if types <= {"integer", "real"} and info.min != info.max:
                 cleared, chosen = _number_filter(collection, key, widget, field)
-            elif types == {"text"} and ISO_DATE.match(info["min"]) and ISO_DATE.match(info["max"]):
-                first, last = (date.fromisoformat(info[end][:10]) for end in ("min", "max"))
+            elif types == {"text"} and ISO_DATE.match(info.min) and ISO_DATE.match(info.max):
+                first, last = (date.fromisoformat(end[:10]) for end in (info.min, info.max))
                 cleared = (first, last)
                 _fit(widget, cleared, lambda v, lo=first, hi=last: _date_range(v, lo, hi))
                 span = st.date_input(key, min_value=first, max_value=last, key=widget)
@@ -74,7 +75,7 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
                     chosen.append(Filter(field, ">=", span[0].isoformat()))
                 if len(span) == 2 and span[1] < last:
                     chosen.append(Filter(field, "<", (span[1] + timedelta(days=1)).isoformat()))
-            elif types == {"text"} and info["distinct"] <= 30:
+            elif types == {"text"} and info.distinct <= 30:
                 cleared = []
                 _fit(widget, cleared, lambda v, known=values[key]: _known(v, known))
                 picked = st.multiselect(key, values[key], key=widget)

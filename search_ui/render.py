@@ -11,7 +11,7 @@ import re
 
 import numpy as np
 
-from store.results import Hit
+from store.results import ChunkSpan, Hit
 
 MARK_STYLE = "background:rgba(250,204,21,0.35);color:inherit;padding:0 1px;border-radius:2px"
 BEST_STYLE = "background:rgba(250,204,21,0.25)"
@@ -86,16 +86,16 @@ def shaded_tokens(tokens: list[str], shares: np.ndarray) -> str:
 
 
 def chunked_text(
-    text: str, chunks: list[dict], best: int | None, pages: list[int] | None = None
+    text: str, chunks: list[ChunkSpan], best: int | None, pages: list[int] | None = None
 ) -> str:
     """The whole text with a marker at each chunk start and, in a paginated document, a line
     where each page starts; overlaps underlined, and the best chunk highlighted."""
     page_at: dict[int, list[int]] = {}
     for number, offset in enumerate(pages or [], start=1):
         page_at.setdefault(offset, []).append(number)
-    edges = (*(c["start"] for c in chunks), *(c["end"] for c in chunks), *page_at)
+    edges = (*(c.start for c in chunks), *(c.end for c in chunks), *page_at)
     cuts = sorted({0, len(text), *edges})
-    starts = {c["start"]: c["ord"] for c in chunks}
+    starts = {c.start: c.ord for c in chunks}
     parts = []
     for left, right in zip(cuts, [*cuts[1:], None], strict=True):
         for number in page_at.get(left, []):
@@ -105,9 +105,9 @@ def chunked_text(
         if left in starts:
             anchor = f' id="{BEST_CHUNK}"' if starts[left] == best else ""
             parts.append(f'<sup{anchor} style="{CHUNK_STYLE}">[chunk {starts[left]}]</sup>')
-        covering = [c for c in chunks if c["start"] <= left and right <= c["end"]]
+        covering = [c for c in chunks if c.start <= left and right <= c.end]
         style = []
-        if any(c["ord"] == best for c in covering):
+        if any(c.ord == best for c in covering):
             style.append(BEST_STYLE)
         if len(covering) > 1:
             style.append("text-decoration:underline dotted rgba(59,130,246,0.95)")

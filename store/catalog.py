@@ -342,6 +342,13 @@ def log(db: sqlite_utils.Database, generation: int, chunk_ids: list[int], op: st
     )
 
 
+def forget_logged(db: sqlite_utils.Database, generation: int) -> None:
+    """Drop the log rows up to `generation` (the index file covers them) and remember that the
+    log now starts after it."""
+    db.execute("DELETE FROM index_log WHERE generation <= ?", [generation])
+    set_meta(db, "log_floor", generation)
+
+
 def rebuild_fulltext(db: sqlite_utils.Database) -> None:
     """The full-text index anew from the chunks and their documents."""
     db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")

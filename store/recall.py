@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -20,33 +20,10 @@ import sqlite_utils
 
 from store import catalog
 from store.index_cache import IndexCache
+from store.results import Recall
 
 RECALL_FILE = "index.recall.json"
 Z_95 = 1.96  # two-sided 95% normal quantile
-
-
-@dataclass(frozen=True)
-class Recall:
-    """recall@k with its 95% confidence interval, over `queries` sampled chunk vectors."""
-
-    recall: float
-    low: float
-    high: float
-    k: int
-    queries: int
-    index_type: str
-    generation: int
-    store_id: str
-    by_construction: bool = False  # an exact (flat) index: nothing was measured
-
-    def describe(self) -> str:
-        """One line for people."""
-        if self.by_construction:
-            return f"recall@{self.k} 1.0 ({self.index_type}: exact by construction)"
-        return (
-            f"recall@{self.k} {self.recall:.3f} (95% CI {self.low:.3f}-{self.high:.3f}, "
-            f"{self.queries} stored chunks as queries, {self.index_type})"
-        )
 
 
 def measure(db: sqlite_utils.Database, cache: IndexCache, sample: int, k: int) -> Recall:

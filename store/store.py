@@ -26,10 +26,20 @@ from store.index_cache import INDEX_FILE, IndexCache
 from store.index_types import DEFAULT_SPEC, check_spec
 from store.lock import WriterLock
 from store.ranking import MODES, ChunkMatch, best_per_document, fts_query, fuse
-from store.recall import Recall
 from store.recipe import QUERY_KEYS, WRITE_KEYS, Recipe
 from store.records import DocumentRecord, StoredVersion
-from store.results import Hit
+from store.results import (
+    Chunk,
+    ChunkSpan,
+    Corpus,
+    Document,
+    Hit,
+    MetadataField,
+    Recall,
+    SampledDocument,
+    Stats,
+    VerifyReport,
+)
 from store.vectors import from_blobs
 
 DB_FILE = "store.db"
@@ -235,8 +245,7 @@ class Store:
             return
         self.cache.save(index)
         with self.db.atomic():
-            self.db.execute("DELETE FROM index_log WHERE generation <= ?", [index.generation])
-            catalog.set_meta(self.db, "log_floor", index.generation)
+            catalog.forget_logged(self.db, index.generation)
 
     def rebuild(self, index_spec: str | None = None) -> VectorIndex:
         """Build the FAISS index anew from SQLite (optionally of another type) and save it."""
@@ -250,7 +259,7 @@ class Store:
         self.flush()
         return self.cache.index
 
-    def repair(self, sample: int) -> dict[str, Any]:
+    def repair(self, sample: int) -> VerifyReport:
         """Rebuild the full-text index and the FAISS index from the documents and vectors; returns
         the verify report (`sample` vectors compared)."""
         self._require_writer()
@@ -261,36 +270,40 @@ class Store:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def get(self, doc_id: str) -> dict[str, Any] | None:
+    def document(self, doc_id: str) -> Document | None:
         """A document with its page starts (None: not paginated) and its chunks' spans and pages
         (no vectors), or None."""
-        rows = list(self.db.query("SELECT * FROM documents WHERE id = ?", [doc_id]))
-        if not rows:
+        row = self.db.execute(
+            "SELECT id, source, title, text, pages, metadata, content_hash, indexed_at "
+            "FROM documents WHERE id = ?",
+            [doc_id],
+        ).fetchone()
+        if row is None:
             return None
-        doc = rows[0]
-        doc["metadata"] = json.loads(doc["metadata"])
-        doc["pages"] = None if doc["pages"] is None else json.loads(doc["pages"])
-        doc["chunks"] = list(
-            self.db.query(
-                'SELECT id, ord, start, "end", n_tokens, page, last_page FROM chunks '
-                "WHERE doc_id = ? ORDER BY ord",
-                [doc_id],
-            )
+        *head, pages, metadata, content_hash, indexed_at = row
+        spans = self.db.execute(
+            'SELECT id, ord, start, "end", n_tokens, page, last_page FROM chunks '
+            "WHERE doc_id = ? ORDER BY ord",
+            [doc_id],
+        ).fetchall()
+        return Document(
+            *head,
+            pages=None if pages is None else json.loads(pages),
+            metadata=json.loads(metadata),
+            content_hash=content_hash,
+            indexed_at=indexed_at,
+            chunks=[ChunkSpan(*span) for span in spans],
         )
-        return doc
 
-    def chunk(self, chunk_id: int) -> dict[str, Any] | None:
+    def chunk(self, chunk_id: int) -> Chunk | None:
         """One chunk: its document id, span, wordpiece count, pages and text (no vector), or
         None."""
-        rows = list(
-            self.db.query(
-                'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.n_tokens, c.page, c.last_page, '
-                f"{CHUNK_TEXT} AS text "
-                "FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
-                [chunk_id],
-            )
-        )
-        return rows[0] if rows else None
+        row = self.db.execute(
+            'SELECT c.id, c.doc_id, c.ord, c.start, c."end", c.n_tokens, c.page, c.last_page, '
+            f"{CHUNK_TEXT} FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE c.id = ?",
+            [chunk_id],
+        ).fetchone()
+        return None if row is None else Chunk(*row)
 
     def versions(self, doc_ids: list[str]) -> dict[str, StoredVersion]:
         """What is stored now of those of `doc_ids` that are stored."""
@@ -365,38 +378,36 @@ class Store:
                     "vector": from_blobs([blob], self.dim)[0],
                 }
 
-    def sample_documents(self, size: int, seed: int = 0) -> list[dict[str, Any]]:
+    def sample(self, size: int, seed: int = 0) -> list[SampledDocument]:
         """Up to `size` documents (id, title, metadata) with their first chunk's vector."""
-        rows = list(
-            self.db.query(
-                "SELECT d.id, d.title, d.metadata, c.vector FROM documents d "
-                "JOIN chunks c ON c.doc_id = d.id AND c.ord = 0 "
-                "ORDER BY (d.rowid * 2654435761 + ?) % 4294967296 LIMIT ?",
-                [seed, size],
-            )
-        )
-        for row in rows:
-            row["metadata"] = json.loads(row["metadata"])
-            row["vector"] = from_blobs([row["vector"]], self.dim)[0]
-        return rows
+        rows = self.db.execute(
+            "SELECT d.id, d.title, d.metadata, c.vector FROM documents d "
+            "JOIN chunks c ON c.doc_id = d.id AND c.ord = 0 "
+            "ORDER BY (d.rowid * 2654435761 + ?) % 4294967296 LIMIT ?",
+            [seed, size],
+        ).fetchall()
+        return [
+            SampledDocument(doc_id, title, json.loads(metadata), from_blobs([blob], self.dim)[0])
+            for doc_id, title, metadata, blob in rows
+        ]
 
-    def metadata_fields(self) -> dict[str, dict[str, Any]]:
+    def fields(self) -> dict[str, MetadataField]:
         """Each metadata key with its JSON types, count, distinct values, min and max."""
-        fields: dict[str, dict[str, Any]] = {}
+        fields: dict[str, MetadataField] = {}
         rows = self.db.execute(
             "SELECT j.key, j.type, count(*), min(j.value), max(j.value), "
             "count(DISTINCT j.value) FROM documents d, json_each(d.metadata) j "
             "GROUP BY j.key, j.type"
         )
         for key, kind, count, low, high, distinct in rows:
-            entry = fields.setdefault(key, {"types": [], "count": 0, "distinct": 0})
-            entry["types"].append(kind)
-            entry["count"] += count
-            entry["distinct"] += distinct
-            entry["min"], entry["max"] = low, high
+            entry = fields.setdefault(key, MetadataField([], 0, 0, None, None))
+            entry.types.append(kind)
+            entry.count += count
+            entry.distinct += distinct
+            entry.min, entry.max = low, high
         return fields
 
-    def distinct_values(self, key: str, limit: int = 200) -> list[Any]:
+    def values(self, key: str, limit: int = 200) -> list[Any]:
         """Distinct values of one top-level metadata key, most frequent first."""
         path = f'$."{key}"'
         rows = self.db.execute(
@@ -426,23 +437,26 @@ class Store:
         )
         return [row[0] for row in rows]
 
-    def source_span(self) -> tuple[int, str | None, str | None]:
-        """How many distinct sources the documents come from, and the first and last of them in
-        sorted order (their common prefix is every source's)."""
-        return self.db.execute(
-            "SELECT count(DISTINCT source), min(source), max(source) FROM documents"
+    def corpus(self) -> Corpus:
+        """How many documents, from how many distinct sources, and where: the one source, or
+        the folder every source is in (None without sources, or without a common folder)."""
+        documents, sources, first, last = self.db.execute(
+            "SELECT count(*), count(DISTINCT source), min(source), max(source) FROM documents"
         ).fetchone()
+        where = first if sources == 1 else None
+        if sources > 1 and first[:1] == last[:1] == "/":
+            where = os.path.commonpath([first, last])  # the sorted ends share every one's prefix
+        return Corpus(documents, sources, where)
 
-    def count_matching(self, filters: list[Filter]) -> int:
+    def count(self, filters: list[Filter]) -> int:
         """Documents that every filter holds for."""
         condition, params = compile_filters(filters)
         return self.db.execute(
             f"SELECT count(*) FROM documents d WHERE {condition}", params
         ).fetchone()[0]
 
-    def stats(self) -> dict[str, Any]:
-        """Counts, recipe, index type and sizes on disk. `wordpieces` counts each wordpiece of
-        the documents once; `wordpieces_embedded` counts those the windows' overlaps repeat."""
+    def stats(self) -> Stats:
+        """Counts, recipe, index type and sizes on disk (the recall is the facade's to add)."""
         documents, chunks, embedded = self.db.execute(
             "SELECT (SELECT count(*) FROM documents), count(*), coalesce(sum(n_tokens), 0) "
             "FROM chunks"
@@ -453,19 +467,19 @@ class Store:
             for name in (DB_FILE, DB_FILE + "-wal", INDEX_FILE)
             if (self.folder / name).exists()
         }
-        return {
-            "store": str(self.folder),
-            "documents": documents,
-            "chunks": chunks,
-            "wordpieces": embedded - self.recipe.overlap * (chunks - documents),
-            "wordpieces_embedded": embedded,
-            "generation": self.generation,
-            "recipe": self.recipe.to_dict(),
-            "index_spec": self.index_spec,
-            "index_type": index.spec,
-            "dim": self.dim,
-            "bytes": sizes,
-        }
+        return Stats(
+            store=str(self.folder),
+            documents=documents,
+            chunks=chunks,
+            wordpieces=embedded - self.recipe.overlap * (chunks - documents),
+            wordpieces_embedded=embedded,
+            generation=self.generation,
+            recipe=self.recipe.to_dict(),
+            index_spec=self.index_spec,
+            index_type=index.spec,
+            dim=self.dim,
+            bytes=sizes,
+        )
 
     def index_recall(self, sample: int, k: int) -> Recall:
         """recall@k of the FAISS index against an exact scan, on `sample` stored chunks as
@@ -605,7 +619,7 @@ class Store:
 
     # -- checking -----------------------------------------------------------------------------
 
-    def verify(self, sample: int) -> dict[str, Any]:
+    def verify(self, sample: int) -> VerifyReport:
         """Compare SQLite with FAISS and the full-text index (`sample` vectors one by one); `ok`
         is True when all agree."""
         return verification.verify(self.db, self.cache, sample)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import sqlite_utils
 
@@ -11,9 +9,10 @@ from store import catalog
 from store.faiss_index import IndexFileError, VectorIndex
 from store.index_cache import IndexCache
 from store.index_types import resolve_spec
+from store.results import VerifyReport
 
 
-def verify(db: sqlite_utils.Database, cache: IndexCache, sample: int) -> dict[str, Any]:
+def verify(db: sqlite_utils.Database, cache: IndexCache, sample: int) -> VerifyReport:
     """Counts, id sets, dimension, `sample` vectors, the full-text index's rows, and the index
     file's owner, type and generation. `ok` is True when nothing needs repair. A missing, damaged,
     stale or foreign index file is a warning: it is a cache, rebuilt or caught up on open."""
@@ -52,19 +51,19 @@ def verify(db: sqlite_utils.Database, cache: IndexCache, sample: int) -> dict[st
     mismatched = cache.differing_vectors(index, picked)
     if mismatched:
         problems.append(f"{len(mismatched)} sampled vectors differ, e.g. {mismatched[:5]}")
-    return {
-        "ok": not problems,
-        "problems": problems,
-        "warnings": warnings,
-        "documents": int(documents),
-        "chunks": len(chunk_ids),
-        "faiss_vectors": index.count,
-        "index_type": index.spec,
-        "dim": cache.dim,
-        "generation": generation,
-        "index_file_generation": file_generation,
-        "sampled_vectors": len(picked),
-    }
+    return VerifyReport(
+        ok=not problems,
+        problems=problems,
+        warnings=warnings,
+        documents=int(documents),
+        chunks=len(chunk_ids),
+        faiss_vectors=index.count,
+        index_type=index.spec,
+        dim=cache.dim,
+        generation=generation,
+        index_file_generation=file_generation,
+        sampled_vectors=len(picked),
+    )
 
 
 def _check_file(

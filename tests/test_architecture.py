@@ -116,3 +116,40 @@ def test_no_test_module_imports_another() -> None:
                 if module in names and target.startswith("tests.") and module != path.stem:
                     offenders.append(f"{path.name} imports {target}")
     assert not offenders, offenders
+
+
+def classes() -> dict[str, tuple[str, list[str]]]:
+    """Every class of the project's packages: name -> (module, the names of its bases)."""
+    found = {}
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef):
+                bases = [ast.unparse(base).rpartition(".")[2] for base in node.bases]
+                found[node.name] = (name, bases)
+    return found
+
+
+def test_every_error_type_is_exported_from_indexer_where_it_is_defined() -> None:
+    import indexer
+
+    table = classes()
+    errors = {"SemsearchError"}
+    while grown := {n for n, (_, bases) in table.items() if errors & set(bases)} - errors:
+        errors |= grown
+    assert len(errors) > 20
+    exported = {name: module for name, module in indexer._EXPORTS.items() if name in errors}
+    assert exported == {name: table[name][0] for name in errors}
+    assert set(indexer._EXPORTS) == set(indexer.__all__)
+
+
+def test_the_front_doors_public_methods_return_types_not_dicts() -> None:
+    for room in ("collection", "workbench"):
+        tree = ast.parse((ROOT / "indexer" / f"{room}.py").read_text())
+        untyped = [
+            f"{room}.{node.name}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef)
+            and not node.name.startswith("_")
+            and "dict[str, Any]" in ast.unparse(node.returns or ast.Constant(None))
+        ]
+        assert not untyped, untyped

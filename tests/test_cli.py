@@ -252,6 +252,29 @@ def test_verify_exit_codes_repair_rebuild_delete(run, corpus, tmp_path) -> None:
     assert run("verify", "--store", str(store)).exit_code == 0
 
 
+def test_the_json_of_stats_verify_and_search_keeps_its_keys(run, corpus, tmp_path) -> None:
+    store = str(tmp_path / "store")
+    run("index", str(corpus), "--store", store, "--quiet", model=True)
+    stats = json.loads(run("stats", "--store", store, "--json").stdout)
+    assert list(stats) == [
+        *("store", "documents", "chunks", "wordpieces", "wordpieces_embedded", "generation"),
+        *("recipe", "index_spec", "index_type", "dim", "bytes", "recall"),
+    ]
+    assert {"recall", "low", "high", "k", "queries"} <= set(stats["recall"])
+    report = [
+        *("ok", "problems", "warnings", "documents", "chunks", "faiss_vectors", "index_type"),
+        *("dim", "generation", "index_file_generation", "sampled_vectors"),
+    ]
+    assert list(json.loads(run("verify", "--store", store, "--json").stdout)) == report
+    measured = json.loads(run("verify", "--store", store, "--recall", "--json").stdout)
+    assert list(measured) == [*report, "recall"]
+    hit = json.loads(run("search", "shocks", "--store", store, "--json", model=True).stdout)[0]
+    assert list(hit) == [
+        *("id", "title", "source", "score", "page", "last_page", "chunk", "metadata", "parts"),
+    ]
+    assert list(hit["chunk"]) == ["id", "ord", "start", "end", "text"]
+
+
 def test_embed_tokens_and_projector_export(run, corpus, tmp_path) -> None:
     vectors = run("embed", "first text", "second", model=True).stdout.splitlines()
     assert len(vectors) == 2 and len(json.loads(vectors[0])) == 32

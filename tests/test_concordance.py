@@ -57,7 +57,7 @@ def test_every_occurrence_is_the_whole_word_as_written_in_any_case(store_path) -
             assert re.sub(r"\s+", " ", text[: o.start]).endswith(o.left)
             assert re.sub(r"\s+", " ", text[o.end :]).startswith(o.right)
             chunk = collection.chunk(o.chunk_id)
-            assert chunk["doc_id"] == o.doc_id and chunk["start"] <= o.start < chunk["end"]
+            assert chunk.doc_id == o.doc_id and chunk.start <= o.start < chunk.end
         assert {o.word for o in result.occurrences} == {"Bank", "BANK", "bank"}
 
 
@@ -203,7 +203,7 @@ def test_bank_has_a_river_side_and_a_money_group_and_oxygen_one(wordnet_store) -
         senses = [sense_of(lines) for lines in typical]
         assert any(s == {"money"} for s in senses) and any("river" in s for s in senses), typical
         for o in bank.occurrences:
-            text = collection.document(o.doc_id)["text"]
+            text = collection.document(o.doc_id).text
             assert text[o.start : o.end] == o.word and o.word.lower() == "bank"
         oxygen = collection.concordance(ONE_SENSE)
         assert len(oxygen.groups) == 1 and oxygen.groups[0].size == len(oxygen.occurrences) > 50

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import threading
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from mcp import Client, StdioServerParameters
 
 from indexer.cli.app import cli
 from indexer.collection import Collection
+from store.results import Document
 from tests.conftest import processes_with
 from tests.helpers import ODD_ID, SEMSEARCH, eventually, make_store
 from tests.helpers import SERVED_DOCS as DOCS
@@ -69,6 +71,7 @@ def test_an_assistant_searches_and_reads_documents(store) -> None:
     dense, lexical, document = outcome["results"]
     with Collection(store) as reader:
         expected = reader.search("shock wave", k=2, filters=["year>=1955"])
+        stored = reader.document(ODD_ID)
     assert not dense.is_error
     assert dense.structured_content["hits"] == json.loads(
         json.dumps([hit.as_dict() for hit in expected])
@@ -76,6 +79,9 @@ def test_an_assistant_searches_and_reads_documents(store) -> None:
     assert [hit["id"] for hit in lexical.structured_content["hits"]] == ["plain"]
     assert document.structured_content["id"] == ODD_ID
     assert document.structured_content["text"] == f"{DOCS[2]['title']}\n\n{DOCS[2]['text']}"
+    assert document.structured_content == stored.as_dict()  # the facade's Document, as it is
+    shown = tools["get_document"].output_schema["properties"]
+    assert list(shown) == [field.name for field in fields(Document)]
 
 
 def test_the_assistant_reads_why_a_call_failed(store) -> None:
@@ -112,7 +118,7 @@ def test_with_allow_add_the_assistant_stores_documents(tmp_path, tiny_model_dir)
     assert added.structured_content["added"] == 1
     assert [hit["id"] for hit in found.structured_content["hits"]] == ["notes/meeting"]
     with Collection(store) as reader:
-        assert reader.document("notes/meeting")["metadata"] == {"n": 1}
+        assert reader.document("notes/meeting").metadata == {"n": 1}
 
 
 def test_stdout_carries_only_the_protocol_and_closing_stdin_ends_it(store) -> None:

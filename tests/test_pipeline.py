@@ -61,7 +61,7 @@ def test_a_failing_write_stops_every_stage_and_keeps_what_was_committed(
     with Collection(tmp_path / "store", tiny_settings) as collection:
         with pytest.raises(StoreError, match="disk full"):
             collection.add([str(source)])
-        assert collection.count() == 20 and collection.verify()["ok"]
+        assert collection.count() == 20 and collection.verify().ok
     monkeypatch.setattr(Store, "upsert", real_upsert)
     with Collection(tmp_path / "store", tiny_settings) as collection:
         summary = collection.add([str(source)])

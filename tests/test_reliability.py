@@ -411,5 +411,5 @@ def test_stats_counts_each_wordpiece_once(tmp_path, tiny_model_dir) -> None:
     with Collection(tmp_path / "store", settings) as collection:
         collection.add([str(tmp_path / "long.txt")])
         stats = collection.stats()
-        assert stats["wordpieces"] == len(collection.embedder.tokenize([text])[0])
-        assert stats["wordpieces_embedded"] == stats["wordpieces"] + 8 * (stats["chunks"] - 1)
+        assert stats.wordpieces == len(collection.embedder.tokenize([text])[0])
+        assert stats.wordpieces_embedded == stats.wordpieces + 8 * (stats.chunks - 1)

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,6 +28,8 @@ from indexer.collection import Collection
 from indexer.serving import http_server
 from indexer.serving.http_api import create_app
 from indexer.serving.live_collection import WARM_UP_QUERY, LiveCollection
+from indexer.settings import Settings
+from store.results import BestChunk, ChunkSpan, Document, HitView
 from tests.helpers import ODD_ID, SEMSEARCH, eventually, listening, make_store
 from tests.helpers import SERVED_DOCS as DOCS
 from tests.helpers import SERVER_START_SECONDS as START_SECONDS
@@ -209,6 +212,17 @@ def test_many_clients_at_once_get_the_answers_of_one_at_a_time(server) -> None:
     with ThreadPoolExecutor(8) as pool:
         together = list(pool.map(ask, queries))
     assert all(status == 200 and answer == alone[q] for q, status, answer in together)
+
+
+def test_the_http_schemas_are_the_stores_result_types(tmp_path) -> None:
+    schema = create_app(LiveCollection(Collection(tmp_path / "store"))).openapi()
+    shapes = schema["components"]["schemas"]
+    for shape in (HitView, BestChunk, Document, ChunkSpan):
+        assert list(shapes[shape.__name__]["properties"]) == [f.name for f in fields(shape)]
+    get_document = schema["paths"]["/documents/{doc_id}"]["get"]["responses"]["200"]
+    assert get_document["content"]["application/json"]["schema"]["$ref"].endswith("/Document")
+    assert shapes["SearchResponse"]["properties"]["hits"]["items"]["$ref"].endswith("/HitView")
+    assert "Where each page starts" in shapes["Document"]["properties"]["pages"]["description"]
 
 
 def test_openapi_describes_every_endpoint_and_docs_need_no_network(server) -> None:
@@ -410,7 +424,7 @@ def test_the_server_picks_up_what_semsearch_index_writes_while_it_runs(writable,
     )
     with Collection(store) as reader:
         assert health["generation"] == reader.generation
-        assert health["documents"] == reader.stats()["documents"]
+        assert health["documents"] == reader.stats().documents
     dense = served.client.get("/search", params={"q": "hypersonic scramjets", "k": 10}).json()
     assert "nightly" in [hit["id"] for hit in dense["hits"]]  # the index caught up too
 

@@ -144,7 +144,7 @@ def assert_same_store(built: Path, expected: Path) -> None:
         a, b = np.frombuffer(mine[-1], "<f4"), np.frombuffer(other[-1], "<f4")
         np.testing.assert_allclose(a, b, atol=1e-5)
     with Collection(built, quiet=True) as a, Collection(expected, quiet=True) as b:
-        assert a.verify()["ok"], a.verify()
+        assert a.verify().ok, a.verify()
         for query in QUERIES:
             assert [h.doc_id for h in a.search(query)] == [h.doc_id for h in b.search(query)]
 
@@ -200,8 +200,8 @@ def test_spark_builds_the_local_store_then_adds_nothing_then_replaces_a_change(
     finally:
         note.write_text(before)
         os.utime(note, ns=(times.st_atime_ns, times.st_mtime_ns))
-    assert "something else" in document["text"]
-    assert len(document["chunks"]) == 1
+    assert "something else" in document.text
+    assert len(document.chunks) == 1
 
 
 def test_spark_reads_every_document_format_into_the_local_store(spark, tmp_path, settings) -> None:
@@ -218,8 +218,8 @@ def test_spark_reads_every_document_format_into_the_local_store(spark, tmp_path,
     assert kinds <= set(distributed["skipped_by_kind"])
     with Collection(tmp_path / "spark", quiet=True) as built:
         stored = built.document("report.pdf")
-    assert len(stored["pages"]) == 4  # the page starts and the chunks' pages came through
-    assert stored["chunks"][-1]["last_page"] == 4
+    assert len(stored.pages) == 4  # the page starts and the chunks' pages came through
+    assert stored.chunks[-1].last_page == 4
 
 
 def test_a_task_failing_on_its_first_attempt_is_retried_to_the_same_store(
@@ -427,7 +427,7 @@ def test_an_input_edited_after_an_unfinished_run_makes_a_new_run(
     with Collection(folder, settings, quiet=True) as target:
         target.add_on_spark([str(edited)], spark_options(run_dir))
         document = target.document("notes/note4.md")
-    assert "edited after the run" in document["text"]
+    assert "edited after the run" in document.text
 
 
 def test_an_older_run_never_replaces_what_the_store_wrote_since(
@@ -447,7 +447,7 @@ def test_an_older_run_never_replaces_what_the_store_wrote_since(
     report = json.loads(result.stdout)
     assert report["skipped_by_kind"]["newer in store"] == 1 and report["updated"] == 0
     with Collection(folder, settings, quiet=True) as target:
-        assert "newer version" in target.document("notes/note1.md")["text"]
+        assert "newer version" in target.document("notes/note1.md").text
 
 
 def test_a_killed_run_resumed_with_other_parallelism_keeps_its_complete_shards(

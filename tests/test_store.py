@@ -24,6 +24,7 @@ from store.filters import Filter, FilterError, parse_filter
 from store.index_cache import INDEX_FILE
 from store.recipe import WRITE_KEYS, Recipe
 from store.records import ChunkRecord, DocumentRecord
+from store.results import Corpus
 from store.store import Store
 
 DIM = 16
@@ -106,8 +107,8 @@ def test_lost_or_damaged_index_file_gives_same_results(filled, damage: str) -> N
         with Store.open(folder) as store:
             assert ranking(store.search(query, None, k=10, mode="dense")) == before
             report = store.verify(100)
-            assert report["ok"], report
-            assert report["warnings"], "a damaged index file is reported"
+            assert report.ok, report
+            assert report.warnings, "a damaged index file is reported"
         assert (path.read_bytes() if path.exists() else None) == damaged
     assert VectorIndex.load(path).count == 600, "the writer saved a good file when it closed"
 
@@ -123,7 +124,7 @@ def test_reader_saves_the_index_it_rebuilt_when_no_writer_is_active(filled, dama
     saved = VectorIndex.load(path)
     assert (saved.count, saved.generation) == (600, generation)
     with Store.open(folder) as store:
-        assert store.verify(100)["warnings"] == []
+        assert store.verify(100).warnings == []
 
 
 def test_index_file_one_generation_behind_is_caught_up(filled) -> None:
@@ -141,7 +142,7 @@ def test_index_file_one_generation_behind_is_caught_up(filled) -> None:
         assert hits[0].doc_id == "new3"
         everything = {h.doc_id for h in store.search(query, None, k=1000, mode="dense")}
         assert "d0" not in everything and len(everything) == 303
-        assert store.verify(100)["ok"]
+        assert store.verify(100).ok
 
 
 CRASH_WRITER = """
@@ -167,8 +168,8 @@ def test_crash_between_commit_and_rename_leaves_a_consistent_store(tmp_path, spe
     subprocess.run([sys.executable, "-c", script], check=True)
     with Store.open(folder, writable=True) as store:
         report = store.verify(100)
-        assert report["ok"], report
-        assert report["chunks"] == (300 + 40 - 1) * 2
+        assert report.ok, report
+        assert report.chunks == (300 + 40 - 1) * 2
         query = make_docs(40, seed=5, prefix="crash")[11].chunks[1].vector
         assert store.search(query, None, k=1, mode="dense")[0].doc_id == "crash11"
     assert not list(folder.glob(INDEX_FILE + ".tmp*"))
@@ -210,7 +211,7 @@ def test_second_writer_is_refused_clearly(filled) -> None:
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
         assert result.returncode != 0 and "is being written by another process" in result.stderr
         with Store.open(folder) as reader:  # readers are never blocked
-            assert reader.stats()["documents"] == 300
+            assert reader.stats().documents == 300
     with Store.open(folder, writable=True):
         pass  # released on close
 
@@ -230,7 +231,7 @@ def test_reader_in_another_process_sees_new_documents(filled) -> None:
         """)
         subprocess.run([sys.executable, "-c", script], check=True)
         assert reader.search(query, None, k=1, mode="dense")[0].doc_id == "late1"
-        assert reader.stats()["documents"] == 303
+        assert reader.stats().documents == 303
 
 
 @pytest.mark.parametrize("spec", ["hnsw", "ivf", "ivf-sq8", "ivf-pq"])
@@ -244,7 +245,7 @@ def test_filter_matching_3_of_10000_chunks_returns_those_3(
         doc.metadata["rare"] = "yes"
     with Store.create(tmp_path / "s", RECIPE, spec) as store:
         store.upsert(docs)
-        assert store.stats()["index_type"] == spec
+        assert store.stats().index_type == spec
         hits = store.search(
             unit(np.random.default_rng(1), 1)[0],
             None,
@@ -267,24 +268,24 @@ def test_upsert_replaces_and_delete_removes_chunks_everywhere(filled) -> None:
     for chunk in changed.chunks:
         chunk.text = "zeppelin airship"
     with Store.open(folder, writable=True) as store:
-        old_chunk_ids = [c["id"] for c in store.get("d0")["chunks"]]
+        old_chunk_ids = [c.id for c in store.document("d0").chunks]
         assert store.upsert([changed]) == {"added": 0, "updated": 1}
-        doc = store.get("d0")
-        assert doc["text"] == "zeppelin airship" and len(doc["chunks"]) == 3
-        assert not set(old_chunk_ids) & {c["id"] for c in doc["chunks"]}
+        doc = store.document("d0")
+        assert doc.text == "zeppelin airship" and len(doc.chunks) == 3
+        assert not set(old_chunk_ids) & {c.id for c in doc.chunks}
         assert [h.doc_id for h in store.search(None, "zeppelin", k=10, mode="lexical")] == ["d0"]
         assert store.search(docs[0].chunks[0].vector, None, k=1, mode="dense")[0].doc_id != "d0"
         assert store.search(changed.chunks[2].vector, None, k=1, mode="dense")[0].doc_id == "d0"
-        assert store.verify(100)["ok"]
+        assert store.verify(100).ok
         assert store.delete(["d0", "missing"]) == 1
-        assert store.get("d0") is None
+        assert store.document("d0") is None
         assert store.search(None, "zeppelin", k=10, mode="lexical") == []
         assert "d0" not in {
             h.doc_id for h in store.search(changed.chunks[2].vector, None, k=300, mode="dense")
         }
-        assert store.verify(100)["ok"]
+        assert store.verify(100).ok
     with Store.open(folder) as store:
-        assert store.verify(100)["ok"] and store.stats()["chunks"] == 598
+        assert store.verify(100).ok and store.stats().chunks == 598
 
 
 @pytest.mark.parametrize(
@@ -324,7 +325,7 @@ def test_filter_values_are_data(tmp_path, value: str) -> None:
             assert lexical[0].doc_id == "d6" and value in lexical[0].text
         else:
             assert lexical == []
-        assert store.stats()["documents"] == 20
+        assert store.stats().documents == 20
 
 
 def test_filter_expressions_parse_and_bad_ones_say_why() -> None:
@@ -366,9 +367,9 @@ def test_rebuild_changes_index_type_without_reembedding(filled) -> None:
     with Store.open(folder, writable=True) as store:
         for spec in ["hnsw", "ivf-sq8", "flat"]:
             store.rebuild(spec)
-            assert store.stats()["index_type"] == spec
+            assert store.stats().index_type == spec
             assert store.search(query, None, k=1, mode="dense")[0].doc_id == "d10"
-            assert store.verify(100)["ok"]
+            assert store.verify(100).ok
         with pytest.raises(StoreError, match="unknown index type"):
             store.rebuild("annoy")
 
@@ -382,17 +383,24 @@ def test_stats_and_metadata_fields(filled) -> None:
     folder, _ = filled
     with Store.open(folder) as store:
         stats = store.stats()
-        assert (stats["documents"], stats["chunks"], stats["wordpieces_embedded"]) == (
-            300,
-            600,
-            2400,
-        )
-        assert stats["wordpieces"] == 2400 - RECIPE.overlap * 300  # consecutive windows overlap
-        assert stats["bytes"]["store.db"] > 0 and stats["recipe"] == RECIPE.to_dict()
-        fields = store.metadata_fields()
-        assert fields["year"]["min"] == 2000 and fields["year"]["max"] == 2019
-        assert set(store.distinct_values("lang")) == {"en", "de"}
-        json.dumps(stats)
+        assert (stats.documents, stats.chunks, stats.wordpieces_embedded) == (300, 600, 2400)
+        assert stats.wordpieces == 2400 - RECIPE.overlap * 300  # consecutive windows overlap
+        assert stats.bytes["store.db"] > 0 and stats.recipe == RECIPE.to_dict()
+        fields = store.fields()
+        assert fields["year"].min == 2000 and fields["year"].max == 2019
+        assert set(store.values("lang")) == {"en", "de"}
+        json.dumps(stats.as_dict())
+
+
+def test_the_corpus_names_the_one_source_or_the_folder_every_source_is_in(tmp_path) -> None:
+    docs = make_docs(3)
+    for doc, source in zip(docs, ["/data/a/x.txt", "/data/a/b/y.pdf", None], strict=True):
+        doc.source = source
+    with Store.create(tmp_path / "s", RECIPE, "flat") as store:
+        store.upsert(docs[:1])
+        assert store.corpus() == Corpus(documents=1, sources=1, where="/data/a/x.txt")
+        store.upsert(docs[1:])
+        assert store.corpus() == Corpus(documents=3, sources=2, where="/data/a")
 
 
 def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, monkeypatch) -> None:
@@ -401,14 +409,14 @@ def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, mo
     monkeypatch.setattr(index_types, "AUTO_FLAT_MAX", 500)
     with Store.create(tmp_path / "s", RECIPE) as store:
         store.upsert(make_docs(200))
-        assert store.stats()["index_type"] == "flat"
+        assert store.stats().index_type == "flat"
         store.upsert(make_docs(300, seed=1, prefix="b"))  # 1,000 chunks
-        assert store.stats()["index_type"] == "ivf-sq8"
+        assert store.stats().index_type == "ivf-sq8"
         small_lists = faiss_index.faiss.extract_index_ivf(store.cache.current().index).nlist
         store.upsert(make_docs(4000, seed=2, prefix="c"))  # 9,000 chunks: the lists are outgrown
         grown = faiss_index.faiss.extract_index_ivf(store.cache.current().index).nlist
         assert grown > 2 * small_lists
-        assert store.verify(100)["ok"]
+        assert store.verify(100).ok
         query = make_docs(4000, seed=2, prefix="c")[123].chunks[0].vector
         assert store.search(query, None, k=1, mode="dense")[0].doc_id == "c123"
 
@@ -417,13 +425,13 @@ def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, mo
 def test_ivf_store_with_too_few_vectors_searches_exactly_until_it_can_train(tmp_path, spec) -> None:
     with Store.create(tmp_path / "s", RECIPE, spec) as store:
         store.upsert(make_docs(5))
-        assert store.stats()["index_type"] == "flat"
+        assert store.stats().index_type == "flat"
         assert (
             store.search(make_docs(5)[3].chunks[1].vector, None, k=1, mode="dense")[0].doc_id
             == "d3"
         )
         store.upsert(make_docs(320, seed=4, prefix="more"))  # 650 chunks: PQ can train
-        assert store.stats()["index_type"] == spec and store.verify(100)["ok"]
+        assert store.stats().index_type == spec and store.verify(100).ok
 
 
 def test_misuse_of_the_store_api_is_refused_clearly(filled) -> None:
@@ -440,7 +448,7 @@ def test_misuse_of_the_store_api_is_refused_clearly(filled) -> None:
     with Store.open(folder, writable=True) as store, pytest.raises(StoreError, match="shape"):
         store.upsert([wrong])
     with Store.open(folder) as store:
-        assert store.get("w0") is None and store.stats()["documents"] == 300
+        assert store.document("w0") is None and store.stats().documents == 300
 
 
 def snapshot(folder: Path) -> dict:
@@ -504,7 +512,7 @@ def test_batched_writes_equal_one_document_at_a_time(tmp_path) -> None:
     assert removed(batched["log"]) == removed(single["log"]) == 30 * 2 + 3 + 2  # d3 had 3 chunks
     for folder in stores.values():
         with Store.open(folder) as store:
-            assert store.verify(100)["ok"]
+            assert store.verify(100).ok
 
 
 V1_SCHEMA = """
@@ -566,7 +574,7 @@ def test_a_schema_1_store_is_upgraded_by_a_writer(tmp_path) -> None:
     with Store.open(folder, writable=True) as store:
         store.repair(100)
     with Store.open(folder) as store:
-        assert store.verify(100)["ok"]
+        assert store.verify(100).ok
         found = {h.doc_id for h in store.search(None, "dogs", k=100, mode="lexical")}
         assert found == {doc.id for doc in docs if "dogs" in doc.text}
         assert store.search(docs[7].chunks[1].vector, None, k=1, mode="dense")[0].doc_id == "d7"
@@ -595,13 +603,13 @@ def test_a_schema_2_store_is_upgraded_in_place_and_gains_page_numbers(tmp_path) 
     with Store.open(folder, writable=True) as store:  # a writer upgrades it, keeping every row
         store.upsert([paged])
     with Store.open(folder) as store:
-        assert store.verify(100)["ok"]
-        old = store.get("d3")
-        assert old["text"] == docs[3].text and old["pages"] is None
-        assert [(c["page"], c["last_page"]) for c in old["chunks"]] == [(None, None)] * 2
-        new = store.get("paged")
-        assert new["pages"] == [0, 15]
-        assert [(c["page"], c["last_page"]) for c in new["chunks"]] == [(1, 1), (1, 2)]
+        assert store.verify(100).ok
+        old = store.document("d3")
+        assert old.text == docs[3].text and old.pages is None
+        assert [(c.page, c.last_page) for c in old.chunks] == [(None, None)] * 2
+        new = store.document("paged")
+        assert new.pages == [0, 15]
+        assert [(c.page, c.last_page) for c in new.chunks] == [(1, 1), (1, 2)]
         hit = store.search(second, None, k=1, mode="dense")[0]
         assert (hit.doc_id, hit.page, hit.last_page) == ("paged", 1, 2)
         assert hit.as_dict()["page"] == 1
@@ -625,7 +633,7 @@ def test_another_stores_index_file_is_never_searched(tmp_path) -> None:
     query = b_docs[5].chunks[0].vector
     with Store.open(tmp_path / "a") as store:
         report = store.verify(100)
-        assert report["ok"] and any("another store" in w for w in report["warnings"])
+        assert report.ok and any("another store" in w for w in report.warnings)
         expected = [(doc_id, round(score, 5)) for doc_id, score in brute_force(a_docs, query, 10)]
         assert ranking(store.search(query, None, k=10, mode="dense")) == expected
 

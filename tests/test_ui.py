@@ -190,9 +190,9 @@ def test_document_text_is_inert_everywhere_and_the_best_chunk_wholly_marked(app,
     assert "<img" not in body and "<h1" not in body and "<strong" not in body
     with Collection(ui_store) as collection:
         document = collection.document("markdown")
-    best = document["chunks"][app.session_state["doc_chunk"]]
+    best = document.chunks[app.session_state["doc_chunk"]]
     marked = re.findall(rf'<span style="{re.escape(BEST_STYLE)}[^"]*">(.*?)</span>', body, re.S)
-    chunk_text = document["text"][best["start"] : best["end"]]
+    chunk_text = document.text[best.start : best.end]
     assert html.unescape("".join(marked)) == chunk_text  # across its blank lines
 
 

@@ -12,7 +12,6 @@ import click
 from indexer import settings as defaults
 from indexer.cli.exit_codes import reports_errors
 from indexer.cli.options import at_least, collection, json_option, store_option
-from store.recall import Recall
 
 
 @click.command()
@@ -59,11 +58,12 @@ def stats(store_path: Path | None, as_json: bool) -> None:
     measured against an exact scan (cached per store generation)."""
     with collection(store_path) as source:
         result = source.stats()
+    shown = result.as_dict()
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(shown, indent=2))
         return
-    result["recall"] = Recall(**result["recall"]).describe()
-    for key, value in result.items():
+    shown["recall"] = result.recall.describe()
+    for key, value in shown.items():
         click.echo(f"{key:>12}: {json.dumps(value) if isinstance(value, dict) else value}")
 
 
@@ -91,14 +91,14 @@ def verify(store_path: Path | None, sample: int, recall: float | None, as_json: 
     with collection(store_path) as source:
         report_ = source.verify(sample, recall)
     if as_json:
-        click.echo(json.dumps(report_, indent=2))
+        click.echo(json.dumps(report_.as_dict(), indent=2))
     else:
-        click.echo("ok" if report_["ok"] else "NOT OK")
-        if "recall" in report_:
-            click.echo(f"  {Recall(**report_['recall']).describe()}")
-        for line in report_["problems"] + report_["warnings"]:
+        click.echo("ok" if report_.ok else "NOT OK")
+        if report_.recall is not None:
+            click.echo(f"  {report_.recall.describe()}")
+        for line in report_.problems + report_.warnings:
             click.echo(f"  {line}")
-    sys.exit(0 if report_["ok"] else 1)
+    sys.exit(0 if report_.ok else 1)
 
 
 @click.command()
@@ -108,8 +108,8 @@ def repair(store_path: Path | None) -> None:
     """Rebuild the full-text and FAISS indexes from SQLite (and upgrade an older store)."""
     with collection(store_path) as target:
         result = target.repair()
-    click.echo("repaired: " + ("ok" if result["ok"] else "; ".join(result["problems"])))
-    sys.exit(0 if result["ok"] else 1)
+    click.echo("repaired: " + ("ok" if result.ok else "; ".join(result.problems)))
+    sys.exit(0 if result.ok else 1)
 
 
 @click.command()
@@ -122,7 +122,7 @@ def rebuild(store_path: Path | None, index: str) -> None:
     """Rebuild the FAISS index with another type, from the stored vectors (no re-embedding)."""
     with collection(store_path) as target:
         built = target.rebuild(index)
-    click.echo(f"rebuilt: {built['index_type']}, {built['vectors']} vectors")
+    click.echo(f"rebuilt: {built.index_type}, {built.vectors} vectors")
 
 
 @click.command()

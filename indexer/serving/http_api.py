@@ -26,7 +26,6 @@ from indexer.serving.live_collection import Health, LiveCollection
 from indexer.serving.schemas import (
     AddRequest,
     Deleted,
-    Document,
     EmbedRequest,
     EmbedResponse,
     Error,
@@ -47,6 +46,7 @@ from indexer.settings import (
     TOKEN_ENV,
     K,
 )
+from store.results import Document
 
 DECIMALS = 7  # of vector components in responses, as `semsearch embed` prints them
 READ_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -139,7 +139,7 @@ def create_app(live: LiveCollection, *, token: str | None = None) -> FastAPI:
     @app.get(
         "/documents/{doc_id:path}", response_model=Document, responses={**READ_ERRORS, **NOT_FOUND}
     )
-    async def document(doc_id: str) -> dict[str, Any]:
+    async def document(doc_id: str) -> Document:
         """A document: text, title, source, metadata, and its chunks' spans. The id may contain
         slashes; encode other reserved characters (`%2F` works for a slash too)."""
         found = await live.read(Collection.document, doc_id)
@@ -181,7 +181,7 @@ def create_app(live: LiveCollection, *, token: str | None = None) -> FastAPI:
             chunk = await live.read(Collection.chunk, request.chunk_id)
             if chunk is None:
                 raise ApiError(404, "not_found", f"no chunk with id {request.chunk_id}")
-            text = chunk["text"]
+            text = chunk.text
         why = await live.read(Collection.explain, request.query, text)
         return {
             "cosine": why.cosine,

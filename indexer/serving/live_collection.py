@@ -131,12 +131,12 @@ class LiveCollection:
         stats = reader.stats()
         return Health(
             "ready",
-            generation=stats["generation"],
-            documents=stats["documents"],
-            chunks=stats["chunks"],
-            model=stats["recipe"]["model"],
-            dim=stats["dim"],
-            index_type=stats["index_type"],
+            generation=stats.generation,
+            documents=stats.documents,
+            chunks=stats.chunks,
+            model=stats.recipe["model"],
+            dim=stats.dim,
+            index_type=stats.index_type,
             writable=self.writer is not None,
         )
 

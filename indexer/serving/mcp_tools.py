@@ -17,9 +17,10 @@ from mcp.types import ToolAnnotations
 from pydantic import Field
 
 from indexer.collection import Collection
-from indexer.serving.schemas import Document, Filters, Hit, Mode, Query, Record, SearchResponse
+from indexer.serving.schemas import Filters, Mode, Query, Record, SearchResponse
 from indexer.settings import MAX_K, MAX_RECORDS, MODE, K
 from store.errors import SemsearchError
+from store.results import Document
 
 T = TypeVar("T")
 READ_ONLY = ToolAnnotations(read_only_hint=True, idempotent_hint=True, open_world_hint=False)
@@ -54,7 +55,7 @@ def build_server(collection: Collection, allow_add: bool = False) -> MCPServer:
             mode=mode,
             k=k,
             filters=filters,
-            hits=[Hit(**hit.as_dict()) for hit in hits],
+            hits=[hit.view() for hit in hits],
         )
 
     @server.tool(annotations=READ_ONLY)
@@ -63,7 +64,7 @@ def build_server(collection: Collection, allow_add: bool = False) -> MCPServer:
         found = answered(collection.document, id)
         if found is None:
             raise ToolError(f"no document with id {id!r}")
-        return Document(**found)
+        return found
 
     if allow_add:
 

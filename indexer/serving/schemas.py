@@ -1,5 +1,6 @@
 """What requests carry and responses return, for the HTTP API and the MCP tools. Every bound on
-what a client sends comes from `indexer.settings`; the OpenAPI schema is built from these models.
+what a client sends comes from `indexer.settings`; the OpenAPI schema is built from these models
+and, for what the store returns (a hit, a document), from its dataclasses in `store.results`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from indexer.settings import (
     SEARCH_MODES,
     K,
 )
+from store.results import HitView
 
 Mode = Literal[SEARCH_MODES]  # type: ignore[valid-type]
 Query = Annotated[
@@ -50,69 +52,12 @@ class SearchRequest(Request):
     filters: Filters = []
 
 
-class Chunk(BaseModel):
-    """The best chunk of a hit: its id, place in the document, character span and text."""
-
-    id: int
-    ord: int
-    start: int
-    end: int
-    text: str
-
-
-class Hit(BaseModel):
-    """One document, represented by its best chunk (the fields of `semsearch search --json`)."""
-
-    id: str = Field(description="The document's id (GET /documents/{id}).")
-    title: str | None
-    source: str | None
-    score: float
-    page: int | None = Field(
-        description="The 1-based page (slide) holding the match: of the best chunk's pages, the "
-        "one with most of the query's words, else the largest share of the cosine; null: not "
-        "paginated."
-    )
-    first_page: int | None = Field(
-        default=None, description="The page the best chunk starts on; null: not paginated."
-    )
-    last_page: int | None = Field(description="The page the best chunk ends on.")
-    chunk: Chunk
-    metadata: dict[str, Any]
-    parts: dict[str, dict[str, int | float]] = Field(
-        description="Each mode's rank and score of this document (two for hybrid)."
-    )
-
-
 class SearchResponse(BaseModel):
     query: str
     mode: Mode
     k: int
     filters: list[str]
-    hits: list[Hit]
-
-
-class ChunkSpan(BaseModel):
-    id: int
-    ord: int
-    start: int
-    end: int
-    n_tokens: int
-    page: int | None = None
-    last_page: int | None = None
-
-
-class Document(BaseModel):
-    id: str
-    source: str | None
-    title: str | None
-    text: str
-    pages: list[int] | None = Field(
-        description="Where each page starts in `text` (character offsets); null: not paginated."
-    )
-    metadata: dict[str, Any]
-    content_hash: str
-    indexed_at: str
-    chunks: list[ChunkSpan]
+    hits: list[HitView]
 
 
 class EmbedRequest(Request):

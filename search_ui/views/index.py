@@ -13,7 +13,7 @@ import streamlit as st
 from search_ui import charts
 from search_ui.context import Context, select
 from search_ui.state import LAST_SEARCH
-from store.recall import Recall
+from store.results import MetadataField
 
 HISTOGRAM_DEPTH = 100
 COLOUR_BINS = 5  # quantile bins of a numeric field on the map
@@ -24,12 +24,12 @@ def index_page(ctx: Context) -> None:
     st.header("Index")
     stats = ctx.collection.stats()
     fields = ctx.collection.fields()
-    recipe = stats["recipe"]
+    recipe = stats.recipe
     columns = st.columns(4)
-    columns[0].metric("Documents", f"{stats['documents']:,}")
-    columns[1].metric("Chunks", f"{stats['chunks']:,}")
-    columns[2].metric("Wordpieces", f"{stats['wordpieces']:,}")
-    columns[3].metric("Dimension", stats["dim"])
+    columns[0].metric("Documents", f"{stats.documents:,}")
+    columns[1].metric("Chunks", f"{stats.chunks:,}")
+    columns[2].metric("Wordpieces", f"{stats.wordpieces:,}")
+    columns[3].metric("Dimension", stats.dim)
     st.table(
         pd.DataFrame(
             [
@@ -37,13 +37,11 @@ def index_page(ctx: Context) -> None:
                 ("fingerprint", recipe["model_fingerprint"]),
                 ("pooling", recipe["pooling"]),
                 ("chunk tokens / overlap", f"{recipe['chunk_tokens']} / {recipe['overlap']}"),
-                ("index type", f"{stats['index_type']} (configured: {stats['index_spec']})"),
-                ("generation", str(stats["generation"])),
-                ("recall (measured)", Recall(**stats["recall"]).describe()),
+                ("index type", f"{stats.index_type} (configured: {stats.index_spec})"),
+                ("generation", str(stats.generation)),
+                ("recall (measured)", stats.recall.describe()),
             ]
-            + [
-                (f"size of {name}", f"{size / 1e6:.2f} MB") for name, size in stats["bytes"].items()
-            ],
+            + [(f"size of {name}", f"{size / 1e6:.2f} MB") for name, size in stats.bytes.items()],
             columns=["", "value"],
         )
     )
@@ -88,7 +86,7 @@ def last_query_scores(ctx: Context, last: dict) -> list[float]:
     return [hit.score for hit in hits]
 
 
-def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | None) -> None:
+def document_map_section(ctx: Context, fields: dict[str, MetadataField], last: dict | None) -> None:
     """A PCA map of sampled documents that zooms, pans and opens a document on click, with the
     last query and its results on it; coloured by any metadata field (numbers in ordered bins,
     text: the most frequent values)."""
@@ -98,11 +96,11 @@ def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | Non
     if len(sample) < 2:
         st.info("Too few documents for a map.")
         return
-    vectors = np.stack([row["vector"] for row in sample])
+    vectors = np.stack([row.vector for row in sample])
     basis = charts.pca_basis(vectors)
-    colouring = colour_groups([row["metadata"].get(colour_by) for row in sample], colour_by)
+    colouring = colour_groups([row.metadata.get(colour_by) for row in sample], colour_by)
     rows = [
-        (row["id"], row["title"] or row["id"], group, "document")
+        (row.id, row.title or row.id, group, "document")
         for row, group in zip(sample, colouring.groups, strict=True)
     ]
     points = [vectors]

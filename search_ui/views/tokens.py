@@ -172,5 +172,5 @@ def opened_chunk_text(ctx: Context) -> str | None:
     doc = ctx.collection.document(doc_id)
     if doc is None:
         return None
-    chunk = ctx.collection.chunk(doc["chunks"][opened_chunk(doc) or 0]["id"])
-    return chunk["text"] if chunk else None
+    chunk = ctx.collection.chunk(doc.chunks[opened_chunk(doc) or 0].id)
+    return chunk.text if chunk else None
