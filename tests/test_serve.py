@@ -28,7 +28,6 @@ from indexer.collection import Collection
 from indexer.serving import http_server
 from indexer.serving.http_api import create_app
 from indexer.serving.live_collection import WARM_UP_QUERY, LiveCollection
-from indexer.settings import Settings
 from store.results import BestChunk, ChunkSpan, Document, HitView
 from tests.helpers import ODD_ID, SEMSEARCH, eventually, listening, make_store
 from tests.helpers import SERVED_DOCS as DOCS
