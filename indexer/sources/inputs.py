@@ -147,20 +147,16 @@ def read_inputs(
         elif isinstance(item, InputFile):
             yield from read_file(item, options)
         elif item.name == STDIN:
-            yield from read_jsonl(text_stream(sys.stdin.buffer), "stdin", None, options)
+            stdin = read_jsonl(text_stream(sys.stdin.buffer), "stdin", None, options)
+            yield from guarded("stdin", stdin)
         else:
-            yield from _read_stream(Path(item.name), item.name, options)
+            yield from guarded(item.name, _read_stream(Path(item.name), item.name, options))
 
 
-def _read_stream(
-    path: Path, name: str, options: SourceOptions
-) -> Iterator[SourceDocument | Skipped]:
+def _read_stream(path: Path, name: str, options: SourceOptions) -> Found:
     """A named pipe or device given by name, read as JSON lines."""
-    try:
-        with open(path, "rb") as raw:
-            yield from read_jsonl(text_stream(raw), name, None, options)
-    except OSError as error:
-        yield Skipped(name, "unreadable", f"unreadable ({error.strerror or error})")
+    with open(path, "rb") as raw:
+        yield from read_jsonl(text_stream(raw), name, None, options)
 
 
 def read_file(item: InputFile, options: SourceOptions) -> Iterator[SourceDocument | Skipped]:
