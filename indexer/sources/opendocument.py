@@ -22,6 +22,7 @@ META = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
 }
+COUNT_DIGITS = 13  # of a text:s count read: 10**12 spaces are over any budget
 _LINES = (f"{TEXT}p", f"{TEXT}h")
 _LEFT_OUT = (f"{TEXT}note", f"{OFFICE}annotation", f"{TEXT}soft-page-break")
 _CONTAINER_NAMES = (  # elements that hold paragraphs
@@ -91,8 +92,7 @@ def _text(element: etree._Element, package: Package) -> str:
     for child in element:
         tag = child.tag
         if tag == f"{TEXT}s":
-            given = child.get(f"{TEXT}c", "1")
-            count = int(given) if given.isascii() and given.isdigit() else 1
+            count = _count(child.get(f"{TEXT}c", "1"))
             package.spend(count, f"its text:s elements ask for {count:,} spaces")
             parts.append(" " * count)
         elif tag == f"{TEXT}tab":
@@ -103,6 +103,13 @@ def _text(element: etree._Element, package: Package) -> str:
             parts.append(_text(child, package))
         parts.append(child.tail or "")
     return "".join(parts)
+
+
+def _count(given: str) -> int:
+    """A text:s count: 1 when it is not a number of ASCII digits; of a number of more than
+    COUNT_DIGITS digits, its first COUNT_DIGITS (already over any budget)."""
+    digits = (given.lstrip("0") or "0") if given.isascii() and given.isdigit() else "1"
+    return int(digits[:COUNT_DIGITS])
 
 
 def _meta(meta: etree._Element | None) -> tuple[str | None, dict]:
