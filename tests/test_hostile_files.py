@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,9 @@ from click.testing import CliRunner
 
 from indexer.cli.app import cli
 from indexer.sources import document_files
-from indexer.sources.inputs import READERS
+from indexer.sources.inputs import READERS, InputFile, plan_inputs
+from indexer.sources.options import SourceOptions
+from indexer.spark.tasks import read_rows
 from tests import document_fixtures as make
 from tests.conftest import read_only
 
@@ -192,3 +195,29 @@ def test_index_help_names_every_suffix_read() -> None:
     assert result.exit_code == 0
     named = set(re.findall(r"\.\w+", result.output))
     assert set(READERS) <= named
+
+
+def test_spark_executors_and_driver_list_hostile_files_as_a_local_run_does(folder) -> None:
+    """Spark's driver plans with `plan_inputs` and its executors read with `read_rows`: no JVM
+    is needed to see that both list what the local run lists."""
+    make.latin1_named(folder, "A note about tides in a Latin-1 name.")
+    deep = folder / "deep.eml"
+    deep.write_bytes(make.nested_multiparts(3000, "at the bottom"))
+    plan = plan_inputs([str(folder)], SourceOptions())
+    files = [item for item in plan if isinstance(item, InputFile)]
+    assert [item.name for item in files] == ["deep.eml", "good.txt"]
+    (name_skip,) = [item for item in plan if not isinstance(item, InputFile)]
+    assert name_skip.where == f"{folder}/caf\\xe9.txt" and name_skip.kind == "name not UTF-8"
+    options = asdict(SourceOptions())  # as the driver hands them to its executors
+    rows = {
+        item.name: list(read_rows(i, str(item.path), item.label, item.name, options))
+        for i, item in enumerate(files)
+    }
+    (deep_row,) = rows["deep.eml"]
+    assert (deep_row[0], deep_row[-3], deep_row[-2]) == (
+        "skipped",
+        "nested too deeply",
+        "nested too deeply to read",
+    )
+    (good_row,) = rows["good.txt"]
+    assert good_row[0] == "document" and good_row[4] == GOOD
