@@ -117,6 +117,18 @@ def test_50000_nested_divs_are_read_in_html_epub_and_html_mail(folder, tmp_path,
     assert documents["good.txt"][0] == GOOD
 
 
+def test_html_ending_in_open_comments_and_tags_keeps_its_text(folder, tmp_path, tiny_model_dir):
+    """What is still open at the end is dropped, as HTML5 ends a document (the standard
+    library's own end re-read the rest for each "<": minutes for these 200 KB)."""
+    (folder / "comments.html").write_text("<p>kept words</p>" + "<!--" * 50_000)
+    (folder / "tags.html").write_text("<p>kept words</p>" + "</" * 100_000)
+    result = index(folder, tmp_path / "store", tiny_model_dir)
+    assert result.exit_code == 0, result.output
+    documents = stored(tmp_path / "store")
+    assert documents["comments.html"][0] == documents["tags.html"][0] == "kept words"
+    assert documents["good.txt"][0] == GOOD
+
+
 def test_a_message_of_3000_nested_multiparts_is_listed_and_its_mailbox_goes_on(
     folder, tmp_path, tiny_model_dir
 ) -> None:
