@@ -1,7 +1,8 @@
 """Small document files built in code for the tests (nothing binary is committed): PDFs drawn with
 reportlab (encrypted with pypdf, a "scanned" page as a Pillow image), Word, PowerPoint and
 OpenDocument files written with python-docx, python-pptx and odfpy, an EPUB and zip bombs written
-with zipfile, and e-mail written with the standard library."""
+with zipfile, and e-mail written with the standard library; and hostile files that once hung or
+aborted a run (huge space counts, long runs of spaces, deep nesting, NUL in ids, bad dates)."""
 
 from __future__ import annotations
 
@@ -217,14 +218,17 @@ def _member(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def epub(path: Path) -> Path:
-    """An EPUB 3 book: two authors, a nav document out of the reading order, three chapters in
-    a spine order other than the manifest's, one with a script and a style."""
-    chapters = [
-        ("Chapter One", "It was a bright cold day in April."),
-        ("Chapter Two", "Call me Ishmael, said the sailor."),
-        ("Chapter Three", "In a hole in the ground there lived a hobbit."),
-    ]
+CHAPTERS = [
+    ("Chapter One", "It was a bright cold day in April."),
+    ("Chapter Two", "Call me Ishmael, said the sailor."),
+    ("Chapter Three", "In a hole in the ground there lived a hobbit."),
+]
+
+
+def epub(path: Path, chapters: list[tuple[str, str]] = CHAPTERS) -> Path:
+    """An EPUB 3 book: two authors, a nav document out of the reading order, three chapters
+    (title, HTML of its paragraph) in a spine order other than the manifest's, the second with a
+    script and a style."""
     opf = f"""<?xml version="1.0" encoding="utf-8"?>
 <package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="uid">
   <metadata xmlns:dc="http://purl.org/dc/elements/1.1/">
@@ -360,3 +364,93 @@ def every_format(
     truncated(whole, bad / "half.docx")
     whole.unlink()
     return folder
+
+
+# -- hostile files --------------------------------------------------------------------------
+
+TEXT_NS = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+
+
+def odt_with_spaces(path: Path, count: str) -> Path:
+    """A minimal OpenDocument text whose one paragraph is "before", a text:s of `count` spaces
+    (the attribute as given), "after"."""
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+        'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        f'xmlns:text="{TEXT_NS}"><office:body><office:text>'
+        f'<text:p>before<text:s text:c="{count}"/>after</text:p>'
+        "</office:text></office:body></office:document-content>"
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        package.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        package.writestr(_member("content.xml"), content)
+    return path
+
+
+def docx_with_spaces(path: Path, spaces: int) -> Path:
+    """A Word document whose one paragraph is "before", `spaces` spaces, "after" (a few KB on
+    disk for 900 KB of spaces)."""
+    import docx as python_docx
+
+    document = python_docx.Document()
+    document.add_paragraph("before" + " " * spaces + "after")
+    document.save(str(path))
+    return path
+
+
+def nested_divs(depth: int, text: str) -> str:
+    """`text` inside `depth` nested <div> elements."""
+    return "<div>" * depth + text + "</div>" * depth
+
+
+def html_mail(path: Path, html: str, message_id: str = "<html@example.org>") -> Path:
+    """An .eml whose only body is `html`."""
+    mail = EmailMessage()
+    mail["Subject"], mail["Message-ID"] = "An HTML letter", message_id
+    mail.set_content(html, subtype="html")
+    path.write_bytes(mail.as_bytes())
+    return path
+
+
+def nested_multiparts(depth: int, text: str) -> bytes:
+    """A message whose plain-text `text` lies `depth` multipart/mixed parts deep."""
+    part = f"Content-Type: text/plain\r\n\r\n{text}\r\n"
+    for level in range(depth):
+        boundary = f"b{level}"
+        part = (
+            f'Content-Type: multipart/mixed; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\n{part}\r\n--{boundary}--\r\n"
+        )
+    return (
+        f"Subject: deep\r\nMessage-ID: <deep@example.org>\r\nMIME-Version: 1.0\r\n{part}".encode()
+    )
+
+
+def mail_with_nul(path: Path) -> Path:
+    """An .eml with a NUL in its Message-ID and in the name of its text attachment."""
+    mail = EmailMessage()
+    mail["Subject"], mail["Message-ID"] = "Null and void", "<nul\x00id@example.org>"
+    mail.set_content("The letter about tides.\n")
+    mail.add_attachment(
+        b"The attached note about tides.\n", maintype="text", subtype="plain", filename="a\x00b.txt"
+    )
+    path.write_bytes(mail.as_bytes())
+    return path
+
+
+def pdf_created(path: Path, creation_date: str) -> Path:
+    """The fixture PDF with its CreationDate set to `creation_date` as given."""
+    from pypdf import PdfWriter
+
+    writer = PdfWriter(clone_from=pdf(path))
+    writer.add_metadata({"/CreationDate": creation_date})
+    writer.write(path)
+    return path
+
+
+def latin1_named(folder: Path, text: str) -> Path:
+    """A text file in `folder` named "café.txt" in Latin-1: a name that is not valid UTF-8."""
+    name = os.fsencode(folder) + b"/caf\xe9.txt"
+    with open(name, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return Path(os.fsdecode(name))

@@ -23,10 +23,20 @@ from indexer.cli.options import (
 )
 from indexer.collection import Collection
 from indexer.settings import Settings, SparkOptions
+from indexer.sources.inputs import formats
 from indexer.summary import Summary
 
 
-@click.command()
+@click.command(
+    help=f"""Index files and folders, read by extension: {formats()}; or JSONL on stdin (`-`).
+
+    Unchanged documents are skipped without embedding; changed ones are replaced. A document's
+    id is its id field, else its path relative to the folder given (JSONL/CSV: path#line; an
+    e-mail: its Message-ID, an attachment MESSAGE-ID/NAME). PDF pages and slides are recorded,
+    so hits name their page. Encrypted, damaged and scanned (no text layer) files, zip bombs,
+    files over the size limit and files a reader fails on are skipped and listed with the
+    reason; the run goes on."""
+)
 @click.argument("paths", nargs=-1, required=True)
 @store_option()
 @model_options
@@ -71,14 +81,6 @@ from indexer.summary import Summary
 @report_options
 @reports_errors
 def index(paths: tuple[str, ...], store_path: Path | None, **given: Any) -> None:
-    """Index files and folders (.pdf .docx .pptx .odt .epub .eml .mbox .txt .md .rst .html .jsonl
-    .csv .parquet) or JSONL on stdin (`-`).
-
-    Unchanged documents are skipped without embedding; changed ones are replaced. A document's
-    id is its id field, else its path relative to the folder given (JSONL/CSV: path#line; an
-    e-mail: its Message-ID, an attachment MESSAGE-ID/NAME). PDF pages and slides are recorded,
-    so hits name their page. Encrypted, damaged and scanned (no text layer) files, zip bombs and
-    files over the size limit are skipped and listed with the reason."""
     strict, quiet, as_json = given.pop("strict"), given.pop("quiet"), given.pop("as_json")
     sources = sources_from(given)
     spark = spark_options(given)

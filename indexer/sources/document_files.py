@@ -4,37 +4,37 @@ or attached to an e-mail: the reader chosen by extension, and the document made 
 Every reader gives its text page by page (`Extracted`); the pages are tidied (line ends as LF,
 trailing spaces dropped, no run of blank lines) and joined with a blank line between two, and a
 paginated format records where each page starts. A file a reader cannot use (encrypted, damaged,
-a zip bomb, without a text layer) becomes a `Skipped` with the reason, and what a reader left out
-of a document it did read (pages without text) is listed as well.
+a zip bomb, without a text layer), or whose reader fails in any other way, becomes a `Skipped`
+with the reason (`failures`), and what a reader left out of a document it did read (pages without
+text) is listed as well.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from indexer.sources.ebooks import read_epub
-from indexer.sources.extracted import Extracted, Unreadable
+from indexer.sources.extracted import Extracted
+from indexer.sources.failures import guarded
 from indexer.sources.office import read_docx, read_pptx
 from indexer.sources.opendocument import read_odt
 from indexer.sources.options import SourceDocument
 from indexer.sources.pages import join_pages
 from indexer.sources.pdf_files import read_pdf
+from indexer.sources.tidying import tidy
 from indexer.sources.values import Counts
 from indexer.summary import Skipped
 
-READERS: dict[str, Callable[[Path | bytes], Extracted]] = {
+DOCUMENT_READERS: dict[str, Callable[[Path | bytes], Extracted]] = {
     ".pdf": read_pdf,
     ".docx": read_docx,
     ".pptx": read_pptx,
     ".odt": read_odt,
     ".epub": read_epub,
 }
-DOCUMENT_TYPES = tuple(READERS)
-_TRAILING_SPACE = re.compile(r"[ \t]+\n")
-_BLANK_LINES = re.compile(r"\n{3,}")
+DOCUMENT_TYPES = tuple(DOCUMENT_READERS)
 
 
 def read_document(
@@ -49,11 +49,19 @@ def read_document(
     """The document in `data` (a path or the file's bytes) of type `suffix`, or why not; its
     metadata is `metadata` with what the file says about itself, its title the file's own, else
     `name`."""
-    try:
-        extracted = READERS[suffix](data)
-    except Unreadable as error:
-        yield Skipped(where, error.kind, str(error))
-        return
+    yield from guarded(where, _read(data, suffix, doc_id, where, source, metadata, name))
+
+
+def _read(
+    data: Path | bytes,
+    suffix: str,
+    doc_id: str,
+    where: str,
+    source: str | None,
+    metadata: dict[str, Any],
+    name: str,
+) -> Iterator[SourceDocument | Skipped]:
+    extracted = DOCUMENT_READERS[suffix](data)
     yield from documents_of(extracted, doc_id, where, source, metadata, name)
 
 
@@ -66,10 +74,12 @@ def documents_of(
     name: str | None,
 ) -> Iterator[SourceDocument | Skipped]:
     """What `extracted` left out, listed, then its document (titled `name` when it has no title
-    of its own)."""
+    of its own). An id (an e-mail's Message-ID, an attachment's name) is cleaned like the text:
+    NUL and lone surrogates replaced and counted."""
     for kind, reason in extracted.left_out:
         yield Skipped(where, kind, reason)
     counts = Counts(replaced=extracted.replaced)
+    doc_id = counts.text(doc_id)
     text, starts = join_pages(counts.text(tidy(page)) for page in extracted.pages)
     title = extracted.title or name
     yield SourceDocument(
@@ -84,10 +94,3 @@ def documents_of(
         counts.nulled,
         starts if extracted.paginated else None,
     )
-
-
-def tidy(text: str) -> str:
-    """Line ends as LF, no spaces before them, at most one blank line in a row, nothing blank at
-    either end."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _BLANK_LINES.sub("\n\n", _TRAILING_SPACE.sub("\n", text)).strip()

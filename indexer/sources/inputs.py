@@ -6,15 +6,16 @@ its text column. `read_inputs` then reads the plan in order; the Spark job hands
 files to its executors, which read each with `read_file`. Paths:
 
 - a folder is walked (`walking`); its files are read by their extension;
-- a file is read by its extension: text (.txt .md .markdown .rst .html .htm) and document files
-  (.pdf .docx .pptx .odt .epub: `document_files`), one document each, not read when over
-  MAX_DOCUMENT_BYTES; e-mail (.eml, .mbox: `mail`), one document per message and attachment; or
-  records (.jsonl, .csv, .parquet: one document per line or row);
-- `-` (stdin) and a named pipe, such as `<(zcat docs.jsonl.gz)`, are read as JSON lines.
+- a file is read by its extension, through `READERS`, the one table of the formats read (see
+  `formats()`): text and document files (`document_files`) are one document each, not read when
+  over MAX_DOCUMENT_BYTES; e-mail (`mail`) one document per message and attachment; records one
+  document per line or row;
+- `-` (stdin) and a named pipe, such as `<(zcat docs.jsonl.gz)`, are read as JSON lines;
+- a file whose name is not valid UTF-8 is listed, not read: no store can keep its name.
 
 Readers yield `SourceDocument`s and, for anything they cannot use, `Skipped` records naming the
-file (and line) and the reason, so that nothing disappears without being counted. One file that
-cannot be read is listed and the run goes on.
+file (and line) and the reason, so that nothing disappears without being counted. A reader's
+failure of any kind is listed too (`failures`): one file that cannot be read never stops the run.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from __future__ import annotations
 import os
 import stat
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from indexer.settings import MAX_DOCUMENT_BYTES
 from indexer.sources import mail, tables, text_files
@@ -36,14 +38,14 @@ from indexer.sources.decoding import (
     text_stream,
 )
 from indexer.sources.document_files import DOCUMENT_TYPES, read_document
+from indexer.sources.failures import guarded
 from indexer.sources.json_lines import read_jsonl
 from indexer.sources.options import SourceDocument, SourceError, SourceOptions
 from indexer.sources.walking import walk
 from indexer.summary import Skipped
 
 STDIN = "-"
-WHOLE_FILE_TYPES = (*text_files.TEXT_TYPES, *DOCUMENT_TYPES, ".eml")  # one document per file
-READABLE_TYPES = (*WHOLE_FILE_TYPES, ".jsonl", *tables.TABLE_TYPES, ".mbox")
+Found = Iterator[SourceDocument | Skipped]
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,28 @@ def plan_inputs(
             plan.append(InputFile(path, os.path.normpath(raw)))
         else:
             plan.append(InputStream(raw))
+    plan = [_utf8_named(item) for item in plan]
     for item in plan:
         if isinstance(item, InputFile):
             _check_table(item, options)
     return plan
+
+
+def _utf8_named(item: Input | Skipped) -> Input | Skipped:
+    """`item`, or a Skipped when its name is not valid UTF-8 (no store can keep it); a name in a
+    message shows such bytes as \\xNN."""
+    if isinstance(item, Skipped):
+        return Skipped(_printable(item.where), item.kind, item.reason)
+    name = str(item.path) if isinstance(item, InputFile) else item.name
+    if _printable(name) == name:
+        return item
+    reason = "its name is not valid UTF-8, which no store can keep: rename it to index it"
+    return Skipped(_printable(name), "name not UTF-8", reason)
+
+
+def _printable(name: str) -> str:
+    """A path as the OS gave it, with the bytes that are not UTF-8 as \\xNN escapes."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _check_table(item: InputFile, options: SourceOptions) -> None:
@@ -127,67 +147,83 @@ def read_inputs(
         elif isinstance(item, InputFile):
             yield from read_file(item, options)
         elif item.name == STDIN:
-            yield from read_jsonl(text_stream(sys.stdin.buffer), "stdin", None, options)
+            stdin = read_jsonl(text_stream(sys.stdin.buffer), "stdin", None, options)
+            yield from guarded("stdin", stdin)
         else:
-            yield from _read_stream(Path(item.name), item.name, options)
+            yield from guarded(item.name, _read_stream(Path(item.name), item.name, options))
 
 
-def _read_stream(
-    path: Path, name: str, options: SourceOptions
-) -> Iterator[SourceDocument | Skipped]:
+def _read_stream(path: Path, name: str, options: SourceOptions) -> Found:
     """A named pipe or device given by name, read as JSON lines."""
-    try:
-        with open(path, "rb") as raw:
-            yield from read_jsonl(text_stream(raw), name, None, options)
-    except OSError as error:
-        yield Skipped(name, "unreadable", f"unreadable ({error.strerror or error})")
+    with open(path, "rb") as raw:
+        yield from read_jsonl(text_stream(raw), name, None, options)
 
 
 def read_file(item: InputFile, options: SourceOptions) -> Iterator[SourceDocument | Skipped]:
-    """Documents of one file, by its extension; an unreadable one is listed."""
-    path, name, label = item.path, item.name, item.label
-    suffix = path.suffix.lower()
-    if suffix not in READABLE_TYPES:
-        yield Skipped(label, "unsupported file type", f"unsupported file type {suffix or '(none)'}")
+    """Documents of one file, by its extension (`READERS`); a file that cannot be read, or whose
+    reader fails in any way, is listed after what was read of it."""
+    reader = READERS.get(item.path.suffix.lower())
+    if reader is None:
+        suffix = item.path.suffix.lower() or "(none)"
+        yield Skipped(item.label, "unsupported file type", f"unsupported file type {suffix}")
         return
-    try:
-        source = str(path.resolve())
-        if suffix in WHOLE_FILE_TYPES and (size := path.stat().st_size) > MAX_DOCUMENT_BYTES:
-            reason = f"{size:,} bytes, over the {MAX_DOCUMENT_BYTES:,}-byte limit for one document"
-            yield Skipped(label, "too large", reason)
-        elif suffix == ".parquet":
-            yield from tables.read_parquet(path, name, source, options)
-        elif suffix in DOCUMENT_TYPES:
-            metadata = text_files.file_metadata(path)
-            yield from read_document(path, suffix, name, label, source, metadata, path.stem)
-        elif suffix == ".eml":
-            yield from mail.read_eml(path, name, label, source)
-        elif suffix == ".mbox":
-            yield from mail.read_mbox(path, name, label, source)
-        else:
-            yield from _read_text_or_records(path, item, source, options)
-    except OSError as error:
-        yield Skipped(label, "unreadable", f"unreadable ({error.strerror or error})")
+    yield from guarded(item.label, _read(item, reader, options))
 
 
-def _read_text_or_records(
-    path: Path, item: InputFile, source: str, options: SourceOptions
-) -> Iterator[SourceDocument | Skipped]:
-    """A text file's document, or the records of a JSON lines or CSV file; a binary one listed."""
-    suffix = path.suffix.lower()
-    with open(path, "rb") as raw:
+def _read(item: InputFile, reader: Reader, options: SourceOptions) -> Found:
+    source = str(item.path.resolve())
+    if reader.whole and (size := item.path.stat().st_size) > MAX_DOCUMENT_BYTES:
+        reason = f"{size:,} bytes, over the {MAX_DOCUMENT_BYTES:,}-byte limit for one document"
+        yield Skipped(item.label, "too large", reason)
+        return
+    yield from reader.read(item, source, options)
+
+
+def _unless_binary(item: InputFile, read: Callable[[BinaryIO], Found]) -> Found:
+    """`read` of the opened file, unless NUL bytes at its start say it is binary."""
+    with open(item.path, "rb") as raw:
         if looks_binary(raw.peek(BINARY_PROBE)):
             yield Skipped(item.label, "binary file", "binary file (NUL bytes)")
             return
-        if suffix == ".jsonl":
-            yield from read_jsonl(text_stream(raw), item.name, source, options)
-        elif suffix == ".csv":
-            yield from tables.read_csv(text_stream(raw), item.name, source, options)
-        else:
-            yield from _read_text(raw.read(), item, source)
+        yield from read(raw)
 
 
-def _read_text(data: bytes, item: InputFile, source: str) -> Iterator[SourceDocument | Skipped]:
+def _text(item: InputFile, source: str, options: SourceOptions) -> Found:
+    return _unless_binary(item, lambda raw: _read_text(raw.read(), item, source))
+
+
+def _jsonl(item: InputFile, source: str, options: SourceOptions) -> Found:
+    return _unless_binary(
+        item, lambda raw: read_jsonl(text_stream(raw), item.name, source, options)
+    )
+
+
+def _csv(item: InputFile, source: str, options: SourceOptions) -> Found:
+    return _unless_binary(
+        item, lambda raw: tables.read_csv(text_stream(raw), item.name, source, options)
+    )
+
+
+def _parquet(item: InputFile, source: str, options: SourceOptions) -> Found:
+    return tables.read_parquet(item.path, item.name, source, options)
+
+
+def _document(item: InputFile, source: str, options: SourceOptions) -> Found:
+    path = item.path
+    metadata = text_files.file_metadata(path)
+    suffix = path.suffix.lower()
+    return read_document(path, suffix, item.name, item.label, source, metadata, path.stem)
+
+
+def _eml(item: InputFile, source: str, options: SourceOptions) -> Found:
+    return mail.read_eml(item.path, item.name, item.label, source)
+
+
+def _mbox(item: InputFile, source: str, options: SourceOptions) -> Found:
+    return mail.read_mbox(item.path, item.name, item.label, source)
+
+
+def _read_text(data: bytes, item: InputFile, source: str) -> Found:
     text, replaced = decode(data)
     if mostly_undecodable(replaced, len(data)):
         share = f"{replaced / len(data):.0%}"
@@ -199,3 +235,33 @@ def _read_text(data: bytes, item: InputFile, source: str) -> Iterator[SourceDocu
     title, body = text_files.extract(text, path.suffix.lower(), path.stem)
     metadata = text_files.file_metadata(path)
     yield SourceDocument(item.name, body, title, source, metadata, replaced, item.label, item.label)
+
+
+@dataclass(frozen=True)
+class Reader:
+    """How files of one extension are read: `kind` (the formats' group in help texts), `whole`
+    (one document held whole: not read when over MAX_DOCUMENT_BYTES) and `read` (item, its
+    resolved path, options -> what it holds)."""
+
+    kind: str
+    whole: bool
+    read: Callable[[InputFile, str, SourceOptions], Found]
+
+
+READERS: dict[str, Reader] = {  # every extension read, by kind, in the order help texts list them
+    **{suffix: Reader("documents", True, _document) for suffix in DOCUMENT_TYPES},
+    **{suffix: Reader("text", True, _text) for suffix in text_files.TEXT_TYPES},
+    ".eml": Reader("e-mail", True, _eml),
+    ".mbox": Reader("e-mail", False, _mbox),
+    ".jsonl": Reader("records", False, _jsonl),
+    ".csv": Reader("records", False, _csv),
+    ".parquet": Reader("records", False, _parquet),
+}
+
+
+def formats() -> str:
+    """The extensions read, by kind: "documents (.pdf ...), text (.txt ...), ..."."""
+    kinds: dict[str, list[str]] = {}
+    for suffix, reader in READERS.items():
+        kinds.setdefault(reader.kind, []).append(suffix)
+    return ", ".join(f"{kind} ({' '.join(suffixes)})" for kind, suffixes in kinds.items())

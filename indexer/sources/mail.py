@@ -8,7 +8,10 @@ supported format (PDF, Office, OpenDocument, EPUB, text) is a document of its ow
 `MESSAGE-ID/FILE-NAME`; any other attachment is listed. An mbox is read as a stream, one message
 in memory at a time, never opened for writing (the standard `mailbox` module opens it `rb+`):
 a message starts at a "From " line at the start or after a blank line, and ">From " in a body is
-unescaped (mboxrd). A message over MAX_DOCUMENT_BYTES is listed and the rest is read.
+unescaped (mboxrd). A message over MAX_DOCUMENT_BYTES is listed and the rest is read; so is a
+message or attachment that cannot be read for any other reason (nested too deeply for the parser,
+a reader's failure: `failures`). An id holding NUL (a Message-ID, an attachment's name) is
+cleaned like the text.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from typing import Any
 
 from indexer.settings import MAX_DOCUMENT_BYTES
 from indexer.sources import text_files
-from indexer.sources.decoding import decode, mostly_undecodable
+from indexer.sources.decoding import clean, decode, mostly_undecodable
 from indexer.sources.document_files import DOCUMENT_TYPES, documents_of, read_document
 from indexer.sources.document_info import iso
 from indexer.sources.extracted import Extracted
+from indexer.sources.failures import guarded
 from indexer.sources.html_text import html_to_text
 from indexer.sources.options import SourceDocument, with_title
 from indexer.summary import Skipped
@@ -60,8 +64,13 @@ def read_mbox(path: Path, name: str, where: str, source: str) -> Found:
             reason = f"a message over the {MAX_DOCUMENT_BYTES:,}-byte limit for one document"
             yield Skipped(place, "too large", reason)
             continue
-        message = email.message_from_bytes(raw, policy=policy.default)
-        yield from _documents(message, f"{name}#{number}", place, source, {"type": "mbox"}, None)
+        yield from guarded(place, _message(raw, f"{name}#{number}", place, source))
+
+
+def _message(raw: bytes, default_id: str, where: str, source: str) -> Found:
+    """The documents of one message of an mbox."""
+    message = email.message_from_bytes(raw, policy=policy.default)
+    yield from _documents(message, default_id, where, source, {"type": "mbox"}, None)
 
 
 def starts_as_mbox(path: Path) -> bool:
@@ -126,9 +135,10 @@ def _documents(
     yield from documents_of(body, doc_id, where, source, about, name)
     sender = {key: fields[key] for key in ("from", "date") if key in fields}
     for part, file_name in zip(attachments, names, strict=True):
-        place = f"{where}/{file_name}"
+        place = f"{where}/{clean(file_name)[0]}"  # its id is cleaned, and counted, as a document's
         found = {**sender, "attached_to": doc_id}
-        yield from _attachment(part, file_name, f"{doc_id}/{file_name}", place, source, found)
+        attachment = _attachment(part, file_name, f"{doc_id}/{file_name}", place, source, found)
+        yield from guarded(place, attachment)
 
 
 def _fields(message: Message) -> dict[str, Any]:

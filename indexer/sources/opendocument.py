@@ -22,6 +22,7 @@ META = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "meta": "urn:oasis:names:tc:opendocument:xmlns:meta:1.0",
 }
+COUNT_DIGITS = 13  # of a text:s count read: 10**12 spaces are over any budget
 _LINES = (f"{TEXT}p", f"{TEXT}h")
 _LEFT_OUT = (f"{TEXT}note", f"{OFFICE}annotation", f"{TEXT}soft-page-break")
 _CONTAINER_NAMES = (  # elements that hold paragraphs
@@ -45,16 +46,20 @@ def read_odt(source: Path | bytes) -> Extracted:
         raise package.corrupt("not a text document (no office:text)")
     lines: list[str] = []
     headings: list[str] = []
-    _walk(body, lines, headings)
+    _walk(body, lines, headings, package)
     title, metadata = _meta(meta)
     title = title or usable_title(headings[0] if headings else None)
     return Extracted(["\n".join(lines)], False, title, metadata)
 
 
-def _walk(container: etree._Element, lines: list[str], headings: list[str]) -> None:
+def _walk(
+    container: etree._Element, lines: list[str], headings: list[str], package: Package
+) -> None:
+    """The lines of the paragraphs, headings and tables in `container`; its runs of spaces are
+    spent from `package`'s budget."""
     for element in container:
         if element.tag in _LINES:
-            text = _text(element)
+            text = _text(element, package)
             if element.tag == f"{TEXT}h" and text.strip():
                 headings.append(text.strip())
             lines.append(text)
@@ -63,11 +68,11 @@ def _walk(container: etree._Element, lines: list[str], headings: list[str]) -> N
                 cells = []
                 for cell in row.iterchildren(f"{TABLE}table-cell"):
                     cell_lines: list[str] = []
-                    _walk(cell, cell_lines, headings)
+                    _walk(cell, cell_lines, headings, package)
                     cells.append(" ".join(cell_lines).strip())
                 lines.append("\t".join(cells))
         elif element.tag in _CONTAINERS:
-            _walk(element, lines, headings)
+            _walk(element, lines, headings, package)
 
 
 def _rows(table: etree._Element) -> Iterator[etree._Element]:
@@ -79,23 +84,32 @@ def _rows(table: etree._Element) -> Iterator[etree._Element]:
             yield from _rows(child)
 
 
-def _text(element: etree._Element) -> str:
-    """A paragraph's text: text:s as its count of spaces, text:tab and text:line-break as
+def _text(element: etree._Element, package: Package) -> str:
+    """A paragraph's text: text:s as its count of spaces (1 when the count is not a number of
+    ASCII digits; the spaces spent from `package`'s budget), text:tab and text:line-break as
     characters, spans and links descended into, notes and annotations left out."""
     parts = [element.text or ""]
     for child in element:
         tag = child.tag
         if tag == f"{TEXT}s":
-            count = child.get(f"{TEXT}c", "1")
-            parts.append(" " * (int(count) if count.isdigit() else 1))
+            count = _count(child.get(f"{TEXT}c", "1"))
+            package.spend(count, f"its text:s elements ask for {count:,} spaces")
+            parts.append(" " * count)
         elif tag == f"{TEXT}tab":
             parts.append("\t")
         elif tag == f"{TEXT}line-break":
             parts.append("\n")
         elif isinstance(tag, str) and tag not in _LEFT_OUT:
-            parts.append(_text(child))
+            parts.append(_text(child, package))
         parts.append(child.tail or "")
     return "".join(parts)
+
+
+def _count(given: str) -> int:
+    """A text:s count: 1 when it is not a number of ASCII digits; of a number of more than
+    COUNT_DIGITS digits, its first COUNT_DIGITS (already over any budget)."""
+    digits = (given.lstrip("0") or "0") if given.isascii() and given.isdigit() else "1"
+    return int(digits[:COUNT_DIGITS])
 
 
 def _meta(meta: etree._Element | None) -> tuple[str | None, dict]:

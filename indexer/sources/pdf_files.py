@@ -115,18 +115,19 @@ def clean(text: str) -> str:
 
 
 def pdf_date(raw: str | None) -> str | None:
-    """A PDF date ("D:20240315083000+01'00'", "D:2024") as ISO text; None when it is not one."""
+    """A PDF date ("D:20240315083000+01'00'", "D:2024") as ISO text; None when it is not one
+    (a month 13, a zone 24 hours or more away)."""
     match = _DATE.match((raw or "").strip())
     if not raw or not match:
         return None
     year, month, day, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
-    zone = None
-    if sign in ("Z", "z"):
-        zone = UTC
-    elif sign:
-        offset = timedelta(hours=int(zone_hours or 0), minutes=int(zone_minutes or 0))
-        zone = timezone(offset if sign == "+" else -offset)
     try:
+        zone = None
+        if sign in ("Z", "z"):
+            zone = UTC
+        elif sign:
+            offset = timedelta(hours=int(zone_hours or 0), minutes=int(zone_minutes or 0))
+            zone = timezone(offset if sign == "+" else -offset)  # ValueError from 24 hours on
         value = datetime(
             int(year),
             int(month or 1),

@@ -80,13 +80,19 @@ class Package:
         try:
             with self.zip.open(name) as member:
                 while block := member.read(READ_SIZE):
-                    self.left -= len(block)
-                    if self.left < 0:
-                        raise Unreadable("zip bomb", self._too_big("inflates further"))
+                    self.spend(len(block), "inflates further")
                     parts.append(block)
         except _BROKEN as error:
             raise self.corrupt(f"{name}: {error}") from None
         return b"".join(parts)
+
+    def spend(self, size: int, what: str) -> None:
+        """Count `size` more bytes against the package's budget (what its parts inflate to, and
+        what their text expands to, such as an ODT's runs of spaces); Unreadable("zip bomb")
+        naming `what` past it."""
+        self.left -= size
+        if self.left < 0:
+            raise Unreadable("zip bomb", self._too_big(what))
 
     def xml(self, name: str) -> etree._Element:
         """A member parsed as XML; KeyError when absent, Unreadable when it is not XML."""
