@@ -151,6 +151,13 @@ class Collection(Workbench):
         with self._lock:
             return self._store().generation
 
+    @property
+    @_store_conditions
+    def store_id(self) -> str:
+        """The store's identity: another store built in the folder has another one."""
+        with self._lock:
+            return self._store().store_id
+
     def _shape(self) -> dict[str, str | int]:
         """Pooling and chunking: the settings' when given (a store refuses other ones), else the
         store's, else the defaults."""
@@ -195,17 +202,31 @@ class Collection(Workbench):
             yield store
 
     def _store(self) -> Store:
-        """The read-only store, opened on first use."""
+        """The read-only store, opened on first use, and again when the folder's store was
+        replaced (deleted, or another one built there): never the deleted one's answers."""
+        if self._reader is not None and self._reader.replaced():
+            self._forget_store()
         if self._reader is None:
             self._reader = Store.open(self.path)
         return self._reader
 
+    def _forget_store(self) -> None:
+        """Close the read-only store and drop what was derived from it (the model too, when it
+        came from the store's recipe: the new store may have another)."""
+        self._reader.close()
+        self._reader = None
+        self._query_checked = False
+        self._derived = {}
+        if self.settings.model is None:
+            self._embedder = None
+
     def _query_embedder(self) -> Embedder:
         """The model for queries, checked once against the store's recipe (the settings' model
         when there is no store yet)."""
+        store = self._store() if self.exists else None  # first: a replaced one drops the model
         embedder = self.embedder
-        if self.exists and not self._query_checked:
-            self._store().check_recipe(embedder.recipe, QUERY_KEYS)
+        if store is not None and not self._query_checked:
+            store.check_recipe(embedder.recipe, QUERY_KEYS)
             self._query_checked = True
         return embedder
 

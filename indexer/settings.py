@@ -92,6 +92,8 @@ MAX_QUERY_CHARS = 2_000
 MAX_FILTERS = 20
 MAX_TEXTS = 256  # texts per /embed request
 MAX_TEXT_CHARS = 10_000  # one text to /embed, /tokens or /explain
+MAX_EMBED_CHARS = 100_000  # all the texts of one /embed request: the work one unauthenticated
+# request may take (seconds of the model, not a minute)
 MAX_RECORDS = 1_000  # documents per POST /documents or MCP add
 WATCH_SECONDS = 1.0  # how often the server looks for a new store generation
 LOAD_WAIT_SECONDS = 2.0  # a request waits this long for a load in progress, then gets 503
@@ -150,6 +152,17 @@ def check_at_least(name: str, value: int | None, low: int) -> None:
     """SettingsError unless `value` is None or an integer of at least `low`."""
     if value is not None and (not isinstance(value, int) or value < low):
         raise SettingsError(f"{name} must be an integer of at least {low}, not {value!r}")
+
+
+def check_token(token: str | None) -> None:
+    """SettingsError unless the write token is visible ASCII: a client sends other characters in
+    an encoding the server cannot know, so the right token would be refused."""
+    if token and not all("!" <= character <= "~" for character in token):
+        raise SettingsError(
+            f"the token (--token or ${TOKEN_ENV}) may hold only ASCII letters, digits and "
+            "punctuation, without spaces: HTTP clients send other characters in encodings that "
+            "differ (make one with: python -c 'import secrets; print(secrets.token_urlsafe())')"
+        )
 
 
 def check_layer(layer: int | None, layers: int) -> None:

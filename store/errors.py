@@ -15,6 +15,10 @@ class StoreError(SemsearchError):
     """A store that cannot be used as asked; the message says why and what to do."""
 
 
+class MissingStoreError(StoreError):
+    """No store in the folder (never made, or deleted)."""
+
+
 class RecipeMismatchError(StoreError):
     """Vectors made another way than the store's."""
 

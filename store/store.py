@@ -19,7 +19,7 @@ import numpy as np
 
 from store import catalog, recall, verification
 from store.catalog import CHUNK_TEXT
-from store.errors import RecipeMismatchError, StoreError
+from store.errors import MissingStoreError, RecipeMismatchError, StoreError
 from store.faiss_index import VectorIndex
 from store.filters import Filter, compile_filters
 from store.index_cache import INDEX_FILE, IndexCache
@@ -67,6 +67,7 @@ class Store:
         except BaseException:
             self._release()
             raise
+        self._file = _file_identity(self.folder / DB_FILE)  # the file this connection reads
         recipe = catalog.get_meta(self.db, "recipe")
         self.recipe: Recipe | None = Recipe.from_dict(recipe) if recipe else None
         self.store_id: str = catalog.get_meta(self.db, "store_id") or ""
@@ -130,10 +131,10 @@ class Store:
 
     @classmethod
     def open(cls, folder: str | Path, writable: bool = False) -> Store:
-        """An existing store; StoreError when there is none at `folder`."""
+        """An existing store; MissingStoreError when there is none at `folder`."""
         folder = Path(folder)
         if not (folder / DB_FILE).is_file():
-            raise StoreError(
+            raise MissingStoreError(
                 f"no store at {folder} (no {DB_FILE}); create one with `semsearch index`"
             )
         store = cls(folder, writable)
@@ -162,6 +163,11 @@ class Store:
         """Close; after an error, without saving the index (a cache: the next open catches it
         up), so that the error that stopped the work is the one reported."""
         self.close(save=kind is None)
+
+    def replaced(self) -> bool:
+        """True when the folder's `store.db` is no longer the file this store opened: deleted,
+        or another store built in its place (this connection would go on reading the old one)."""
+        return self._file is None or _file_identity(self.folder / DB_FILE) != self._file
 
     # -- manifest -----------------------------------------------------------------------------
 
@@ -628,3 +634,12 @@ class Store:
 def store_exists(folder: str | Path) -> bool:
     """True when `folder` holds a store database."""
     return os.path.isfile(Path(folder) / DB_FILE)
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """Device and inode (while a file is open, no other file has both); None when it is gone."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino

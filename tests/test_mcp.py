@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import threading
 from dataclasses import fields
@@ -119,6 +120,35 @@ def test_with_allow_add_the_assistant_stores_documents(tmp_path, tiny_model_dir)
     assert [hit["id"] for hit in found.structured_content["hits"]] == ["notes/meeting"]
     with Collection(store) as reader:
         assert reader.document("notes/meeting").metadata == {"n": 1}
+
+
+def test_a_store_replaced_while_served_is_read_and_the_deleted_one_is_not(
+    tmp_path, tiny_model_dir
+) -> None:
+    store = make_store(tmp_path / "store", tiny_model_dir)
+
+    async def run() -> tuple[Any, list[Any]]:
+        with anyio.fail_after(START_SECONDS):
+            async with Client(stdio(store)) as client:
+                before = await client.call_tool("search", {"query": "walls", "mode": "lexical"})
+                shutil.rmtree(store)
+                rebuilt = [{"id": "rebuilt", "text": "Rotors and walls of helicopters."}]
+                make_store(store, tiny_model_dir, rebuilt)
+                after = [
+                    await client.call_tool("get_document", {"id": "rebuilt"}),
+                    await client.call_tool("get_document", {"id": "plain"}),
+                    await client.call_tool("search", {"query": "walls", "mode": "lexical"}),
+                    await client.call_tool("search", {"query": "walls", "mode": "dense"}),
+                ]
+        return before, after
+
+    before, (found, gone, lexical, dense) = anyio.run(run)
+    assert not processes_with("mcp", str(store)), "the MCP server outlived its client"
+    assert "plain" in [hit["id"] for hit in before.structured_content["hits"]]
+    assert found.structured_content["id"] == "rebuilt"
+    assert gone.is_error and gone.content[0].text.endswith("no document with id 'plain'")
+    for hits in (lexical, dense):
+        assert [hit["id"] for hit in hits.structured_content["hits"]] == ["rebuilt"]
 
 
 def test_stdout_carries_only_the_protocol_and_closing_stdin_ends_it(store) -> None:

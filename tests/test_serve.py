@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import anyio
 import httpx
 import pytest
 import uvicorn
@@ -265,6 +267,16 @@ def test_a_text_longer_than_a_window_is_400(server) -> None:
     assert "one window holds at most" in answer.json()["message"]
 
 
+def test_an_embed_request_over_the_character_budget_is_422_saying_the_limit(server) -> None:
+    texts = ["x" * defaults.MAX_TEXT_CHARS] * (
+        defaults.MAX_EMBED_CHARS // defaults.MAX_TEXT_CHARS + 1
+    )
+    answer = server.client.post("/embed", json={"texts": texts})
+    assert error_of(answer) == (422, "invalid_request")
+    assert answer.json()["message"].startswith("texts: ")
+    assert f"at most {defaults.MAX_EMBED_CHARS:,}" in answer.json()["message"]
+
+
 @pytest.mark.parametrize(
     ("path", "what"),
     [("/documents/nope", "document"), ("/documents/", "document"), ("/nowhere", "route")],
@@ -318,7 +330,7 @@ def test_explain_needs_exactly_one_of_chunk_and_text(server) -> None:
 
 def test_bodies_over_the_limit_are_413_with_or_without_a_length(server) -> None:
     declared = defaults.MAX_BODY_BYTES + 1
-    head = f"POST /embed HTTP/1.1\r\nHost: x\r\nContent-Length: {declared}\r\n\r\n"
+    head = f"POST /embed HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {declared}\r\n\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
         sock.sendall(head.encode())  # answered before the body is sent, let alone read
         status, _, body = sock.makefile("rb").read().decode().partition("\r\n\r\n")
@@ -333,6 +345,64 @@ def test_bodies_over_the_limit_are_413_with_or_without_a_length(server) -> None:
 
 def test_a_wrong_method_is_405(server) -> None:
     assert error_of(server.client.delete("/search")) == (405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:{port}", "127.0.0.1", "127.0.0.1:{port}", "[::1]:{port}"]
+)
+def test_requests_naming_this_machine_are_answered(server, host) -> None:
+    named = {"Host": host.format(port=server.port)}
+    assert server.client.get("/documents/plain", headers=named).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "host", ["evil.example", "evil.example:{port}", "localhost.evil.example", "127.0.0.1.nip.io"]
+)
+def test_requests_naming_another_host_are_refused(server, host) -> None:
+    named = {"Host": host.format(port=server.port)}
+    for answer in (
+        server.client.get("/documents/plain", headers=named),
+        server.client.get("/search", params={"q": "shock"}, headers=named),
+        server.client.post("/embed", json={"texts": ["x"]}, headers=named),
+    ):
+        assert error_of(answer) == (403, "host_not_allowed")
+        assert "DNS rebinding" in answer.json()["message"]
+        assert f"--allow-host {host.split(':')[0]}" in answer.json()["message"]
+
+
+def status_by_host(app: Any, host: str) -> int:
+    """The status of GET /openapi.json (which needs no store loaded) with this Host header."""
+
+    async def ask() -> int:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+            return (await client.get("/openapi.json", headers={"Host": host})).status_code
+
+    return anyio.run(ask)
+
+
+def test_allow_host_adds_names_and_star_allows_every_host(store, monkeypatch) -> None:
+    apps = []
+
+    def run(app: Any, sock: socket.socket, **_: Any) -> None:
+        apps.append(app)
+        sock.close()
+
+    monkeypatch.setattr(http_server, "run", run)
+    for options in (
+        ["--allow-host", "docs.example", "--allow-host", "Wiki.Example"],
+        ["--allow-host", "*"],
+        ["--host", "0.0.0.0"],
+    ):
+        given = ["serve", "--store", str(store), "--port", "0", *options]
+        assert CliRunner().invoke(cli, given).exit_code == 0
+    named, every, everywhere = apps
+    assert status_by_host(named, "docs.example") == status_by_host(named, "wiki.example:80") == 200
+    assert status_by_host(named, "evil.example") == 403
+    assert status_by_host(every, "evil.example:8700") == 200
+    # on every interface, any IP address (a rebinding page can only send a name), no other name
+    assert status_by_host(everywhere, "192.0.2.7:8700") == 200
+    assert status_by_host(everywhere, "evil.example") == 403
 
 
 def test_a_server_without_a_token_does_not_write(server, store) -> None:
@@ -360,6 +430,22 @@ def test_writes_need_the_token(writable) -> None:
     ]:
         assert error_of(served.client.post("/documents", json=body, headers=headers)) == expected
     assert served.client.get("/documents/tokened").status_code == 404
+
+
+@pytest.mark.parametrize("token", ["s3cret-tökén", "two words", "tab\there"])
+def test_a_token_a_client_cannot_send_as_is_is_refused_at_start(store, monkeypatch, token) -> None:
+    started = []
+    monkeypatch.setattr(http_server, "run", lambda *args, **_: started.append(args))
+    for given in (["--token", token], []):
+        result = CliRunner().invoke(
+            cli,
+            ["serve", "--store", str(store), "--port", "0", *given],
+            env={defaults.TOKEN_ENV: token},
+        )
+        assert result.exit_code == 2
+        assert result.output.startswith("Error: the token (--token or $SEMSEARCH_TOKEN) may ")
+        assert len(result.output.splitlines()) == 1 and token not in result.output
+    assert started == []
 
 
 def test_added_documents_are_found_and_deleted_ones_are_gone(writable) -> None:
@@ -428,6 +514,37 @@ def test_the_server_picks_up_what_semsearch_index_writes_while_it_runs(writable,
     assert "nightly" in [hit["id"] for hit in dense["hits"]]  # the index caught up too
 
 
+def test_a_store_replaced_while_served_is_served_and_the_deleted_one_is_not(
+    tmp_path, tiny_model_dir
+) -> None:
+    store = make_store(tmp_path / "store", tiny_model_dir)
+    served = Served("--store", str(store), "--token", TOKEN, stdout=tmp_path / "stdout")
+    try:
+        before = served.client.get("/health").json()
+        shutil.rmtree(store)
+        make_store(store, tiny_model_dir, [{"id": "rebuilt", "text": "Rotors of helicopters."}])
+        eventually(
+            lambda: served.client.get("/documents/rebuilt").status_code == 200, "the new store"
+        )
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        posted = {"records": [{"id": "posted", "text": "Gliders ride thermals."}]}
+        assert served.client.post("/documents", json=posted, headers=auth).status_code == 200
+        assert served.client.get("/documents/posted").status_code == 200
+        for doc in DOCS:
+            gone = served.client.get(f"/documents/{quote(doc['id'], safe='')}")
+            assert error_of(gone) == (404, "not_found")
+        for mode in defaults.SEARCH_MODES:
+            hits = served.client.get("/search", params={"q": "shock flow walls", "mode": mode})
+            assert {hit["id"] for hit in hits.json()["hits"]} <= {"rebuilt", "posted"}
+        health = eventually(
+            lambda: (h := served.client.get("/health").json())["documents"] == 2 and h,
+            "the new store in /health",
+        )
+        assert health["status"] == "ready" and health["store_id"] != before["store_id"]
+    finally:
+        assert served.stop() == 0
+
+
 # -- starting and stopping ----------------------------------------------------------------------
 
 
@@ -439,7 +556,7 @@ def test_a_stop_signal_lets_the_request_in_flight_finish_then_exits_0(
     try:
         body = json.dumps({"query": "shock", "k": 2}).encode()
         head = (
-            f"POST /search HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"POST /search HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
         ).encode()
         with socket.create_connection(("127.0.0.1", served.port), timeout=60) as sock:
@@ -572,3 +689,38 @@ def test_requests_get_503_while_a_new_generation_loads(tmp_path, tiny_model_dir)
         eventually(lambda: client.get("/health").json()["generation"] > before, "the reload")
         hits = client.get("/search", params={"q": "rotors", "mode": "lexical"}).json()["hits"]
         assert [hit["id"] for hit in hits] == ["later"]
+
+
+class GatedModel(Collection):
+    """A Collection whose model, asked for a text's vectors, waits until `gate` is open."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def _query_embedder(self) -> Any:
+        self.waiting.set()
+        assert self.gate.wait(START_SECONDS)
+        return super()._query_embedder()
+
+
+def test_a_search_answers_while_a_big_embedding_is_in_flight(tmp_path, tiny_model_dir) -> None:
+    store = make_store(tmp_path / "store", tiny_model_dir)
+    reader, viewer = GatedCollection(store), GatedModel(store)
+    reader.gate.set()
+    live = LiveCollection(reader, viewer=viewer)
+    texts = ["Supersonic flow. " * (defaults.MAX_TEXT_CHARS // 17)] * 10  # within the budget
+    try:
+        with in_process(live) as client, ThreadPoolExecutor(1) as pool:
+            eventually(lambda: client.get("/health").status_code == 200, "the load")
+            embedding = pool.submit(client.post, "/embed", json={"texts": texts})
+            eventually(viewer.waiting.is_set, "the embedding to start")
+            found = client.get("/search", params={"q": "shock wave"})
+            assert found.status_code == 200 and found.json()["hits"]
+            assert not embedding.done()  # the search did not wait for it
+            viewer.gate.set()
+            answer = embedding.result(timeout=START_SECONDS)
+            assert answer.status_code == 200 and len(answer.json()["vectors"]) == 10
+    finally:
+        viewer.gate.set()

@@ -36,7 +36,8 @@ def store_option(help_text: str = STORE_HELP) -> Callable:
 
 def listen_options(host: str, port: int, any_port: bool = False, host_note: str = "") -> Callable:
     """--host and --port: where a server listens (by default on this machine only). `any_port`:
-    0 picks a free port."""
+    0 picks a free port. --allow-host (`allowed_hosts`): Host names it answers to besides its
+    own address."""
     port_help = "; 0 picks a free one (the `serving on` line says which)." if any_port else "."
     return lambda command: _options(
         command,
@@ -53,6 +54,15 @@ def listen_options(host: str, port: int, any_port: bool = False, host_note: str 
                 default=port,
                 show_default=True,
                 help=f"Port to listen on{port_help}",
+            ),
+            click.option(
+                "--allow-host",
+                "allowed_hosts",
+                multiple=True,
+                metavar="NAME",
+                help="Also answer requests whose Host header is NAME (repeatable; * allows "
+                "every one). By default only localhost, 127.0.0.1, ::1 and the --host address: "
+                "a web page of another site is refused even if its domain name points here.",
             ),
         ],
     )

@@ -35,8 +35,9 @@ from indexer.cli.options import (
     envvar=defaults.TOKEN_ENV,
     show_envvar=True,
     help="Allow writes (POST /documents, DELETE /documents/ID) to requests that carry "
-    "'Authorization: Bearer TOKEN'. Without one the server is read-only. Prefer the variable: "
-    "other users of the machine can see a command line.",
+    "'Authorization: Bearer TOKEN'. Without one the server is read-only. ASCII letters, digits "
+    "and punctuation only. Prefer the variable: other users of the machine can see a command "
+    "line.",
 )
 @click.option(
     "--threads",
@@ -49,6 +50,7 @@ def serve(
     store_path: Path | None,
     host: str,
     port: int,
+    allowed_hosts: tuple[str, ...],
     token: str | None,
     threads: int | None,
     **given: Any,
@@ -56,13 +58,16 @@ def serve(
     """Serve a store over HTTP until SIGTERM or Ctrl-C: search, documents, embeddings, and
     writes with --token. The API is described at /openapi.json and browsable at /docs."""
     from indexer.serving import http_server
+    from indexer.serving.host_check import AllowedHosts
     from indexer.serving.http_api import create_app
     from indexer.serving.live_collection import LiveCollection
 
+    defaults.check_token(token)
     store = existing_store(store_path)
     reader = collection(store, threads=threads, **given)
+    viewer = collection(store, quiet=True, threads=threads, **given)
     writer = collection(store, quiet=True, threads=threads, **given) if token else None
-    live = LiveCollection(reader, writer)
+    live = LiveCollection(reader, writer, viewer=viewer)
     sock = http_server.bind(host, port)
     if not token and not http_server.is_loopback(sock):
         click.echo(
@@ -70,7 +75,8 @@ def serve(
             "token: anyone who can reach the port can read every document of the store",
             err=True,
         )
-    app = create_app(live, token=token)
+    hosts = AllowedHosts([host, sock.getsockname()[0]], allowed_hosts)
+    app = create_app(live, token=token, hosts=hosts)
     http_server.run(app, sock, stop_when=lambda: live.start_failure is not None)
     if live.start_failure is not None:
         raise live.start_failure

@@ -27,7 +27,13 @@ from indexer.settings import default_store
     help="Where the store's model is now, if it moved (default: where the store's recipe says).",
 )
 @reports_errors
-def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None:
+def ui(
+    store_path: Path | None,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    model: str | None,
+) -> None:
     """Open the Streamlit app on a store."""
     check_address(host, port)
     package = Path(importlib.util.find_spec("search_ui").origin).parent  # found, not imported
@@ -50,6 +56,7 @@ def ui(store_path: Path | None, host: str, port: int, model: str | None) -> None
         "--store",
         str(store),
         *(["--model", model] if model else []),
+        *[argument for name in allowed_hosts for argument in ("--allow-host", name)],
     ]
     click.echo(f"serving {store} on http://{host}:{port}", err=True)
     sys.exit(_run_child(command, {**os.environ, "PYTHONPATH": str(package.parent)}))

@@ -1,9 +1,9 @@
 """The HTTP JSON API over a `LiveCollection`: search, documents, the model's views, and (with a
 token) writes. `/openapi.json` describes it; `/docs` shows it in a browser, with no network.
 
-Reads are open to whoever can reach the socket (localhost unless told otherwise); `POST
-/documents` and `DELETE /documents/{id}` need `Authorization: Bearer TOKEN`, and exist only in
-effect when the server was started with a token.
+Reads are open to whoever can reach the socket (localhost unless told otherwise) and names it in
+the Host header (`host_check`); `POST /documents` and `DELETE /documents/{id}` need
+`Authorization: Bearer TOKEN`, and exist only in effect when the server was started with a token.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from fastapi_offline import FastAPIOffline
 
 from indexer.collection import Collection
 from indexer.serving.body_limit import BodyLimitMiddleware
+from indexer.serving.host_check import AllowedHosts, HostCheckMiddleware
 from indexer.serving.http_errors import ApiError, CatchAllMiddleware, install_error_handlers
 from indexer.serving.live_collection import Health, LiveCollection
 from indexer.serving.schemas import (
@@ -64,9 +65,12 @@ bearer = HTTPBearer(
 )
 
 
-def create_app(live: LiveCollection, *, token: str | None = None) -> FastAPI:
+def create_app(
+    live: LiveCollection, *, token: str | None = None, hosts: AllowedHosts | None = None
+) -> FastAPI:
     """The app. `token`: the bearer token writes need (None: the server does not write; `live`
-    then has no writer). The app keeps `live` current while it runs (its lifespan)."""
+    then has no writer). `hosts`: the Host names it answers to (default: this machine's). The app
+    keeps `live` current while it runs (its lifespan)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI):  # noqa: ANN202
@@ -83,7 +87,8 @@ def create_app(live: LiveCollection, *, token: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=MAX_BODY_BYTES)
-    app.add_middleware(CatchAllMiddleware)  # the outermost of ours
+    app.add_middleware(CatchAllMiddleware)
+    app.add_middleware(HostCheckMiddleware, hosts=hosts or AllowedHosts(()))  # the outermost
     install_error_handlers(app)
 
     async def allowed_to_write(
@@ -150,13 +155,13 @@ def create_app(live: LiveCollection, *, token: str | None = None) -> FastAPI:
     @app.post("/embed", response_model=EmbedResponse, responses=READ_ERRORS)
     async def embed(request: EmbedRequest) -> dict[str, Any]:
         """The store's model's vector of each text (a long text: the mean of its windows)."""
-        vectors = await live.read(Collection.embed, request.texts)
+        vectors = await live.view(Collection.embed, request.texts)
         return {"dim": vectors.shape[1], "vectors": rounded(vectors)}
 
     @app.post("/tokens", response_model=TokensResponse, responses=READ_ERRORS)
     async def tokens(request: TokensRequest) -> dict[str, Any]:
         """Every position's vector of a text at most one window long, with its character span."""
-        view = await live.read(Collection.tokens, request.text)
+        view = await live.view(Collection.tokens, request.text)
         words = view.words() if request.words else None
         labels, offsets, vectors = (
             (words.words, words.offsets, words.vectors)
@@ -182,7 +187,7 @@ def create_app(live: LiveCollection, *, token: str | None = None) -> FastAPI:
             if chunk is None:
                 raise ApiError(404, "not_found", f"no chunk with id {request.chunk_id}")
             text = chunk.text
-        why = await live.read(Collection.explain, request.query, text)
+        why = await live.view(Collection.explain, request.query, text)
         return {
             "cosine": why.cosine,
             "tokens": [

@@ -9,7 +9,7 @@ can act on, and never a traceback:
     422 invalid_request   the request does not fit the schema (`detail` lists each problem)
     503 loading           the store or the model is loading (Retry-After says when to retry);
         store_busy        another process holds the store's writer lock; unavailable: the
-                          store cannot be served now (the message says why)
+                          store cannot be served now (damaged, deleted: the message says why)
     500 internal          a bug: logged once with its traceback, the client gets no details
 """
 
@@ -25,7 +25,13 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.serving.live_collection import NotReady
-from store.errors import DamagedStoreError, SemsearchError, StoreLockedError
+from store.errors import (
+    DamagedStoreError,
+    MissingStoreError,
+    SemsearchError,
+    StoreError,
+    StoreLockedError,
+)
 
 log = logging.getLogger(__name__)
 LOCKED_RETRY_SECONDS = 5  # a store's writer usually commits within seconds
@@ -68,7 +74,8 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(503, "store_busy", str(error), retry_after(LOCKED_RETRY_SECONDS))
 
     @app.exception_handler(DamagedStoreError)
-    async def damaged(_: Request, error: DamagedStoreError) -> JSONResponse:
+    @app.exception_handler(MissingStoreError)
+    async def unavailable(_: Request, error: StoreError) -> JSONResponse:
         return error_response(503, "unavailable", str(error))
 
     @app.exception_handler(SemsearchError)

@@ -2,15 +2,18 @@
 for days while other processes write the store.
 
 The model and the index load in the background once the server listens. A watcher reads the
-store's generation every `watch_seconds` and brings the index to a new one (caught up from the
-store's log, or the new file loaded after a rebuild). Calls run in worker threads, one at a time:
-the Collection serialises them anyway, and on a CPU one forward pass already uses every core. A
-call that arrives while a load is in progress waits up to `load_wait_seconds` for it, then is
-refused with `NotReady` (HTTP 503), so that clients retry instead of hanging.
+store's identity and generation every `watch_seconds` and brings the index to a new one (caught
+up from the store's log, or the new file loaded after a rebuild); a store deleted and built again
+in the folder has another identity and is loaded whole (until it can be, requests get 503). Calls
+run in worker threads, one at a time: the Collection serialises them anyway, and on a CPU one
+forward pass already uses every core. A call that arrives while a load is in progress waits up to
+`load_wait_seconds` for it, then is refused with `NotReady` (HTTP 503), so that clients retry
+instead of hanging.
 
-Writes go through a second Collection on the same store, so that searches never wait for a
-write's embedding; each write is one store transaction that bumps the generation, so a search
-sees a write whole or not at all.
+The model's views of texts a client sends (embed, tokens, explain) run on a Collection of their
+own, so that a search never waits behind a big embedding. Writes go through another Collection on
+the same store, so that searches never wait for a write's embedding; each write is one store
+transaction that bumps the generation, so a search sees a write whole or not at all.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Health:
     """What the server holds now: `status` is loading, ready or failed (`message` says why)."""
 
     status: str
+    store_id: str | None = None
     generation: int | None = None
     documents: int | None = None
     chunks: int | None = None
@@ -62,23 +66,27 @@ class Health:
 
 
 class LiveCollection:
-    """The reading Collection (and the writing one, when writes are allowed) of one store."""
+    """The reading Collection, the one for the model's views (`viewer`, the reader unless
+    given), and the writing one (when writes are allowed) of one store."""
 
     def __init__(
         self,
         reader: Collection,
         writer: Collection | None = None,
         *,
+        viewer: Collection | None = None,
         watch_seconds: float = WATCH_SECONDS,
         load_wait_seconds: float = LOAD_WAIT_SECONDS,
     ) -> None:
         self.reader = reader
         self.writer = writer
+        self.viewer = viewer or reader
         self.watch_seconds = watch_seconds
         self.load_wait_seconds = load_wait_seconds
         self.health = Health("loading", writable=writer is not None)
         self._settled = anyio.Event()  # set when a load ends; a new one for each load
         self._reads = anyio.CapacityLimiter(1)
+        self._views = anyio.CapacityLimiter(1) if viewer is not None else self._reads
         self._writes = anyio.CapacityLimiter(1)
         self.start_failure: Exception | None = None
 
@@ -95,15 +103,18 @@ class LiveCollection:
                 await self._load()
 
     async def _current(self) -> bool:
-        """True when the server holds the store's generation (False when the store cannot be
-        read: the load that follows says why)."""
+        """True when the server holds the store's identity and generation (False when the
+        store cannot be read: the load that follows says why)."""
         if self.health.status != "ready":
             return False
         try:
-            generation = await self._in_thread(self._reads, lambda: self.reader.generation)
+            held = await self._in_thread(self._reads, self._identity)
         except SemsearchError:
             return False
-        return generation == self.health.generation
+        return held == (self.health.store_id, self.health.generation)
+
+    def _identity(self) -> tuple[str, int]:
+        return self.reader.store_id, self.reader.generation
 
     async def _load(self) -> Exception | None:
         """Bring the model and the index to the store's generation; the error if that failed
@@ -127,10 +138,12 @@ class LiveCollection:
     def _load_now(self) -> Health:
         """In a worker thread: the model loaded, the index at the store's generation."""
         reader = self.reader
+        store_id = reader.store_id  # first: a store replaced during the load is loaded again
         reader.search(WARM_UP_QUERY, k=1, mode="dense")  # model, recipe check, index current
         stats = reader.stats()
         return Health(
             "ready",
+            store_id=store_id,
             generation=stats.generation,
             documents=stats.documents,
             chunks=stats.chunks,
@@ -149,6 +162,12 @@ class LiveCollection:
         once the store is ready, in a worker thread."""
         await self._wait_until_ready()
         return await self._in_thread(self._reads, partial(method, self.reader, *args, **kwargs))
+
+    async def view(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """`method(*args, **kwargs)` of the Collection for the model's views, once the store is
+        ready, in a worker thread beside the reads."""
+        await self._wait_until_ready()
+        return await self._in_thread(self._views, partial(method, self.viewer, *args, **kwargs))
 
     async def write(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """`method(*args, **kwargs)` of the writing Collection (there is one only when writes

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from indexer.settings import (
+    MAX_EMBED_CHARS,
     MAX_FILTERS,
     MAX_K,
     MAX_QUERY_CHARS,
@@ -61,7 +62,22 @@ class SearchResponse(BaseModel):
 
 
 class EmbedRequest(Request):
-    texts: list[Text] = Field(min_length=1, max_length=MAX_TEXTS)
+    texts: list[Text] = Field(
+        min_length=1,
+        max_length=MAX_TEXTS,
+        description=f"At most {MAX_EMBED_CHARS:,} characters together.",
+    )
+
+    @field_validator("texts")
+    @classmethod
+    def within_budget(cls, texts: list[str]) -> list[str]:
+        total = sum(len(text) for text in texts)
+        if total > MAX_EMBED_CHARS:
+            raise ValueError(
+                f"the texts hold {total:,} characters together; one request may send at most "
+                f"{MAX_EMBED_CHARS:,}: split them over several requests"
+            )
+        return texts
 
 
 class EmbedResponse(BaseModel):
