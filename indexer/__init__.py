@@ -54,6 +54,7 @@ ERRORS = {  # SemsearchError and every subclass: what `except` can name
         "RecipeMismatchError",
         "StoreLockedError",
         "DamagedStoreError",
+        "MissingStoreError",
     ],
     "store.faiss_index": ["IndexFileError"],
     "store.filters": ["FilterError"],
