@@ -72,7 +72,7 @@ def sidebar(loader: loading.Loader) -> str:
 
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
-    st.html(render.PAGE_STYLE)
+    st.html(render.APP_STYLE)
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state(st.session_state)
     loader = loading.loader(*loading.arguments(sys.argv[1:]))

@@ -63,7 +63,9 @@ def about(ctx: Context) -> str:
 
 
 def select(doc_id: str, chunk_ord: int, page: str | None = None) -> None:
+    """Open a document at a chunk (and a page): the Token explorer then shows that chunk."""
     st.session_state["doc_id"] = doc_id
+    st.session_state["token_source"] = "chunk"
     st.session_state["doc_input"] = doc_id
     st.session_state["doc_chunk"] = chunk_ord
     if page:

@@ -16,15 +16,15 @@ from store.results import Hit
 MARK_STYLE = "background:rgba(250,204,21,0.35);color:inherit;padding:0 1px;border-radius:2px"
 BEST_STYLE = "background:rgba(250,204,21,0.25)"
 CHUNK_STYLE = "color:rgba(59,130,246,0.95);font-weight:600"
-PAGE_STYLE = (
-    "display:block;margin:0.6em 0 0.2em;border-top:1px dashed rgba(127,127,127,0.5);"
-    "font-size:0.8em;opacity:0.7"
+PAGE_STYLE = (  # a page mark: a line of its own under a dashed rule, never run into the text
+    "display:block;margin:0.8em 0 0.4em;padding-top:0.2em;"
+    "border-top:1px dashed rgba(127,127,127,0.5);font-size:0.8em;opacity:0.7"
 )
 MUTED_STYLE = "opacity:0.7"
 WRAP_STYLE = "overflow-wrap:anywhere"  # a long identifier wraps instead of widening a phone's page
 BOX_STYLE = f"white-space:pre-wrap;line-height:1.5;font-family:inherit;color:inherit;{WRAP_STYLE}"
 # Streamlit's "Deploy" button is meaningless for a local app; less empty space above the page
-PAGE_STYLE = (
+APP_STYLE = (
     "<style>[data-testid='stAppDeployButton']{display:none}"
     "[data-testid='stMainBlockContainer']{padding-top:1.5rem}</style>"
 )

@@ -402,7 +402,7 @@ def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(
     ui_store, monkeypatch
 ) -> None:
     test = session(ui_store, monkeypatch, {"page": "Token explorer", "doc": "jets", "chunk": "999"})
-    test.radio(key="token_source").set_value("Chunk of the opened document").run()
+    test.radio(key="token_source").set_value("chunk").run()
     assert not test.exception
     assert any("has no chunk 999" in notice.value for notice in test.info)
     many = session(ui_store, monkeypatch, {"q": "jet", "k": "100000"})
@@ -732,3 +732,51 @@ def test_the_trajectory_token_follows_a_text_that_gets_shorter(app) -> None:
     app.selectbox(key="token_position").set_value(40).run()
     app.text_area(key="token_text").input("short").run()
     assert not app.exception and app.selectbox(key="token_position").value == 1
+
+
+def test_a_second_concordance_word_and_back_from_its_document_draw_without_error(app) -> None:
+    app.sidebar.radio(key="page").set_value("Concordance").run()
+    app.text_input(key="concordance_word").input("unsafe").run()
+    app.text_input(key="concordance_word").input("markup").run()
+    assert not app.exception and [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
+    concordance_url = dict(app.query_params)
+    app.button(key="kwic_0_0").click().run()
+    assert not app.exception and app.text_input(key="doc_input").value == "xss"
+    app.query_params.clear()  # Back to the Concordance page's URL
+    app.query_params.update(
+        {k: v[0] if isinstance(v, list) else v for k, v in concordance_url.items()}
+    )
+    app.run()
+    assert not app.exception and app.sidebar.radio(key="page").value == "Concordance"
+    assert [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
+
+
+@pytest.mark.parametrize("name", ["k", "chunk"])
+def test_a_link_with_a_unicode_digit_opens_with_a_notice(ui_store, monkeypatch, name) -> None:
+    test = session(ui_store, monkeypatch, {"page": "Document", "doc": "jets", name: "²"})
+    assert any("is not a whole number" in notice.value for notice in test.info)
+    assert test.text_input(key="doc_input").value == "jets"
+
+
+def test_a_link_with_an_unknown_mode_says_it_is_ignored(ui_store, monkeypatch) -> None:
+    test = session(ui_store, monkeypatch, {"q": "jet", "mode": "fuzzy"})
+    assert any("mode 'fuzzy' is not one of" in notice.value for notice in test.info)
+    assert test.radio(key="mode").value == "hybrid"
+
+
+def test_the_url_carries_the_token_explorer_and_compare_texts(ui_store, monkeypatch) -> None:
+    first = session(ui_store, monkeypatch)
+    first.sidebar.radio(key="page").set_value("Token explorer").run()
+    first.text_area(key="token_text").input("A river bank").run()
+    shared = {k: v[0] if isinstance(v, list) else v for k, v in first.query_params.items()}
+    assert shared["text"] == "A river bank"
+    opened = session(ui_store, monkeypatch, shared)
+    assert opened.text_area(key="token_text").value == "A river bank"
+    assert any("wordpieces" in c.value for c in opened.caption)
+    opened.sidebar.radio(key="page").set_value("Compare").run()
+    opened.text_area(key="compare_b").input("A savings bank").run()
+    shared = {k: v[0] if isinstance(v, list) else v for k, v in opened.query_params.items()}
+    assert shared["b"] == "A savings bank" and "a" not in shared  # the default A stays out
+    compared = session(ui_store, monkeypatch, shared)
+    assert compared.text_area(key="compare_b").value == "A savings bank"
+    assert compared.text_area(key="compare_a").value == "A man is playing a guitar."

@@ -12,11 +12,13 @@ from indexer.embedding.comparison import cosine_matrix
 from indexer.embedding.views import TokenView
 from search_ui import charts, render
 from search_ui.context import Context, html, opened_chunk, text_windows
+from search_ui.state import TOKEN_SOURCES
 from search_ui.views import layers
 from store.errors import SemsearchError
 
 TOKEN_WINDOW = 64  # positions shown at once in the maps
 HEATMAP_DIMS = 64  # dimensions in the token x dimension heatmap at first
+SOURCE_NAMES = {"typed": "Type a text", "chunk": "Chunk of the opened document"}
 
 
 def token_table(view: TokenView, level: str) -> tuple[list[str], np.ndarray, pd.DataFrame]:
@@ -42,9 +44,13 @@ def token_page(ctx: Context) -> None:
         st.error("The store's model is not available.")
         return
     source = st.radio(
-        "Text", ["Type a text", "Chunk of the opened document"], horizontal=True, key="token_source"
+        "Text",
+        TOKEN_SOURCES,
+        format_func=SOURCE_NAMES.__getitem__,
+        horizontal=True,
+        key="token_source",
     )
-    if source == "Type a text":
+    if source == "typed":
         text = st.text_area("Text", key="token_text")
     else:
         text = opened_chunk_text(ctx)
