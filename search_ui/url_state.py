@@ -15,6 +15,7 @@ session, Back or Forward, an edited address), the widgets take its values.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import date
@@ -114,6 +115,14 @@ def current(state: Mapping[str, Any]) -> dict[str, str]:
         if state.get(widget) is not CLEARED:
             params[FILTER_PARAM + widget[len(FILTER_WIDGET) :]] = _encode(state[widget])
     return params
+
+
+def search_view(state: Mapping[str, Any]) -> str:
+    """What names a list of results (its query, mode, k and filters) as a short hex digest: a
+    name for it in the browser that holds no text of the query."""
+    params = current(state)
+    view = {n: v for n, v in params.items() if n in ("q", "mode", "k") or n.startswith("f.")}
+    return hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def written(state: MutableMapping[str, Any], params: dict[str, str]) -> None:

@@ -247,9 +247,10 @@ def test_a_metadata_key_named_like_a_built_in_field_is_filterable(app, ui_store)
 def test_active_filters_show_with_counts_and_can_be_removed(app) -> None:
     app.multiselect(key="filter_meta.lang").set_value(["en"])
     search(app, "engines", "lexical")
-    assert any(c.value.startswith("1 of 4 matching documents") for c in app.caption)
+    assert any(c.value.startswith("1 of 4 documents matching the filters") for c in app.caption)
+    assert app.multiselect(key="filter_meta.lang").options == ["en (4)", "de (1)"]
     clear = app.button(key="clear_filter_meta.lang")
-    assert "metadata.lang in en" in clear.label
+    assert clear.label == "✕ lang: en"
     clear.click().run()
     assert app.multiselect(key="filter_meta.lang").value == []
     assert not [b for b in app.button if b.key and b.key.startswith("clear_")]
@@ -492,17 +493,18 @@ def test_the_index_page_shows_the_last_query_even_a_lexical_one(app) -> None:
     assert not any("wings" in title for title in chart_titles(app))
 
 
-def test_token_heatmaps_label_every_row_and_column_and_pca_labels_do_not_overlap(app) -> None:
-    from search_ui.charts import CELL_PX, spaced_labels
+def test_token_heatmaps_give_each_row_label_a_row_and_pca_labels_do_not_overlap(app) -> None:
+    from search_ui.charts import ROW_PX, spaced_labels
 
     app.sidebar.radio(key="page").set_value("Token explorer").run()
     app.text_area(key="token_text").input(" ".join(f"term{i}" for i in range(30))).run()
     tokens = len(app.dataframe[0].value)
     specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
-    cosines = next(s for s in specs if s.get("title") == "token × token cosine")
-    for axis in ("x", "y"):
-        assert cosines["encoding"][axis]["axis"]["labelOverlap"] is False
-    assert cosines["width"] == cosines["height"] == CELL_PX * tokens
+    cosines = next(s for s in specs if (s.get("title") or {}).get("text") == "token × token cosine")
+    assert cosines["encoding"]["y"]["axis"]["labelOverlap"] is False
+    assert cosines["encoding"]["x"]["axis"]["labelOverlap"] == "greedy"  # thinned if crowded
+    assert cosines["width"] == "container" and cosines["height"] == {"step": ROW_PX}
+    assert len(cosines["encoding"]["x"]["axis"]["values"]) == tokens
     import numpy as np
 
     crowded = np.array([[0.0, 0.0], [0.001, 0.0], [1.0, 1.0]])
@@ -540,12 +542,14 @@ def test_a_skewed_numeric_field_is_filtered_on_a_quantile_scale(
     slider.set_range(1, 2).run()
     test.text_input(key="query").input("document").run()
     assert any(
-        c.value.startswith(f"10 of {lines.count(1) + lines.count(2)} matching")
+        c.value.startswith(
+            f"the 10 closest of {lines.count(1) + lines.count(2)} documents matching"
+        )
         for c in test.caption
     )
 
 
-def test_a_filtered_hybrid_hit_shows_each_rankings_own_score() -> None:
+def test_a_hybrid_hit_shows_each_rankings_rank_and_the_exact_scores_on_hover() -> None:
     from search_ui.render import hit_heading
     from store.results import Hit
 
@@ -556,7 +560,9 @@ def test_a_filtered_hybrid_hit_shows_each_rankings_own_score() -> None:
         parts={"dense": {"rank": 2, "score": 0.5}, "lexical": {"rank": 8, "score": 1.2e-6}},
     )
     heading = hit_heading(1, hit, fused=True)
-    assert "lexical #8 (BM25 1.2e-06)" in heading and "0.0000" not in heading
+    assert "dense #2 · lexical #8 · d" in heading and "lexical: rank 8, score 1.2e-06" in heading
+    lexical = Hit("d", 15.4, 1, parts={"lexical": {"rank": 1, "score": 15.4}})
+    assert "BM25 15.4 · d</span>" in hit_heading(1, lexical, fused=False)
 
 
 def test_revisiting_the_token_explorer_logs_no_widget_warning(app, caplog, monkeypatch) -> None:
@@ -603,7 +609,7 @@ def test_the_weak_match_warning_shows_only_below_the_threshold(app, monkeypatch,
     said = (
         app.warning[0].value if warned else next(c.value for c in app.caption if "of 5" in c.value)
     )
-    assert f"higher than {share:.0%} of the best scores of queries this store has no answer" in said
+    assert f"is closer than the best result of {share:.0%} of made-up queries" in said
 
 
 def test_concordance_page_groups_escaped_context_lines_that_open_their_document(app) -> None:
@@ -707,7 +713,7 @@ def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
 ) -> None:
     test = session(pdf_store, monkeypatch)
     search(test, make.PAGE_THREE, "lexical")
-    assert "report.pdf · p. 3 · chunk" in markdown(test)
+    assert "report.pdf · p. 3</span>" in markdown(test)
     test.button(key="open_1").click().run()
     text = markdown(test)
     for number in (1, 2, 3):
@@ -780,3 +786,49 @@ def test_the_url_carries_the_token_explorer_and_compare_texts(ui_store, monkeypa
     compared = session(ui_store, monkeypatch, shared)
     assert compared.text_area(key="compare_b").value == "A savings bank"
     assert compared.text_area(key="compare_a").value == "A man is playing a guitar."
+
+
+def test_cards_show_metadata_as_people_read_it_and_mark_no_function_words() -> None:
+    from search_ui.render import highlight, metadata_line
+
+    line = metadata_line(
+        {"authors": ["Ada Lovelace", "Charles Babbage"], "bytes": 4166, "year": 1843}
+        | {"modified": "2024-05-01T00:00:00+00:00", "sent": "2024-05-01T09:30:12+02:00"}
+    )
+    assert "authors: Ada Lovelace, Charles Babbage" in line and "bytes: 4.2 kB" in line
+    assert "modified: 2024-05-01 ·" in line and "sent: 2024-05-01 09:30" in line
+    assert "year: 1843" in line and "[" not in line
+    marked = highlight("The flow and the shock waves", "the shock and flow")
+    assert marked.count("<mark") == 2 and ">shock</mark>" in marked and ">flow</mark>" in marked
+
+
+def test_a_lexical_result_explains_its_bm25_words_and_cards_hide_chunk_offsets(app) -> None:
+    search(app, "supersonic shock", "lexical")
+    assert "chunk 0 [" not in markdown(app) and "BM25" in markdown(app)
+    app.toggle(key="why_1").set_value(True).run()
+    said = [c.value for c in app.caption]
+    assert any(c.startswith("BM25 ") and "shock ×2, supersonic ×1" in c for c in said)  # title too
+    assert any("not what ranked this result" in c for c in said)
+
+
+def test_unrelated_dense_results_are_left_out_and_counted(app, monkeypatch) -> None:
+    from store.results import Hit
+
+    def two_hits(self, query, k=10, mode="hybrid", filters=(), vector=None):
+        return [
+            Hit("jets", 0.4, 1, parts={"dense": {"rank": 1, "score": 0.4}}, title="Jet engines"),
+            Hit("wings", -0.1, 2, parts={"dense": {"rank": 2, "score": -0.1}}, title="Wings"),
+        ]
+
+    monkeypatch.setattr(Collection, "search", two_hits)
+    search(app, "jet", "dense")
+    assert "1. Jet engines" in markdown(app) and "2. Wings" not in markdown(app)
+    assert any("1 more document has a negative cosine" in c.value for c in app.caption)
+
+
+def test_a_query_longer_than_the_limit_is_searched_in_part_with_a_notice(app) -> None:
+    from indexer.settings import MAX_QUERY_CHARS
+
+    search(app, "shock " * (MAX_QUERY_CHARS // 5), "lexical")
+    assert any(f"its first {MAX_QUERY_CHARS:,} are searched" in i.value for i in app.info)
+    assert "1. Shock waves" in markdown(app)

@@ -10,9 +10,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from indexer.settings import SEARCH_MODES, K
 from search_ui import charts
 from search_ui.context import Context, select
+from search_ui.filters import filter_widgets
 from search_ui.state import LAST_SEARCH
+from search_ui.url_state import ACTIVE_FILTERS
+from search_ui.views.search import run_search
 from store.recall import Recall
 
 HISTOGRAM_DEPTH = 100
@@ -70,8 +74,16 @@ def index_page(ctx: Context) -> None:
 
 def last_search(ctx: Context) -> dict | None:
     """The last search (any mode) with its query's vector, embedded now after a lexical one;
-    None before a search, or when the model cannot embed it."""
+    None before a search, or when the model cannot embed it. A link's query (no search run in
+    this session yet) is searched here, with its filters (shown, to be changed here too)."""
     last = st.session_state.get(LAST_SEARCH)
+    query = st.session_state.get("query", "")
+    if last is None and query.strip() and st.session_state.get("mode") in SEARCH_MODES:
+        active = filter_widgets(ctx)
+        st.session_state[ACTIVE_FILTERS] = [item.widget for item in active]
+        filters = [f for item in active for f in item.filters]
+        run_search(ctx, query, int(st.session_state.get("k", K)), st.session_state["mode"], filters)
+        last = st.session_state[LAST_SEARCH]
     if last is None or (last["vector"] is None and not ctx.has_model):
         return None
     if last["vector"] is None:

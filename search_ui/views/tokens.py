@@ -18,6 +18,7 @@ from store.errors import SemsearchError
 
 TOKEN_WINDOW = 64  # positions shown at once in the maps
 HEATMAP_DIMS = 64  # dimensions in the token x dimension heatmap at first
+DIMENSION_LABELS = 8  # every 8th dimension is labelled: numbers in order need no more
 SOURCE_NAMES = {"typed": "Type a text", "chunk": "Chunk of the opened document"}
 
 
@@ -84,7 +85,7 @@ def token_page(ctx: Context) -> None:
             shown_labels,
             [str(i) for i in range(shown_dims)],
             "token × dimension",
-            label_columns=False,
+            label_every=DIMENSION_LABELS,
         ),
         width="stretch",
     )
@@ -99,7 +100,7 @@ def token_page(ctx: Context) -> None:
             shown_labels,
             "token × token cosine",
         ),
-        width="content",
+        width="stretch",
     )
     layers.trajectory_section(ctx, text)
     layers.attention_section(ctx, text)
