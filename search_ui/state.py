@@ -15,7 +15,7 @@ DEFAULTS = {
     "token_text": "Tokenization splits unbelievably rare words into wordpieces.",
     "compare_a": "A man is playing a guitar.",
     "compare_b": "Someone plays an instrument.",
-    "map_size": 500,
+    "map_size": 2000,
 }
 PERSISTENT_KEYS = ("query", "k", "mode")
 PERSISTENT_PREFIXES = ("filter_", "token_", "compare_", "map_", "concordance_", "why_")

@@ -257,7 +257,7 @@ def opened(page, url: str) -> None:
     page.goto(url)
     page.get_by_text("semsearch").first.wait_for()  # drawn at once, while loading
     page.get_by_label("Query").or_(page.get_by_label("Document id")).or_(
-        page.get_by_text("Documents in the map")
+        page.get_by_text("Colour by")
     ).or_(
         page.get_by_role("heading", name=re.compile("Token explorer|Compare|Concordance"))
     ).first.wait_for(timeout=READY_MS)
@@ -321,7 +321,7 @@ def test_at_phone_width_nothing_overflows_and_the_sidebar_closes_after_a_choice(
         page.get_by_test_id("stExpandSidebarButton").click()
         page.wait_for_function(f"{sidebar} === 'false'")
         page.get_by_test_id("stSidebar").get_by_text("Index", exact=True).click()
-        page.get_by_text("Documents in the map").wait_for()
+        page.get_by_text("Colour by").wait_for()
         page.wait_for_function(f"{sidebar} === 'true'")  # closed by itself after the choice
         page.wait_for_function(MAP_WIDER_THAN_300_PX)  # the legend lies below the map, not beside
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -502,11 +502,11 @@ def test_a_shared_url_opens_the_same_view_in_a_new_browser(app_url) -> None:
 
         sidebar_page(page, "Token explorer")  # the opened chunk, then a typed text
         page.get_by_text("Type a text").click()
-        page.get_by_label("Text", exact=True).fill(TWELVE_TOKENS)
-        page.get_by_label("Text", exact=True).press("Control+Enter")
+        page.get_by_role("textbox", name="Text", exact=True).fill(TWELVE_TOKENS)
+        page.get_by_role("textbox", name="Text", exact=True).press("Control+Enter")
         page.get_by_text("12 wordpieces").first.wait_for()
         shared = in_a_new_browser(page, page.url)
-        expect(shared.get_by_label("Text", exact=True)).to_have_value(TWELVE_TOKENS)
+        expect(shared.get_by_role("textbox", name="Text", exact=True)).to_have_value(TWELVE_TOKENS)
         shared.get_by_text("12 wordpieces").first.wait_for()
 
         sidebar_page(page, "Compare")
@@ -538,8 +538,8 @@ SCROLLER = """(() => {
 @needs_chromium
 def test_back_from_a_document_keeps_the_scroll_position_and_open_panels(app_url) -> None:
     with browser_page(1280, 500) as page:
-        opened(page, f"{app_url}/?mode=lexical&k=10")
-        ask(page, "the", "5. ")  # every document: a page taller than the window
+        opened(page, f"{app_url}/?mode=dense&k=10")
+        ask(page, "engines", "6. ")  # every document: a page taller than the window
         page.get_by_text("Why it matched").nth(1).click()
         page.get_by_text("token shares sum to").first.wait_for()
         page.mouse.move(640, 300)

@@ -614,7 +614,9 @@ def test_the_weak_match_warning_shows_only_below_the_threshold(app, monkeypatch,
 
 def test_concordance_page_groups_escaped_context_lines_that_open_their_document(app) -> None:
     app.sidebar.radio(key="page").set_value("Concordance").run()
-    assert any("Type a word" in info.value for info in app.info)
+    hint = next(info.value for info in app.info if "Type a word" in info.value)
+    suggested = hint.split("e.g. ")[1].rstrip(".")  # a word of this store, not "bank"
+    assert any(suggested in f"{doc['title']} {doc['text']}".lower() for doc in DOCS)
     app.text_input(key="concordance_word").input("UNSAFE").run()
     assert not app.exception
     assert [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
@@ -832,3 +834,19 @@ def test_a_query_longer_than_the_limit_is_searched_in_part_with_a_notice(app) ->
     search(app, "shock " * (MAX_QUERY_CHARS // 5), "lexical")
     assert any(f"its first {MAX_QUERY_CHARS:,} are searched" in i.value for i in app.info)
     assert "1. Shock waves" in markdown(app)
+
+
+def test_an_index_link_with_a_query_shows_its_scores_with_its_filters(ui_store, monkeypatch):
+    params = {"page": "Index", "q": "supersonic flow", "mode": "lexical", "f.meta.lang": '["en"]'}
+    test = session(ui_store, monkeypatch, params)
+    assert any("“supersonic flow” (lexical)" in title for title in chart_titles(test))
+    assert not any("Run a query" in info.value for info in test.info)
+    assert test.session_state["_last_search"]["filters"]  # the link's filter applies
+
+
+def test_a_document_id_that_does_not_exist_lists_documents_holding_its_words(app) -> None:
+    app.sidebar.radio(key="page").set_value("Document").run()
+    app.text_input(key="doc_input").input("turbojet").run()
+    app.button(key="suggested_0").click().run()
+    assert app.text_input(key="doc_input").value == "jets"
+    assert any(c.value.startswith("1 chunk · ") for c in app.caption)

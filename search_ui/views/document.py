@@ -18,7 +18,7 @@ def document_page(ctx: Context) -> None:
             on_click=lambda: st.session_state.update(page="Search"),
         )
     st.session_state.setdefault("doc_input", st.session_state.get("doc_id", ""))
-    doc_id = st.text_input("Document id", key="doc_input", help="Or words of its title or text.")
+    doc_id = st.text_input("Document id", key="doc_input")
     if not doc_id:
         st.info("Open a document from the search results, or type its id or words of it.")
         return

@@ -22,6 +22,7 @@ from store.recall import Recall
 HISTOGRAM_DEPTH = 100
 COLOUR_BINS = 5  # quantile bins of a numeric field on the map
 COLOUR_TOP = 7  # most frequent values of a text field coloured on the map; the rest "(other)"
+MAP_STEP, MAP_MOST = 50, 5000  # documents on the map: a choice in these steps up to this many
 
 
 def index_page(ctx: Context) -> None:
@@ -104,7 +105,12 @@ def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | Non
     """A PCA map of sampled documents that zooms, pans and opens a document on click, with the
     last query and its results on it; coloured by any metadata field (numbers in ordered bins,
     text: the most frequent values)."""
-    size = st.slider("Documents in the map", 50, 2000, step=50, key="map_size")
+    documents = ctx.collection.count()
+    size = documents
+    if documents > MAP_STEP:
+        most = min(documents, MAP_MOST)
+        st.session_state["map_size"] = min(st.session_state.get("map_size", most), most)
+        size = st.slider("Documents in the map", MAP_STEP, most, step=MAP_STEP, key="map_size")
     colour_by = st.selectbox("Colour by", ["(none)", *sorted(fields)], key="map_colour")
     sample = ctx.collection.sample(size)
     if len(sample) < 2:
@@ -127,6 +133,7 @@ def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | Non
     frame = pd.DataFrame(rows, columns=["id", "label", "group", "role"])
     projected = charts.project(np.concatenate(points), basis)
     frame["x"], frame["y"] = projected[:, 0], projected[:, 1]
+    opening = st.container()  # above the map: the picked document's button stays in view
     event = st.altair_chart(
         charts.document_map(frame, colour_by, colouring.order, colouring.sequential),
         width="stretch",
@@ -137,7 +144,7 @@ def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | Non
     st.caption("Scroll to zoom, drag to pan, click a point to pick a document.")
     picked = [point["id"] for point in event.selection.get("pick", []) if point.get("id")]
     if picked:
-        st.button(
+        opening.button(
             f"Open {picked[0]}",
             key="open_from_map",
             on_click=select,
