@@ -216,12 +216,12 @@ def _size(count: int) -> str:
 
 def focus_query() -> str:
     """Our own script: put the cursor in the query box when nothing else has it (a first visit),
-    as soon as the box is there."""
+    as soon as the box is there, without scrolling to it (Back restores where the list was)."""
     return (
         "<script>(function focusQuery(tries) {"
         " const box = document.querySelector('input[aria-label=\"Query\"]');"
         " const free = !document.activeElement || document.activeElement === document.body;"
-        " if (box && free) { box.focus(); } else if (!box && tries > 0) {"
+        " if (box && free) { box.focus({preventScroll: true}); } else if (!box && tries > 0) {"
         " setTimeout(() => focusQuery(tries - 1), 100); } })(20);</script>"
     )
 
