@@ -33,18 +33,22 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
 def document_map(
     frame: pd.DataFrame, colour_title: str, order: list[str], sequential: bool
 ) -> alt.Chart:
-    """Documents (x, y, id, label, group, role) as points that zoom and pan with the mouse and
-    can be picked by a click (the selection `pick`), coloured by `group` in `order` (a sequential
-    palette for ordered bins, else a categorical one); the last query (role "query", a diamond)
-    and its results (role "hit", rings) in a colour neither palette has, with their own legend.
-    Legends lie below the map, so that a phone's narrow map keeps its width."""
+    """Documents (x, y, id, label, group, role, found) as points that zoom and pan with the
+    mouse and can be picked by a click (the selection `pick`), coloured by `group` in `order` (a
+    sequential palette for ordered bins, else a categorical one); the last query (role "query",
+    a diamond) and its results (role "hit", rings) in a colour neither palette has, with their
+    own legend. Documents `found` by a search on the map are ringed and (the first FOUND_LABELS)
+    labelled. Legends lie below the map, so that a phone's narrow map keeps its width."""
     pick = alt.selection_point(name="pick", fields=["id"], on="click")
     zoom = alt.selection_interval(name="zoom", bind="scales")
     legend = {"orient": "bottom", "direction": "horizontal", "columns": 3, "labelLimit": 180}
+    documents = frame[frame["role"] == "document"]
     points = (
-        alt.Chart(frame[frame["role"] == "document"])
-        .mark_circle(opacity=0.75, size=45)
+        alt.Chart(documents)
+        .mark_circle(opacity=0.75)
         .encode(
+            size=alt.condition("datum.found", alt.value(160), alt.value(45)),
+            stroke=alt.condition("datum.found", alt.value("#111827"), alt.value(None)),
             x=alt.X("x:Q", title=None),
             y=alt.Y("y:Q", title=None),
             color=alt.Color(
@@ -78,7 +82,17 @@ def document_map(
             tooltip=["label", "id", "mark"],
         )
     )
-    return alt.layer(points, last_query).resolve_scale(color="independent", shape="independent")
+    found = (
+        alt.Chart(documents[documents["found"]].head(FOUND_LABELS))
+        .mark_text(dy=-11, fontSize=LABEL_PX)
+        .encode(x="x:Q", y="y:Q", text="label")
+    )
+    return alt.layer(points, last_query, found).resolve_scale(
+        color="independent", shape="independent"
+    )
+
+
+FOUND_LABELS = 30  # documents found on the map that get their title written beside them
 
 
 QUERY_COLOUR = "#dc2626"  # red: in neither palette below

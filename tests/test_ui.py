@@ -358,12 +358,36 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
         for role in pa.ipc.open_stream(dataset.data.data).read_all().column("role").to_pylist()
     }
     assert roles == {"document", "hit", "query"}
-    documents, last_query = json.loads(chart.spec)["layer"]
+    documents, last_query, _ = json.loads(chart.spec)["layer"]
     colours = documents["encoding"]["color"]["scale"]
     lows = [float(label.split(" – ")[0]) for label in colours["domain"]]
     assert lows == sorted(lows) and len(lows) > 2
     assert QUERY_COLOUR not in colours["range"]  # the query's colour is no group's
     assert last_query["encoding"]["shape"]["legend"] is not None  # the query is in a legend
+    app.text_input(key="map_find").input("WING").run()
+    assert any(c.value.startswith("1 of the 5 documents on the map match") for c in app.caption)
+
+
+def test_a_picked_map_document_lists_its_nearest_documents() -> None:
+    import numpy as np
+
+    from search_ui.views.index import neighbours
+
+    class Shown:
+        def __init__(self) -> None:
+            self.buttons: list[str] = []
+
+        def caption(self, text: str) -> None:
+            pass
+
+        def button(self, label: str, **_: object) -> None:
+            self.buttons.append(label)
+
+    sample = [{"id": name, "title": name.upper()} for name in ("a", "b", "c")]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
+    shown = Shown()
+    neighbours(shown, sample, vectors, "a")
+    assert [label.split(" · ")[0] for label in shown.buttons] == ["C", "B"]
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from indexer.settings import SEARCH_MODES, K
 from search_ui import charts
@@ -111,7 +112,9 @@ def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | Non
         most = min(documents, MAP_MOST)
         st.session_state["map_size"] = min(st.session_state.get("map_size", most), most)
         size = st.slider("Documents in the map", MAP_STEP, most, step=MAP_STEP, key="map_size")
-    colour_by = st.selectbox("Colour by", ["(none)", *sorted(fields)], key="map_colour")
+    left, right = st.columns(2)
+    colour_by = left.selectbox("Colour by", ["(none)", *sorted(fields)], key="map_colour")
+    find = right.text_input("Find on the map (title or id contains)", key="map_find")
     sample = ctx.collection.sample(size)
     if len(sample) < 2:
         st.info("Too few documents for a map.")
@@ -133,6 +136,20 @@ def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | Non
     frame = pd.DataFrame(rows, columns=["id", "label", "group", "role"])
     projected = charts.project(np.concatenate(points), basis)
     frame["x"], frame["y"] = projected[:, 0], projected[:, 1]
+    wanted = find.strip().lower()
+    frame["found"] = (
+        (frame["role"] == "document")
+        & bool(wanted)
+        & (
+            frame["label"].str.lower().str.contains(wanted, regex=False)
+            | frame["id"].str.lower().str.contains(wanted, regex=False)
+        )
+    )
+    if wanted:
+        st.caption(
+            f"{int(frame['found'].sum()):,} of the {len(sample):,} documents on the map match "
+            f"“{find.strip()}” (ringed and labelled)."
+        )
     opening = st.container()  # above the map: the picked document's button stays in view
     event = st.altair_chart(
         charts.document_map(frame, colour_by, colouring.order, colouring.sequential),
@@ -149,6 +166,30 @@ def document_map_section(ctx: Context, fields: dict[str, dict], last: dict | Non
             key="open_from_map",
             on_click=select,
             args=(picked[0], 0, "Document"),
+        )
+        neighbours(opening, sample, vectors, picked[0])
+
+
+NEIGHBOURS = 5
+
+
+def neighbours(where: DeltaGenerator, sample: list[dict], vectors: np.ndarray, doc_id: str) -> None:
+    """The picked document's nearest documents on the map (cosine of their stored vectors, not
+    the map's distance), each a button that opens it."""
+    ids = [row["id"] for row in sample]
+    if doc_id not in ids:
+        return
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    cosines = unit @ unit[ids.index(doc_id)]
+    nearest = [i for i in np.argsort(-cosines) if ids[i] != doc_id][:NEIGHBOURS]
+    where.caption(f"Nearest to {doc_id} among the documents on the map:")
+    for i in nearest:
+        where.button(
+            f"{sample[i]['title'] or ids[i]} · cosine {cosines[i]:.3f}",
+            key=f"neighbour_{ids[i]}",
+            type="tertiary",
+            on_click=select,
+            args=(ids[i], 0, "Document"),
         )
 
 
