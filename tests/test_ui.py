@@ -874,3 +874,12 @@ def test_a_document_id_that_does_not_exist_lists_documents_holding_its_words(app
     app.button(key="suggested_0").click().run()
     assert app.text_input(key="doc_input").value == "jets"
     assert any(c.value.startswith("1 chunk · ") for c in app.caption)
+
+
+def test_the_token_explorer_opens_on_the_chunk_of_the_opened_document(app) -> None:
+    search(app, "supersonic shock", "lexical")
+    app.button(key="open_1").click().run()
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    assert app.radio(key="token_source").value == "chunk"
+    assert any("Supersonic flow forms oblique shock waves." in e.value for e in app.get("html"))
+    assert app.query_params["source"] in ("chunk", ["chunk"])
