@@ -36,7 +36,7 @@ def loading_page(loader: loading.Loader) -> None:
 def progress(loader: loading.Loader) -> None:
     if loader.done.is_set():
         st.rerun()
-    st.info(f"{loader.phase}… ({loader.seconds:.0f} s)", icon="⏳")
+    st.info(f"{loader.phase}… ({loader.seconds:.0f} s)", icon=":material/hourglass_top:")
 
 
 def no_store(loader: loading.Loader) -> None:
@@ -72,7 +72,7 @@ def sidebar(loader: loading.Loader) -> str:
 
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
-    st.html(render.PAGE_STYLE)
+    st.html(render.APP_STYLE)
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state(st.session_state)
     loader = loading.loader(*loading.arguments(sys.argv[1:]))
@@ -112,6 +112,8 @@ def main() -> None:
     for message in pop_notices(st.session_state):
         notices.info(message)
     publish_url()  # what the page changed (a filter set, a value that did not fit)
+    if page == "Search":  # last: after the results it scrolls back to
+        script(render.remember_scroll(url_state.search_view(st.session_state)))
 
 
 def publish_url() -> None:

@@ -33,18 +33,22 @@ def pca_2d(vectors: np.ndarray) -> np.ndarray:
 def document_map(
     frame: pd.DataFrame, colour_title: str, order: list[str], sequential: bool
 ) -> alt.Chart:
-    """Documents (x, y, id, label, group, role) as points that zoom and pan with the mouse and
-    can be picked by a click (the selection `pick`), coloured by `group` in `order` (a sequential
-    palette for ordered bins, else a categorical one); the last query (role "query", a diamond)
-    and its results (role "hit", rings) in a colour neither palette has, with their own legend.
-    Legends lie below the map, so that a phone's narrow map keeps its width."""
+    """Documents (x, y, id, label, group, role, found) as points that zoom and pan with the
+    mouse and can be picked by a click (the selection `pick`), coloured by `group` in `order` (a
+    sequential palette for ordered bins, else a categorical one); the last query (role "query",
+    a diamond) and its results (role "hit", rings) in a colour neither palette has, with their
+    own legend. Documents `found` by a search on the map are ringed and (the first FOUND_LABELS)
+    labelled. Legends lie below the map, so that a phone's narrow map keeps its width."""
     pick = alt.selection_point(name="pick", fields=["id"], on="click")
     zoom = alt.selection_interval(name="zoom", bind="scales")
     legend = {"orient": "bottom", "direction": "horizontal", "columns": 3, "labelLimit": 180}
+    documents = frame[frame["role"] == "document"]
     points = (
-        alt.Chart(frame[frame["role"] == "document"])
-        .mark_circle(opacity=0.75, size=45)
+        alt.Chart(documents)
+        .mark_circle(opacity=0.75)
         .encode(
+            size=alt.condition("datum.found", alt.value(160), alt.value(45)),
+            stroke=alt.condition("datum.found", alt.value("#111827"), alt.value(None)),
             x=alt.X("x:Q", title=None),
             y=alt.Y("y:Q", title=None),
             color=alt.Color(
@@ -78,7 +82,17 @@ def document_map(
             tooltip=["label", "id", "mark"],
         )
     )
-    return alt.layer(points, last_query).resolve_scale(color="independent", shape="independent")
+    found = (
+        alt.Chart(documents[documents["found"]].head(FOUND_LABELS))
+        .mark_text(dy=-11, fontSize=LABEL_PX)
+        .encode(x="x:Q", y="y:Q", text="label")
+    )
+    return alt.layer(points, last_query, found).resolve_scale(
+        color="independent", shape="independent"
+    )
+
+
+FOUND_LABELS = 30  # documents found on the map that get their title written beside them
 
 
 QUERY_COLOUR = "#dc2626"  # red: in neither palette below
@@ -106,11 +120,12 @@ def heatmap(
     rows: list[str],
     columns: list[str],
     title: str,
-    label_columns: bool = True,
+    label_every: int = 1,
 ) -> alt.Chart:
-    """A labelled heatmap, CELL_PX per row so that every row label shows (and per column, with
-    every column label, when `label_columns`; otherwise as wide as the page, labels thinned);
-    labels that repeat (tokens) are numbered so each stays distinct."""
+    """A labelled heatmap as wide as its container, ROW_PX per row so that every row label shows
+    apart from the next; every `label_every`-th column label when they fit across, else as many
+    as fit without overlapping. Labels that repeat (tokens) are numbered so each stays
+    distinct."""
     row_labels, column_labels = _distinct(rows), _distinct(columns)
     frame = pd.DataFrame(
         [
@@ -120,31 +135,36 @@ def heatmap(
         ],
         columns=["row", "column", "value"],
     )
-    every = {"labelOverlap": False, "labelFontSize": 10, "labelLimit": 140}
-    size = {"height": CELL_PX * len(row_labels)}
-    if label_columns:
-        size["width"] = CELL_PX * len(column_labels)
+    labels = {"labelFontSize": LABEL_PX, "labelLimit": 140}
     return (
-        alt.Chart(frame, title=title)
+        alt.Chart(frame, title=alt.Title(title, anchor="start"))
         .mark_rect()
         .encode(
             x=alt.X(
                 "column:N",
                 sort=column_labels,
                 title=None,
-                axis=alt.Axis(**every, labelAngle=-90) if label_columns else alt.Axis(),
+                axis=alt.Axis(
+                    **labels,
+                    labelOverlap="greedy",
+                    labelAngle=-90,
+                    values=column_labels[::label_every],
+                ),
             ),
-            y=alt.Y("row:N", sort=row_labels, title=None, axis=alt.Axis(**every)),
+            y=alt.Y(
+                "row:N", sort=row_labels, title=None, axis=alt.Axis(**labels, labelOverlap=False)
+            ),
             color=alt.Color(
                 "value:Q", scale=alt.Scale(scheme="redblue", domainMid=0, reverse=True)
             ),
             tooltip=["row", "column", alt.Tooltip("value:Q", format=".3f")],
         )
-        .properties(**size)
+        .properties(width="container", height=alt.Step(ROW_PX))  # the plot's own rows
     )
 
 
-CELL_PX = 14  # a row (or column) of a heatmap: room for one 10-pixel label
+LABEL_PX = 11  # an axis label's font size
+ROW_PX = 22  # a heatmap's row: room for one label with space around it
 
 
 def _distinct(labels: list[str]) -> list[str]:
@@ -167,14 +187,18 @@ def scatter(
             "shown": spaced_labels(points, labels),
         }
     )
-    base = alt.Chart(frame, title=title).encode(x="x:Q", y="y:Q", tooltip=["label", "group"])
+    fill = alt.Scale(zero=False, nice=False)  # the points span the plot, as spaced_labels assumes
+    base = alt.Chart(frame, title=title).encode(
+        x=alt.X("x:Q", scale=fill), y=alt.Y("y:Q", scale=fill), tooltip=["label", "group"]
+    )
     dots = base.mark_circle(size=60).encode(color=alt.Color("group:N", legend=None))
     text = base.transform_filter("datum.shown").mark_text(dy=-9, fontSize=10).encode(text="label")
-    return (dots + text).properties(height=SCATTER_PX[1])
+    return (dots + text).properties(height=SCATTER_HEIGHT)
 
 
-SCATTER_PX = (640, 360)  # the size a scatter plot is assumed to have when placing its labels
-CHAR_PX, LINE_PX = 6, 12  # a 10-pixel label: its width per character, its height
+SCATTER_HEIGHT = 360
+SCATTER_PX = (700, 220)  # the plot area a scatter is assumed to have (on a laptop) for its labels
+CHAR_PX, LINE_PX = 6, 14  # a 10-pixel label: its width per character, its height (and a gap)
 
 
 def spaced_labels(points: np.ndarray, labels: list[str]) -> list[bool]:

@@ -41,10 +41,11 @@ def script(markup: str) -> None:
     st.html(markup, unsafe_allow_javascript=True)
 
 
-def model_description(recipe: Recipe) -> str:
-    """The store's model in words, saying when it is the offline fallback (Markdown)."""
+def model_description(recipe: Recipe, why_fallback: bool = True) -> str:
+    """The store's model in words, saying (when `why_fallback`) why it is the offline fallback
+    (Markdown)."""
     described = f"model `{recipe.model}` · {recipe.dim}-d · {recipe.pooling} pooling"
-    if recipe.model == FALLBACK_MODEL:
+    if recipe.model == FALLBACK_MODEL and why_fallback:
         described += (
             f" — all-MiniLM-L6-v2, the offline fallback shipped with semsearch: the default "
             f"`{DEFAULT_MODEL}` could not be downloaded"
@@ -60,11 +61,14 @@ def about(ctx: Context) -> str:
         where = f" from {corpus.sources:,} sources" + (
             f" in `{corpus.where}`" if corpus.where else ""
         )
-    return f"{corpus.documents:,} documents{where} · {model_description(ctx.collection.recipe)}"
+    described = model_description(ctx.collection.recipe, why_fallback=False)  # the sidebar says why
+    return f"{corpus['documents']:,} documents{where} · {described}"
 
 
 def select(doc_id: str, chunk_ord: int, page: str | None = None) -> None:
+    """Open a document at a chunk (and a page): the Token explorer then shows that chunk."""
     st.session_state["doc_id"] = doc_id
+    st.session_state["token_source"] = "chunk"
     st.session_state["doc_input"] = doc_id
     st.session_state["doc_chunk"] = chunk_ord
     if page:

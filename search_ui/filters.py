@@ -16,7 +16,6 @@ from search_ui.context import Context
 from search_ui.state import note
 from search_ui.url_state import CLEARED
 from store.filters import Filter, metadata_field
-from store.results import MetadataField
 
 if TYPE_CHECKING:
     from indexer.collection import Collection
@@ -30,24 +29,30 @@ QUANTILE_STEPS = 100  # a numeric filter's slider steps through percentiles, so 
 @st.cache_data(show_spinner=False, max_entries=8)
 def field_summary(
     _ctx: Context, store: str, generation: int
-) -> tuple[dict[str, MetadataField], dict[str, list]]:
-    """Metadata fields and the values of the few-valued ones, once per store generation."""
-    fields = {key: info for key, info in _ctx.collection.fields().items() if metadata_field(key)}
+) -> tuple[dict[str, dict], dict[str, dict[str, int]]]:
+    """Metadata fields, and the values of the few-valued ones with how many documents hold
+    each, once per store generation."""
+    collection = _ctx.collection
+    fields = {key: info for key, info in collection.fields().items() if metadata_field(key)}
     values = {
-        key: _ctx.collection.values(key, 31)
-        for key, info in fields.items()
-        if info.types == ["text"]
+        key: collection.values(key, 31) for key, info in fields.items() if info["types"] == ["text"]
     }
-    return fields, values
+    counts = {
+        key: {v: collection.count([Filter(metadata_field(key), "in", (v,))]) for v in found}
+        for key, found in values.items()
+        if len(found) <= 30
+    }
+    return fields, counts
 
 
 @dataclass
 class ActiveFilter:
-    """Filters set by one widget, and the value that clears it."""
+    """Filters set by one widget, the value that clears it, and what they do in words."""
 
     widget: str
     filters: list[Filter]
     cleared: object
+    label: str
 
 
 def filter_widgets(ctx: Context) -> list[ActiveFilter]:
@@ -59,15 +64,19 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
     with st.expander("Filters", expanded=False):
         title = st.text_input("Title contains", key="filter_title")
         if title:
-            active.append(ActiveFilter("filter_title", [Filter("title", "~", title)], ""))
+            label = f"title contains “{title}”"
+            active.append(ActiveFilter("filter_title", [Filter("title", "~", title)], "", label))
         for key, info in sorted(fields.items()):
             types = set(info.types)
             widget, field = f"{METADATA_WIDGET}{key}", metadata_field(key)
             chosen: list[Filter] = []
-            if types <= {"integer", "real"} and info.min != info.max:
+            label = ""
+            if types <= {"integer", "real"} and info["min"] != info["max"]:
                 cleared, chosen = _number_filter(collection, key, widget, field)
-            elif types == {"text"} and ISO_DATE.match(info.min) and ISO_DATE.match(info.max):
-                first, last = (date.fromisoformat(end[:10]) for end in (info.min, info.max))
+                low, high = st.session_state[widget]
+                label = f"{key} {low:,g}–{high:,g}"
+            elif types == {"text"} and ISO_DATE.match(info["min"]) and ISO_DATE.match(info["max"]):
+                first, last = (date.fromisoformat(info[end][:10]) for end in ("min", "max"))
                 cleared = (first, last)
                 _fit(widget, cleared, lambda v, lo=first, hi=last: _date_range(v, lo, hi))
                 span = st.date_input(key, min_value=first, max_value=last, key=widget)
@@ -75,20 +84,34 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
                     chosen.append(Filter(field, ">=", span[0].isoformat()))
                 if len(span) == 2 and span[1] < last:
                     chosen.append(Filter(field, "<", (span[1] + timedelta(days=1)).isoformat()))
-            elif types == {"text"} and info.distinct <= 30:
+                label = f"{key} {span[0]} – {span[-1]}"
+            elif types == {"text"} and key in values:
                 cleared = []
-                _fit(widget, cleared, lambda v, known=values[key]: _known(v, known))
-                picked = st.multiselect(key, values[key], key=widget)
+                known = values[key]
+                _fit(widget, cleared, lambda v, known=list(known): _known(v, known))
+                picked = st.multiselect(
+                    key,
+                    list(known),
+                    key=widget,
+                    format_func=lambda v, known=known: f"{v} ({known[v]:,})",
+                )
                 if picked:
                     chosen.append(Filter(field, "in", tuple(picked)))
+                label = f"{key}: {', '.join(picked)}"
             elif types <= {"text", "array"}:  # a list (authors, recipients): any item contains
                 cleared = ""
                 _fit(widget, cleared, lambda v: v if isinstance(v, str) else None)
-                text = st.text_input(f"{key} contains", key=widget)
+                text = st.text_input(
+                    f"{key} contains",
+                    key=widget,
+                    help="Anywhere in the value, as typed: “io” also finds "
+                    "“multiprocessing.connection”.",
+                )
                 if text:
                     chosen.append(Filter(field, "~", text))
+                label = f"{key} contains “{text}”"
             if chosen:
-                active.append(ActiveFilter(widget, chosen, cleared))
+                active.append(ActiveFilter(widget, chosen, cleared, label))
     return active
 
 
@@ -166,22 +189,31 @@ def _known(value: Any, known: list) -> list | None:
     return [v for v in value if v in known]
 
 
-def clear_filter(widget: str, cleared: object) -> None:
-    st.session_state[widget] = cleared
+def clear_filters(items: list[ActiveFilter]) -> None:
+    for item in items:
+        st.session_state[item.widget] = item.cleared
 
 
 def show_active_filters(active: list[ActiveFilter]) -> None:
-    """Every active filter as a button that removes it, visible whatever the panel's state."""
+    """Every active filter as a button that removes it, and one that removes them all, visible
+    whatever the panel's state."""
     if not active:
         return
-    columns = st.columns(min(len(active), 4) + 1)
-    columns[0].caption("Active filters:")
-    for number, item in enumerate(active):
-        label = " and ".join(str(f) for f in item.filters)
-        columns[1 + number % 4].button(
-            f"✕ {label}",
-            key=f"clear_{item.widget}",
-            help="Remove this filter",
-            on_click=clear_filter,
-            args=(item.widget, item.cleared),
-        )
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.caption("Active filters:")
+        for item in active:
+            st.button(
+                f"✕ {item.label}",
+                key=f"clear_{item.widget}",
+                help="Remove this filter: " + " and ".join(str(f) for f in item.filters),
+                on_click=clear_filters,
+                args=([item],),
+            )
+        if len(active) > 1:
+            st.button(
+                "Clear all",
+                key="clear_all",
+                type="tertiary",
+                on_click=clear_filters,
+                args=(active,),
+            )

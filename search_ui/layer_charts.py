@@ -7,6 +7,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from search_ui.charts import LABEL_PX, ROW_PX
+
 LINES_PER_TOKEN = 3  # strongest attention targets drawn from each token
 LINE_FLOOR = 0.05  # weights below this are not drawn
 
@@ -54,7 +56,7 @@ def attention_lines(weights: np.ndarray, tokens: list[str], title: str) -> alt.C
             "align": ["right"] * len(tokens) + ["left"] * len(tokens),
         }
     )
-    height = max(200, 14 * len(tokens))
+    height = max(200, ROW_PX * len(tokens))
     y_scale = alt.Scale(domain=[-0.5, len(tokens) - 0.5], reverse=True)
     x_scale = alt.Scale(domain=[-0.4, 1.4])
     drawn = (
@@ -71,12 +73,12 @@ def attention_lines(weights: np.ndarray, tokens: list[str], title: str) -> alt.C
     )
     left = (
         alt.Chart(words[words.x == 0.0])
-        .mark_text(align="right", dx=-4, fontSize=11)
+        .mark_text(align="right", dx=-4, fontSize=LABEL_PX)
         .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("position:Q", scale=y_scale), text="token")
     )
     right = (
         alt.Chart(words[words.x == 1.0])
-        .mark_text(align="left", dx=4, fontSize=11)
+        .mark_text(align="left", dx=4, fontSize=LABEL_PX)
         .encode(x=alt.X("x:Q", scale=x_scale), y=alt.Y("position:Q", scale=y_scale), text="token")
     )
     return alt.layer(drawn, left, right, title=title).properties(height=height)

@@ -11,20 +11,20 @@ import re
 
 import numpy as np
 
-from store.results import ChunkSpan, Hit
+from store.results import Hit
 
 MARK_STYLE = "background:rgba(250,204,21,0.35);color:inherit;padding:0 1px;border-radius:2px"
 BEST_STYLE = "background:rgba(250,204,21,0.25)"
 CHUNK_STYLE = "color:rgba(59,130,246,0.95);font-weight:600"
-PAGE_STYLE = (
-    "display:block;margin:0.6em 0 0.2em;border-top:1px dashed rgba(127,127,127,0.5);"
-    "font-size:0.8em;opacity:0.7"
+PAGE_STYLE = (  # a page mark: a line of its own under a dashed rule, never run into the text
+    "display:block;margin:0.8em 0 0.4em;padding-top:0.2em;"
+    "border-top:1px dashed rgba(127,127,127,0.5);font-size:0.8em;opacity:0.7"
 )
 MUTED_STYLE = "opacity:0.7"
 WRAP_STYLE = "overflow-wrap:anywhere"  # a long identifier wraps instead of widening a phone's page
 BOX_STYLE = f"white-space:pre-wrap;line-height:1.5;font-family:inherit;color:inherit;{WRAP_STYLE}"
 # Streamlit's "Deploy" button is meaningless for a local app; less empty space above the page
-PAGE_STYLE = (
+APP_STYLE = (
     "<style>[data-testid='stAppDeployButton']{display:none}"
     "[data-testid='stMainBlockContainer']{padding-top:1.5rem}</style>"
 )
@@ -46,9 +46,12 @@ def block(inner_html: str) -> str:
 
 
 def query_terms(query: str) -> list[str]:
-    return sorted(
-        {w for w in re.findall(r"\w+", query.lower()) if len(w) > 2}, key=len, reverse=True
-    )
+    """The query's words worth marking, longest first: not the function words (the, and, for,
+    with) that every text holds."""
+    from indexer.concordance.report import FUNCTION_WORDS  # loaded with the model, not at start
+
+    words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 2}
+    return sorted(words - FUNCTION_WORDS, key=len, reverse=True)
 
 
 def highlight(text: str, query: str, limit: int | None = 400) -> str:
@@ -85,11 +88,28 @@ def shaded_tokens(tokens: list[str], shares: np.ndarray) -> str:
     return "<div>" + "".join(chips) + "</div>"
 
 
+def looks_like_code(text: str) -> bool:
+    """Whether a text reads best in a fixed-width font: a fifth of its lines or more indented
+    (code, tables laid out with spaces)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    indented = sum(line.startswith(("    ", "\t", ">>> ")) for line in lines)
+    return bool(lines) and indented >= CODE_SHARE * len(lines)
+
+
+CODE_SHARE = 0.2
+MONO_STYLE = "font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:0.9em"
+
+
 def chunked_text(
-    text: str, chunks: list[ChunkSpan], best: int | None, pages: list[int] | None = None
+    text: str,
+    chunks: list[dict],
+    best: int | None,
+    pages: list[int] | None = None,
+    fixed_width: bool = False,
 ) -> str:
     """The whole text with a marker at each chunk start and, in a paginated document, a line
-    where each page starts; overlaps underlined, and the best chunk highlighted."""
+    where each page starts; overlaps underlined, and the best chunk highlighted; in a fixed-width
+    font when asked (code)."""
     page_at: dict[int, list[int]] = {}
     for number, offset in enumerate(pages or [], start=1):
         page_at.setdefault(offset, []).append(number)
@@ -113,7 +133,8 @@ def chunked_text(
             style.append("text-decoration:underline dotted rgba(59,130,246,0.95)")
         piece = escaped(text[left:right])
         parts.append(f'<span style="{";".join(style)}">{piece}</span>' if style else piece)
-    return block("".join(parts))
+    inner = "".join(parts)
+    return block(f'<div style="{MONO_STYLE}">{inner}</div>' if fixed_width else inner)
 
 
 def scroll_to_best(key: str) -> str:
@@ -126,45 +147,113 @@ def scroll_to_best(key: str) -> str:
 
 
 def hit_heading(rank: int, hit: Hit, fused: bool) -> str:
-    """A result's first line: rank and title, then its score (and each ranking's part when
-    `fused`), id and chunk, muted."""
-    parts = " · ".join(
-        f"{name} #{part['rank']} ({_score(name, part['score'])})"
+    """A result's first line: rank and title, then, muted, how it ranked (each ranking's rank
+    when `fused`, else its score), its id and page; every exact score in the tooltip."""
+    exact = " · ".join(
+        f"{name}: rank {part['rank']}, score {part['score']:.6g}"
         for name, part in hit.parts.items()
     )
+    if fused:
+        ranked = " · ".join(f"{name} #{part['rank']}" for name, part in hit.parts.items())
+    else:
+        ranked = " · ".join(_score(name, part["score"]) for name, part in hit.parts.items())
+    where = " · ".join(escaped(x) for x in (hit.doc_id, hit.page_label) if x)
     return (
         f'<div style="{WRAP_STYLE}"><b>{rank}. {escaped(hit.title or hit.doc_id)}</b> '
-        f'<span style="{MUTED_STYLE};font-size:0.85em">score {hit.score:.4f}'
-        f"{' · ' + escaped(parts) if fused else ''} · {escaped(hit.doc_id)} · "
-        f"{escaped(hit.page_label) + ' · ' if hit.page_label else ''}"
-        f"chunk {hit.chunk_ord} [{hit.start}:{hit.end}]</span></div>"
+        f'<span title="{escaped(exact)}" style="{MUTED_STYLE};font-size:0.85em">'
+        f"{escaped(ranked)} · {where}</span></div>"
     )
 
 
 def _score(mode: str, score: float) -> str:
-    """A ranking's own score: a cosine to 3 places, BM25 to 3 significant digits (it may be
-    tiny: a word most documents hold weighs almost nothing)."""
-    return f"BM25 {score:.3g}" if mode == "lexical" else f"{score:.3f}"
+    """A ranking's own score in words: a cosine to 3 places, BM25 to one (a word most documents
+    hold weighs almost nothing: said so instead of 2.04e-06)."""
+    if mode != "lexical":
+        return f"cosine {score:.3f}"
+    return f"BM25 {score:.1f}" if score >= 0.05 else "BM25 ≈ 0 (words most documents hold)"
+
+
+def hit_card(rank: int, hit: Hit, fused: bool, snippet_html: str) -> str:
+    """A result's heading, its snippet (already escaped) and its metadata in one block."""
+    card = hit_heading(rank, hit, fused) + block(snippet_html)
+    return card + (metadata_line(hit.metadata) if hit.metadata else "")
 
 
 def metadata_line(metadata: dict) -> str:
-    """Metadata as one muted line of key: value pairs, every key and value escaped."""
+    """Metadata as one muted line of key: value pairs as a person reads them, every key and value
+    escaped."""
     pairs = " · ".join(
-        f"{escaped(str(key))}: <span style='opacity:1'>{escaped(_short(value, 60))}</span>"
+        f"{escaped(str(key))}: {escaped(_short(readable(str(key), value), 60))}"
         for key, value in metadata.items()
     )
     return f'<div style="{MUTED_STYLE};font-size:0.85em;{WRAP_STYLE}">{pairs}</div>'
 
 
+ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+SIZE_KEYS = frozenset({"bytes", "size"})
+
+
+def readable(key: str, value: object) -> str:
+    """A metadata value as a person reads it: lists joined, a timestamp as its date (and minute
+    when not midnight), a size in bytes as kB/MB."""
+    if isinstance(value, list):
+        return ", ".join(readable(key, item) for item in value)
+    if isinstance(value, str) and ISO_TIME.match(value):
+        return value[:10] if value[11:19] in ("00:00:00", "00:00") else value[:16].replace("T", " ")
+    if key.lower() in SIZE_KEYS and isinstance(value, int) and not isinstance(value, bool):
+        return _size(value)
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _size(count: int) -> str:
+    size, unit = float(count), "bytes"
+    for bigger in ("kB", "MB", "GB"):
+        if size < 1000:
+            break
+        size, unit = size / 1000, bigger
+    return f"{count:,} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+
+
 def focus_query() -> str:
     """Our own script: put the cursor in the query box when nothing else has it (a first visit),
-    as soon as the box is there."""
+    as soon as the box is there, without scrolling to it (Back restores where the list was)."""
     return (
         "<script>(function focusQuery(tries) {"
         " const box = document.querySelector('input[aria-label=\"Query\"]');"
         " const free = !document.activeElement || document.activeElement === document.body;"
-        " if (box && free) { box.focus(); } else if (!box && tries > 0) {"
+        " if (box && free) { box.focus({preventScroll: true}); } else if (!box && tries > 0) {"
         " setTimeout(() => focusQuery(tries - 1), 100); } })(20);</script>"
+    )
+
+
+def remember_scroll(key: str) -> str:
+    """Our own script for the Search page, `key` a hex digest naming its list of results: the
+    scroll position is saved whenever the user clicks or types there (before a click opens
+    another page) and restored, once the page is tall enough, when the list is drawn again (Back,
+    or back to results)."""
+    if not re.fullmatch(r"[0-9a-f]+", key):
+        raise ValueError(f"not a hex digest: {key!r}")
+    return (
+        f"<script>(function () {{ const key = 'semsearch-scroll:{key}';"
+        " let box = document.querySelector(\"[data-testid='stMainBlockContainer']\");"
+        " while (box && box !== document.body && !['auto', 'scroll'].includes("
+        "getComputedStyle(box).overflowY)) { box = box.parentElement; }"
+        " if (!box || box === document.body) { box = document.scrollingElement; }"
+        " window.semsearchScroll = null;"  # nothing saved until the position is restored
+        " if (!window.semsearchScrollSaver) { window.semsearchScrollSaver = () => {"
+        " const page = new URLSearchParams(location.search).get('page') || 'Search';"
+        " const at = window.semsearchScroll;"
+        " if (at && page === 'Search') {"
+        " sessionStorage.setItem(at.key, String(at.box.scrollTop)); }"
+        " };"
+        " document.addEventListener('pointerdown', window.semsearchScrollSaver, true);"
+        " document.addEventListener('keydown', window.semsearchScrollSaver, true); }"
+        " const saved = Number(sessionStorage.getItem(key) || 0); const start = Date.now();"
+        " (function restore() {"
+        " if (saved > box.scrollHeight - box.clientHeight && Date.now() - start < 15000) {"
+        " setTimeout(restore, 100); return; }"
+        " if (saved > 0) { box.scrollTop = saved; } window.semsearchScroll = {key, box}; })();"
+        " })();</script>"
     )
 
 
@@ -182,12 +271,11 @@ def metadata_table(metadata: dict) -> str:
     """A compact key / value table, every key and value escaped."""
     rows = "".join(
         f'<tr><td style="{MUTED_STYLE};padding:0 8px 0 0">{escaped(str(key))}</td>'
-        f"<td>{escaped(_short(value))}</td></tr>"
+        f"<td>{escaped(_short(readable(str(key), value)))}</td></tr>"
         for key, value in metadata.items()
     )
     return f'<table style="font-size:0.85em;border:none">{rows}</table>'
 
 
-def _short(value: object, limit: int = 120) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def _short(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit] + " …"

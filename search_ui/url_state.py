@@ -3,6 +3,7 @@ Concordance page's word, so that a reload, Back, or a link someone shares opens 
 
     ?q=shock+waves&mode=hybrid&k=10&page=Document&doc=jets&chunk=0&f.meta.year=[1955,1965]
     ?page=Concordance&word=bank
+    ?page=Token+explorer&text=A+river+bank      ?page=Compare&a=One+text&b=Another
 
 Filter widgets are stored by name (`f.KEY` for the widget `filter_KEY`) with their value as JSON;
 date ranges as {"dates": [first, last]}.
@@ -14,16 +15,19 @@ session, Back or Forward, an edited address), the widgets take its values.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import date
 from typing import Any
 
-from search_ui.state import DEFAULTS
+from search_ui.state import DEFAULTS, TOKEN_SOURCES, note
 
-SIMPLE = {"query": "q", "mode": "mode", "k": "k", "page": "page", "doc_id": "doc"}
+SIMPLE = {"query": "q", "mode": "mode", "page": "page", "doc_id": "doc"}
 SIMPLE["concordance_word"] = "word"  # the Concordance page's word
-NUMBERS = {"doc_chunk": "chunk"}
+TEXTS = {"token_text": "text", "compare_a": "a", "compare_b": "b"}  # kept only when not default
+TEXTS["token_source"] = "source"  # the Token explorer's text: typed, or the opened chunk
+NUMBERS = {"k": "k", "doc_chunk": "chunk"}  # whole numbers, 0 or more (k: 1 or more)
 FILTER_WIDGET, FILTER_PARAM = "filter_", "f."
 WRITTEN = "_url_written"  # the query string this app wrote last
 ACTIVE_FILTERS = "_active_filters"  # the filter widgets that are set, for the URL
@@ -47,20 +51,22 @@ def restore(
     if WRITTEN in state:
         _forget(state, pages[0])
     state[WRITTEN] = params
-    allowed = {"page": set(pages), "mode": set(modes)}
-    for key, name in SIMPLE.items():
+    allowed = {"page": set(pages), "mode": set(modes), "token_source": set(TOKEN_SOURCES)}
+    for key, name in {**SIMPLE, **TEXTS}.items():
         value = params.get(name)
-        if value is None or (key in allowed and value not in allowed[key]):
+        if value is None:
             continue
-        if key == "k":
-            if value.isdigit() and int(value) > 0:
-                state["k"] = int(value)
+        if key in allowed and value not in allowed[key]:
+            shown = " or ".join(sorted(allowed[key]))
+            note(state, f"The link's {name} {value[:40]!r} is not one of {shown}: ignored.")
             continue
         state[key] = value
     for key, name in NUMBERS.items():
-        value = params.get(name, "")
-        if value.isdigit():
-            state[key] = int(value)
+        number = whole_number(params.get(name))
+        if number is not None and (key != "k" or number > 0):
+            state[key] = number
+        elif name in params:
+            note(state, f"The link's {name} {params[name][:40]!r} is not a whole number: ignored.")
     if "doc_id" in state:
         state["doc_input"] = state["doc_id"]
     restored = []
@@ -75,12 +81,20 @@ def restore(
     return True
 
 
+def whole_number(value: str | None) -> int | None:
+    """`value` as a whole number when it is one written in ASCII digits (a Unicode digit such as
+    "²" passes str.isdigit() but not int()); else None."""
+    if value is None or not (value.isascii() and value.isdecimal()):
+        return None
+    return int(value) if len(value) <= 18 else 10**18  # int() refuses 4,300 digits and more
+
+
 def _forget(state: MutableMapping[str, Any], first_page: str) -> None:
     """Every value the URL carries back to a new session's (the widgets' values set, not
     deleted: a widget keeps showing a value that is deleted from its state)."""
     state.update({"query": "", "doc_input": "", "concordance_word": "", "page": first_page})
-    state.update({key: DEFAULTS[key] for key in ("k", "mode")})
-    for key in ("doc_id", *NUMBERS):
+    state.update({key: DEFAULTS[key] for key in ("k", "mode", *TEXTS)})
+    for key in ("doc_id", "doc_chunk"):
         state.pop(key, None)
     for key in [k for k in state if str(k).startswith(FILTER_WIDGET)]:
         state[key] = CLEARED
@@ -94,10 +108,21 @@ def current(state: Mapping[str, Any]) -> dict[str, str]:
         value = state.get(key)
         if value not in (None, ""):
             params[name] = str(value)
+    for key, name in TEXTS.items():
+        if state.get(key, DEFAULTS[key]) != DEFAULTS[key]:
+            params[name] = state[key]
     for widget in state.get(ACTIVE_FILTERS, []):
         if state.get(widget) is not CLEARED:
             params[FILTER_PARAM + widget[len(FILTER_WIDGET) :]] = _encode(state[widget])
     return params
+
+
+def search_view(state: Mapping[str, Any]) -> str:
+    """What names a list of results (its query, mode, k and filters) as a short hex digest: a
+    name for it in the browser that holds no text of the query."""
+    params = current(state)
+    view = {n: v for n, v in params.items() if n in ("q", "mode", "k") or n.startswith("f.")}
+    return hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def written(state: MutableMapping[str, Any], params: dict[str, str]) -> None:

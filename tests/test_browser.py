@@ -252,7 +252,9 @@ def opened(page, url: str) -> None:
     page.goto(url)
     page.get_by_text("semsearch").first.wait_for()  # drawn at once, while loading
     page.get_by_label("Query").or_(page.get_by_label("Document id")).or_(
-        page.get_by_text("Documents in the map")
+        page.get_by_text("Colour by")
+    ).or_(
+        page.get_by_role("heading", name=re.compile("Token explorer|Compare|Concordance"))
     ).first.wait_for(timeout=READY_MS)
 
 
@@ -314,7 +316,7 @@ def test_at_phone_width_nothing_overflows_and_the_sidebar_closes_after_a_choice(
         page.get_by_test_id("stExpandSidebarButton").click()
         page.wait_for_function(f"{sidebar} === 'false'")
         page.get_by_test_id("stSidebar").get_by_text("Index", exact=True).click()
-        page.get_by_text("Documents in the map").wait_for()
+        page.get_by_text("Colour by").wait_for()
         page.wait_for_function(f"{sidebar} === 'true'")  # closed by itself after the choice
         page.wait_for_function(MAP_WIDER_THAN_300_PX)  # the legend lies below the map, not beside
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
@@ -358,3 +360,192 @@ def test_concordance_and_attention_in_a_real_browser(tmp_path, tiny_model_dir) -
 if __name__ == "__main__":
     store_arg, out_arg, query_arg = sys.argv[1:4]
     print(capture(Path(store_arg), Path(out_arg), query_arg, "1."))
+
+
+TWELVE_TOKENS = "The river bank was flooded after the heavy rain yesterday"  # + [CLS], [SEP]
+CHART_FACTS = """() => {
+  const main = document.querySelector("[data-testid='stMainBlockContainer']");
+  const style = getComputedStyle(main);
+  const column = main.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const boxes = nodes => [...nodes].map(text => {
+    const r = text.getBoundingClientRect();
+    return [r.left, r.top, r.right, r.bottom, text.textContent];
+  });
+  const charts = [...document.querySelectorAll("[data-testid='stVegaLiteChart']")].map(chart => {
+    const box = chart.getBoundingClientRect();
+    const axes = [...chart.querySelectorAll("g.role-axis")];
+    const rows = axes
+      .filter(axis => (axis.getAttribute("aria-label") || "").startsWith("Y-axis"))
+      .map(axis => axis.querySelectorAll("g.role-axis-label text").length);
+    return {
+      title: chart.querySelector("g.role-title-text text")?.textContent || "",
+      width: box.width,
+      height: box.height,
+      rows: Math.max(0, ...rows),
+      axes: axes.map(axis => boxes(axis.querySelectorAll("g.role-axis-label text"))),
+      marks: boxes(chart.querySelectorAll("g.mark-text.role-mark text")),
+    };
+  });
+  return {column, charts};
+}"""
+
+
+def overlapping(labels: list[list]) -> list[tuple[str, str]]:
+    """Pairs of drawn labels whose boxes overlap by more than a pixel."""
+    pairs = []
+    for i, (left, top, right, bottom, text) in enumerate(labels):
+        for other in labels[i + 1 :]:
+            if min(right, other[2]) - max(left, other[0]) > 1 and (
+                min(bottom, other[3]) - max(top, other[1]) > 1
+            ):
+                pairs.append((text, other[4]))
+    return pairs
+
+
+def assert_charts_readable(page, count: int) -> None:
+    """Once `count` charts are drawn as SVG: each wider than 60% of the main column, taller
+    than 20 px per labelled row, and no two labels of an axis (or of a chart's text marks)
+    overlap."""
+    page.wait_for_function(
+        "n => document.querySelectorAll(\"[data-testid='stVegaLiteChart'] svg.marks\").length >= n",
+        arg=count,
+    )
+    page.wait_for_timeout(500)  # Vega lays out again once the container's width is known
+    facts = page.evaluate(CHART_FACTS)
+    assert len(facts["charts"]) >= count
+    for chart in facts["charts"]:
+        name = chart["title"] or "untitled chart"
+        assert chart["width"] > 0.6 * facts["column"], f"{name}: {chart['width']:.0f} px wide"
+        assert chart["height"] > 20 * chart["rows"], f"{name}: {chart['height']:.0f} px tall"
+        for labels in [*chart["axes"], chart["marks"]]:
+            assert not overlapping(labels), f"{name}: labels overlap: {overlapping(labels)}"
+
+
+@needs_chromium
+def test_every_chart_is_drawn_wide_tall_and_with_labels_apart(app_url) -> None:
+    from urllib.parse import quote
+
+    text = quote(TWELVE_TOKENS)
+    with browser_page(1280, 900) as page:
+        opened(page, f"{app_url}/?page=Token+explorer&text={text}")
+        page.get_by_text("12 wordpieces").first.wait_for()
+        page.get_by_text("Show attention").first.click()
+        page.get_by_text("heads averaged").first.wait_for()
+        assert_charts_readable(page, 7)
+        for width in (1280, 390):  # the token x token map of Compare on a laptop and a phone
+            page.set_viewport_size({"width": width, "height": 900})
+            opened(page, f"{app_url}/?page=Compare&a={text}&b={quote('A flood on the bank')}")
+            page.get_by_text("Pooled cosine").first.wait_for()
+            assert_charts_readable(page, 1)
+
+
+@needs_chromium
+def test_two_concordance_words_and_back_from_a_line_document_draw_without_error(app_url) -> None:
+    with browser_page() as page:
+        opened(page, f"{app_url}/?page=Concordance")
+        box = page.get_by_label("Word (the whole word, any case)")
+        for word in ("unsafe", "markup"):
+            box.fill(word)
+            box.press("Enter")
+            page.get_by_text(f"occurrences of “{word}”").first.wait_for()
+        page.get_by_role("button", name="xss #0").click()
+        page.get_by_text("Highlighted: chunk 0").first.wait_for()
+        page.go_back()
+        page.get_by_text("occurrences of “markup”").first.wait_for()
+        page.get_by_role("button", name="xss #0").wait_for()
+        assert page.get_by_test_id("stException").count() == 0
+
+
+def in_a_new_browser(page, url: str):
+    """A page of a new browser context (no cookies, no session) opened on `url`."""
+    other = page.context.browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    other.set_default_timeout(STEP_MS)
+    opened(other, url)
+    return other
+
+
+def sidebar_page(page, name: str) -> None:
+    page.get_by_test_id("stSidebar").get_by_text(name, exact=True).click()
+
+
+@needs_chromium
+def test_a_shared_url_opens_the_same_view_in_a_new_browser(app_url) -> None:
+    from playwright.sync_api import expect
+
+    with browser_page() as page:
+        opened(page, f'{app_url}/?mode=lexical&f.meta.lang=["de"]')
+        ask(page, "supersonic", "1. Shock waves")
+        shared = in_a_new_browser(page, page.url)  # Search with a filter
+        expect(shared.get_by_label("Query")).to_have_value("supersonic")
+        shared.get_by_text("1. Shock waves").first.wait_for()
+        shared.get_by_role("button", name="metadata.lang in de").or_(
+            shared.get_by_role("button", name="lang: de")
+        ).first.wait_for()
+
+        sidebar_page(page, "Index")  # Index with the query
+        page.get_by_text("for the last query, “supersonic”").first.wait_for()
+        shared = in_a_new_browser(page, page.url)
+        shared.get_by_text("for the last query, “supersonic”").first.wait_for()
+
+        sidebar_page(page, "Search")
+        page.get_by_role("button", name="Open document").first.click()  # Document
+        page.locator("#best-chunk").wait_for()
+        shared = in_a_new_browser(page, page.url)
+        expect(shared.get_by_label("Document id")).to_have_value("shocks")
+        shared.locator("#best-chunk").wait_for()
+
+        sidebar_page(page, "Token explorer")  # the opened chunk, then a typed text
+        page.get_by_text("Type a text").click()
+        page.get_by_role("textbox", name="Text", exact=True).fill(TWELVE_TOKENS)
+        page.get_by_role("textbox", name="Text", exact=True).press("Control+Enter")
+        page.get_by_text("12 wordpieces").first.wait_for()
+        shared = in_a_new_browser(page, page.url)
+        expect(shared.get_by_role("textbox", name="Text", exact=True)).to_have_value(TWELVE_TOKENS)
+        shared.get_by_text("12 wordpieces").first.wait_for()
+
+        sidebar_page(page, "Compare")
+        page.get_by_text("Pooled cosine").first.wait_for()
+        for label, text in (("Text A", "A river bank"), ("Text B", "A savings bank")):
+            page.get_by_role("textbox", name=label).fill(text)
+            page.get_by_role("textbox", name=label).press("Tab")  # leaving a box commits it
+            word = text.split()[1]
+            page.wait_for_function("word => location.search.includes(word)", arg=word)
+        shared = in_a_new_browser(page, page.url)
+        expect(shared.get_by_label("Text A")).to_have_value("A river bank")
+        expect(shared.get_by_label("Text B")).to_have_value("A savings bank")
+
+        sidebar_page(page, "Concordance")
+        box = page.get_by_label("Word (the whole word, any case)")
+        box.fill("unsafe")
+        box.press("Enter")
+        page.get_by_text("Group 1 · 1 occurrences").first.wait_for()
+        shared = in_a_new_browser(page, page.url)
+        shared.get_by_text("Group 1 · 1 occurrences").first.wait_for()
+
+
+SCROLLER = """(() => {
+  let box = document.querySelector("[data-testid='stMainBlockContainer']");
+  while (box && box !== document.body && !['auto', 'scroll'].includes(
+    getComputedStyle(box).overflowY)) { box = box.parentElement; }
+  return (!box || box === document.body) ? document.scrollingElement : box;
+})()"""
+
+
+@needs_chromium
+def test_back_from_a_document_keeps_the_scroll_position_and_open_panels(app_url) -> None:
+    with browser_page(1280, 500) as page:
+        opened(page, f"{app_url}/?mode=dense&k=10")
+        ask(page, "engines", "6. ")  # every document: a page taller than the window
+        page.get_by_text("Why it matched").nth(1).click()
+        page.get_by_text("token shares sum to").first.wait_for()
+        page.mouse.move(640, 300)
+        page.mouse.wheel(0, 400)
+        page.wait_for_function(f"{SCROLLER}.scrollTop > 300")
+        before = page.evaluate(f"{SCROLLER}.scrollTop")
+        page.get_by_role("button", name="Open document").nth(2).click()
+        page.locator("#best-chunk").wait_for()
+        page.go_back()
+        page.get_by_text("token shares sum to").first.wait_for()  # the panel is open again
+        page.wait_for_function(
+            f"Math.abs({SCROLLER}.scrollTop - {before}) <= 100", polling=100, timeout=STEP_MS
+        )

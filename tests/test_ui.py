@@ -209,9 +209,10 @@ def test_a_metadata_key_named_like_a_built_in_field_is_filterable(app, ui_store)
 def test_active_filters_show_with_counts_and_can_be_removed(app) -> None:
     app.multiselect(key="filter_meta.lang").set_value(["en"])
     search(app, "engines", "lexical")
-    assert any(c.value.startswith("1 of 4 matching documents") for c in app.caption)
+    assert any(c.value.startswith("1 of 4 documents matching the filters") for c in app.caption)
+    assert app.multiselect(key="filter_meta.lang").options == ["en (4)", "de (1)"]
     clear = app.button(key="clear_filter_meta.lang")
-    assert "metadata.lang in en" in clear.label
+    assert clear.label == "✕ lang: en"
     clear.click().run()
     assert app.multiselect(key="filter_meta.lang").value == []
     assert not [b for b in app.button if b.key and b.key.startswith("clear_")]
@@ -319,12 +320,36 @@ def test_map_colours_any_field_and_shows_the_query_and_its_hits(app) -> None:
         for role in pa.ipc.open_stream(dataset.data.data).read_all().column("role").to_pylist()
     }
     assert roles == {"document", "hit", "query"}
-    documents, last_query = json.loads(chart.spec)["layer"]
+    documents, last_query, _ = json.loads(chart.spec)["layer"]
     colours = documents["encoding"]["color"]["scale"]
     lows = [float(label.split(" – ")[0]) for label in colours["domain"]]
     assert lows == sorted(lows) and len(lows) > 2
     assert QUERY_COLOUR not in colours["range"]  # the query's colour is no group's
     assert last_query["encoding"]["shape"]["legend"] is not None  # the query is in a legend
+    app.text_input(key="map_find").input("WING").run()
+    assert any(c.value.startswith("1 of the 5 documents on the map match") for c in app.caption)
+
+
+def test_a_picked_map_document_lists_its_nearest_documents() -> None:
+    import numpy as np
+
+    from search_ui.views.index import neighbours
+
+    class Shown:
+        def __init__(self) -> None:
+            self.buttons: list[str] = []
+
+        def caption(self, text: str) -> None:
+            pass
+
+        def button(self, label: str, **_: object) -> None:
+            self.buttons.append(label)
+
+    sample = [{"id": name, "title": name.upper()} for name in ("a", "b", "c")]
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.9, 0.1]])
+    shown = Shown()
+    neighbours(shown, sample, vectors, "a")
+    assert [label.split(" · ")[0] for label in shown.buttons] == ["C", "B"]
 
 
 @pytest.mark.parametrize(
@@ -364,7 +389,7 @@ def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(
     ui_store, monkeypatch
 ) -> None:
     test = session(ui_store, monkeypatch, {"page": "Token explorer", "doc": "jets", "chunk": "999"})
-    test.radio(key="token_source").set_value("Chunk of the opened document").run()
+    test.radio(key="token_source").set_value("chunk").run()
     assert not test.exception
     assert any("has no chunk 999" in notice.value for notice in test.info)
     many = session(ui_store, monkeypatch, {"q": "jet", "k": "100000"})
@@ -454,17 +479,18 @@ def test_the_index_page_shows_the_last_query_even_a_lexical_one(app) -> None:
     assert not any("wings" in title for title in chart_titles(app))
 
 
-def test_token_heatmaps_label_every_row_and_column_and_pca_labels_do_not_overlap(app) -> None:
-    from search_ui.charts import CELL_PX, spaced_labels
+def test_token_heatmaps_give_each_row_label_a_row_and_pca_labels_do_not_overlap(app) -> None:
+    from search_ui.charts import ROW_PX, spaced_labels
 
     app.sidebar.radio(key="page").set_value("Token explorer").run()
     app.text_area(key="token_text").input(" ".join(f"term{i}" for i in range(30))).run()
     tokens = len(app.dataframe[0].value)
     specs = [json.loads(chart.proto.spec) for chart in app.get("vega_lite_chart")]
-    cosines = next(s for s in specs if s.get("title") == "token × token cosine")
-    for axis in ("x", "y"):
-        assert cosines["encoding"][axis]["axis"]["labelOverlap"] is False
-    assert cosines["width"] == cosines["height"] == CELL_PX * tokens
+    cosines = next(s for s in specs if (s.get("title") or {}).get("text") == "token × token cosine")
+    assert cosines["encoding"]["y"]["axis"]["labelOverlap"] is False
+    assert cosines["encoding"]["x"]["axis"]["labelOverlap"] == "greedy"  # thinned if crowded
+    assert cosines["width"] == "container" and cosines["height"] == {"step": ROW_PX}
+    assert len(cosines["encoding"]["x"]["axis"]["values"]) == tokens
     import numpy as np
 
     crowded = np.array([[0.0, 0.0], [0.001, 0.0], [1.0, 1.0]])
@@ -502,12 +528,14 @@ def test_a_skewed_numeric_field_is_filtered_on_a_quantile_scale(
     slider.set_range(1, 2).run()
     test.text_input(key="query").input("document").run()
     assert any(
-        c.value.startswith(f"10 of {lines.count(1) + lines.count(2)} matching")
+        c.value.startswith(
+            f"the 10 closest of {lines.count(1) + lines.count(2)} documents matching"
+        )
         for c in test.caption
     )
 
 
-def test_a_filtered_hybrid_hit_shows_each_rankings_own_score() -> None:
+def test_a_hybrid_hit_shows_each_rankings_rank_and_the_exact_scores_on_hover() -> None:
     from search_ui.render import hit_heading
     from store.results import Hit
 
@@ -518,7 +546,9 @@ def test_a_filtered_hybrid_hit_shows_each_rankings_own_score() -> None:
         parts={"dense": {"rank": 2, "score": 0.5}, "lexical": {"rank": 8, "score": 1.2e-6}},
     )
     heading = hit_heading(1, hit, fused=True)
-    assert "lexical #8 (BM25 1.2e-06)" in heading and "0.0000" not in heading
+    assert "dense #2 · lexical #8 · d" in heading and "lexical: rank 8, score 1.2e-06" in heading
+    lexical = Hit("d", 15.4, 1, parts={"lexical": {"rank": 1, "score": 15.4}})
+    assert "BM25 15.4 · d</span>" in hit_heading(1, lexical, fused=False)
 
 
 def test_revisiting_the_token_explorer_logs_no_widget_warning(app, caplog, monkeypatch) -> None:
@@ -565,12 +595,14 @@ def test_the_weak_match_warning_shows_only_below_the_threshold(app, monkeypatch,
     said = (
         app.warning[0].value if warned else next(c.value for c in app.caption if "of 5" in c.value)
     )
-    assert f"higher than {share:.0%} of the best scores of queries this store has no answer" in said
+    assert f"is closer than the best result of {share:.0%} of made-up queries" in said
 
 
 def test_concordance_page_groups_escaped_context_lines_that_open_their_document(app) -> None:
     app.sidebar.radio(key="page").set_value("Concordance").run()
-    assert any("Type a word" in info.value for info in app.info)
+    hint = next(info.value for info in app.info if "Type a word" in info.value)
+    suggested = hint.split("e.g. ")[1].rstrip(".")  # a word of this store, not "bank"
+    assert any(suggested in f"{doc['title']} {doc['text']}".lower() for doc in DOCS)
     app.text_input(key="concordance_word").input("UNSAFE").run()
     assert not app.exception
     assert [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
@@ -669,7 +701,7 @@ def test_a_hit_in_a_pdf_names_its_page_and_the_document_marks_each_page(
 ) -> None:
     test = session(pdf_store, monkeypatch)
     search(test, make.PAGE_THREE, "lexical")
-    assert "report.pdf · p. 3 · chunk" in markdown(test)
+    assert "report.pdf · p. 3</span>" in markdown(test)
     test.button(key="open_1").click().run()
     text = markdown(test)
     for number in (1, 2, 3):
@@ -694,3 +726,122 @@ def test_the_trajectory_token_follows_a_text_that_gets_shorter(app) -> None:
     app.selectbox(key="token_position").set_value(40).run()
     app.text_area(key="token_text").input("short").run()
     assert not app.exception and app.selectbox(key="token_position").value == 1
+
+
+def test_a_second_concordance_word_and_back_from_its_document_draw_without_error(app) -> None:
+    app.sidebar.radio(key="page").set_value("Concordance").run()
+    app.text_input(key="concordance_word").input("unsafe").run()
+    app.text_input(key="concordance_word").input("markup").run()
+    assert not app.exception and [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
+    concordance_url = dict(app.query_params)
+    app.button(key="kwic_0_0").click().run()
+    assert not app.exception and app.text_input(key="doc_input").value == "xss"
+    app.query_params.clear()  # Back to the Concordance page's URL
+    app.query_params.update(
+        {k: v[0] if isinstance(v, list) else v for k, v in concordance_url.items()}
+    )
+    app.run()
+    assert not app.exception and app.sidebar.radio(key="page").value == "Concordance"
+    assert [s.value for s in app.subheader] == ["Group 1 · 1 occurrences"]
+
+
+@pytest.mark.parametrize("name", ["k", "chunk"])
+def test_a_link_with_a_unicode_digit_opens_with_a_notice(ui_store, monkeypatch, name) -> None:
+    test = session(ui_store, monkeypatch, {"page": "Document", "doc": "jets", name: "²"})
+    assert any("is not a whole number" in notice.value for notice in test.info)
+    assert test.text_input(key="doc_input").value == "jets"
+
+
+def test_a_link_with_an_unknown_mode_says_it_is_ignored(ui_store, monkeypatch) -> None:
+    test = session(ui_store, monkeypatch, {"q": "jet", "mode": "fuzzy"})
+    assert any("mode 'fuzzy' is not one of" in notice.value for notice in test.info)
+    assert test.radio(key="mode").value == "hybrid"
+
+
+def test_the_url_carries_the_token_explorer_and_compare_texts(ui_store, monkeypatch) -> None:
+    first = session(ui_store, monkeypatch)
+    first.sidebar.radio(key="page").set_value("Token explorer").run()
+    first.text_area(key="token_text").input("A river bank").run()
+    shared = {k: v[0] if isinstance(v, list) else v for k, v in first.query_params.items()}
+    assert shared["text"] == "A river bank"
+    opened = session(ui_store, monkeypatch, shared)
+    assert opened.text_area(key="token_text").value == "A river bank"
+    assert any("wordpieces" in c.value for c in opened.caption)
+    opened.sidebar.radio(key="page").set_value("Compare").run()
+    opened.text_area(key="compare_b").input("A savings bank").run()
+    shared = {k: v[0] if isinstance(v, list) else v for k, v in opened.query_params.items()}
+    assert shared["b"] == "A savings bank" and "a" not in shared  # the default A stays out
+    compared = session(ui_store, monkeypatch, shared)
+    assert compared.text_area(key="compare_b").value == "A savings bank"
+    assert compared.text_area(key="compare_a").value == "A man is playing a guitar."
+
+
+def test_cards_show_metadata_as_people_read_it_and_mark_no_function_words() -> None:
+    from search_ui.render import highlight, metadata_line
+
+    line = metadata_line(
+        {"authors": ["Ada Lovelace", "Charles Babbage"], "bytes": 4166, "year": 1843}
+        | {"modified": "2024-05-01T00:00:00+00:00", "sent": "2024-05-01T09:30:12+02:00"}
+    )
+    assert "authors: Ada Lovelace, Charles Babbage" in line and "bytes: 4.2 kB" in line
+    assert "modified: 2024-05-01 ·" in line and "sent: 2024-05-01 09:30" in line
+    assert "year: 1843" in line and "[" not in line
+    marked = highlight("The flow and the shock waves", "the shock and flow")
+    assert marked.count("<mark") == 2 and ">shock</mark>" in marked and ">flow</mark>" in marked
+
+
+def test_a_lexical_result_explains_its_bm25_words_and_cards_hide_chunk_offsets(app) -> None:
+    search(app, "supersonic shock", "lexical")
+    assert "chunk 0 [" not in markdown(app) and "BM25" in markdown(app)
+    app.toggle(key="why_1").set_value(True).run()
+    said = [c.value for c in app.caption]
+    assert any(c.startswith("BM25 ") and "shock ×2, supersonic ×1" in c for c in said)  # title too
+    assert any("not what ranked this result" in c for c in said)
+
+
+def test_unrelated_dense_results_are_left_out_and_counted(app, monkeypatch) -> None:
+    from store.results import Hit
+
+    def two_hits(self, query, k=10, mode="hybrid", filters=(), vector=None):
+        return [
+            Hit("jets", 0.4, 1, parts={"dense": {"rank": 1, "score": 0.4}}, title="Jet engines"),
+            Hit("wings", -0.1, 2, parts={"dense": {"rank": 2, "score": -0.1}}, title="Wings"),
+        ]
+
+    monkeypatch.setattr(Collection, "search", two_hits)
+    search(app, "jet", "dense")
+    assert "1. Jet engines" in markdown(app) and "2. Wings" not in markdown(app)
+    assert any("1 more document has a negative cosine" in c.value for c in app.caption)
+
+
+def test_a_query_longer_than_the_limit_is_searched_in_part_with_a_notice(app) -> None:
+    from indexer.settings import MAX_QUERY_CHARS
+
+    search(app, "shock " * (MAX_QUERY_CHARS // 5), "lexical")
+    assert any(f"its first {MAX_QUERY_CHARS:,} are searched" in i.value for i in app.info)
+    assert "1. Shock waves" in markdown(app)
+
+
+def test_an_index_link_with_a_query_shows_its_scores_with_its_filters(ui_store, monkeypatch):
+    params = {"page": "Index", "q": "supersonic flow", "mode": "lexical", "f.meta.lang": '["en"]'}
+    test = session(ui_store, monkeypatch, params)
+    assert any("“supersonic flow” (lexical)" in title for title in chart_titles(test))
+    assert not any("Run a query" in info.value for info in test.info)
+    assert test.session_state["_last_search"]["filters"]  # the link's filter applies
+
+
+def test_a_document_id_that_does_not_exist_lists_documents_holding_its_words(app) -> None:
+    app.sidebar.radio(key="page").set_value("Document").run()
+    app.text_input(key="doc_input").input("turbojet").run()
+    app.button(key="suggested_0").click().run()
+    assert app.text_input(key="doc_input").value == "jets"
+    assert any(c.value.startswith("1 chunk · ") for c in app.caption)
+
+
+def test_the_token_explorer_opens_on_the_chunk_of_the_opened_document(app) -> None:
+    search(app, "supersonic shock", "lexical")
+    app.button(key="open_1").click().run()
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    assert app.radio(key="token_source").value == "chunk"
+    assert any("Supersonic flow forms oblique shock waves." in e.value for e in app.get("html"))
+    assert app.query_params["source"] in ("chunk", ["chunk"])

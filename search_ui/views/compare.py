@@ -45,5 +45,5 @@ def compare_page(ctx: Context) -> None:
             compared.b.tokens[shown],
             "token × token cosine (A rows, B columns)",
         ),
-        width="content",
+        width="stretch",
     )

@@ -4,6 +4,8 @@ document), and a map of every occurrence coloured by group."""
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -14,7 +16,7 @@ from search_ui import charts, render
 from search_ui.context import Context, html, select
 from store.errors import SemsearchError
 
-KWIC_STYLE = "display:flex;font-family:monospace;white-space:pre;line-height:2.4"
+KWIC_STYLE = "display:flex;font-family:monospace;font-size:0.85em;white-space:pre;line-height:2.4"
 # the left context ends at the word and is cut on its left; the right one is cut on its right
 LEFT_STYLE = "flex:1;display:flex;justify-content:flex-end;overflow:hidden"
 RIGHT_STYLE = "flex:1;overflow:hidden;text-overflow:ellipsis"
@@ -46,7 +48,11 @@ def concordance_page(ctx: Context) -> None:
         key="concordance_layer",
     )
     if not word.strip():
-        st.info("Type a word to see its occurrences grouped by sense, e.g. bank.")
+        example = example_word(ctx)
+        st.info(
+            "Type a word to see its occurrences grouped by sense"
+            + (f", e.g. {example}." if example else ".")
+        )
         return
     try:
         with st.spinner("Embedding the chunks that hold the word…"):
@@ -69,6 +75,14 @@ def concordance_page(ctx: Context) -> None:
         st.dataframe(occurrence_table(result), hide_index=True)
 
 
+def example_word(ctx: Context) -> str | None:
+    """A word this store holds, to suggest: the first long word of its first example query."""
+    for sentence in ctx.collection.example_queries(1):
+        for word in re.findall(r"[^\W\d_]{5,}", sentence):
+            return word.lower()
+    return None
+
+
 def summary(result: Concordance) -> None:
     """How many occurrences, and how the sense rule decided on the number of groups."""
     st.caption(
@@ -85,7 +99,7 @@ def summary(result: Concordance) -> None:
 
 def kwic_line(occurrence: Occurrence, key: str) -> None:
     """One keyword-in-context line (escaped) with a button that opens its document."""
-    opens, line = st.columns([1, 4], vertical_alignment="center")
+    opens, line = st.columns([1, 6], vertical_alignment="center")
     opens.button(
         f"{occurrence.doc_id} #{occurrence.chunk_ord}",
         key=key,

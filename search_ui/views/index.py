@@ -9,15 +9,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
+from indexer.settings import SEARCH_MODES, K
 from search_ui import charts
 from search_ui.context import Context, select
+from search_ui.filters import filter_widgets
 from search_ui.state import LAST_SEARCH
+from search_ui.url_state import ACTIVE_FILTERS
+from search_ui.views.search import run_search
 from store.results import MetadataField
 
 HISTOGRAM_DEPTH = 100
 COLOUR_BINS = 5  # quantile bins of a numeric field on the map
 COLOUR_TOP = 7  # most frequent values of a text field coloured on the map; the rest "(other)"
+MAP_STEP, MAP_MOST = 50, 5000  # documents on the map: a choice in these steps up to this many
 
 
 def index_page(ctx: Context) -> None:
@@ -68,8 +74,16 @@ def index_page(ctx: Context) -> None:
 
 def last_search(ctx: Context) -> dict | None:
     """The last search (any mode) with its query's vector, embedded now after a lexical one;
-    None before a search, or when the model cannot embed it."""
+    None before a search, or when the model cannot embed it. A link's query (no search run in
+    this session yet) is searched here, with its filters (shown, to be changed here too)."""
     last = st.session_state.get(LAST_SEARCH)
+    query = st.session_state.get("query", "")
+    if last is None and query.strip() and st.session_state.get("mode") in SEARCH_MODES:
+        active = filter_widgets(ctx)
+        st.session_state[ACTIVE_FILTERS] = [item.widget for item in active]
+        filters = [f for item in active for f in item.filters]
+        run_search(ctx, query, int(st.session_state.get("k", K)), st.session_state["mode"], filters)
+        last = st.session_state[LAST_SEARCH]
     if last is None or (last["vector"] is None and not ctx.has_model):
         return None
     if last["vector"] is None:
@@ -90,8 +104,15 @@ def document_map_section(ctx: Context, fields: dict[str, MetadataField], last: d
     """A PCA map of sampled documents that zooms, pans and opens a document on click, with the
     last query and its results on it; coloured by any metadata field (numbers in ordered bins,
     text: the most frequent values)."""
-    size = st.slider("Documents in the map", 50, 2000, step=50, key="map_size")
-    colour_by = st.selectbox("Colour by", ["(none)", *sorted(fields)], key="map_colour")
+    documents = ctx.collection.count()
+    size = documents
+    if documents > MAP_STEP:
+        most = min(documents, MAP_MOST)
+        st.session_state["map_size"] = min(st.session_state.get("map_size", most), most)
+        size = st.slider("Documents in the map", MAP_STEP, most, step=MAP_STEP, key="map_size")
+    left, right = st.columns(2)
+    colour_by = left.selectbox("Colour by", ["(none)", *sorted(fields)], key="map_colour")
+    find = right.text_input("Find on the map (title or id contains)", key="map_find")
     sample = ctx.collection.sample(size)
     if len(sample) < 2:
         st.info("Too few documents for a map.")
@@ -113,6 +134,21 @@ def document_map_section(ctx: Context, fields: dict[str, MetadataField], last: d
     frame = pd.DataFrame(rows, columns=["id", "label", "group", "role"])
     projected = charts.project(np.concatenate(points), basis)
     frame["x"], frame["y"] = projected[:, 0], projected[:, 1]
+    wanted = find.strip().lower()
+    frame["found"] = (
+        (frame["role"] == "document")
+        & bool(wanted)
+        & (
+            frame["label"].str.lower().str.contains(wanted, regex=False)
+            | frame["id"].str.lower().str.contains(wanted, regex=False)
+        )
+    )
+    if wanted:
+        st.caption(
+            f"{int(frame['found'].sum()):,} of the {len(sample):,} documents on the map match "
+            f"“{find.strip()}” (ringed and labelled)."
+        )
+    opening = st.container()  # above the map: the picked document's button stays in view
     event = st.altair_chart(
         charts.document_map(frame, colour_by, colouring.order, colouring.sequential),
         width="stretch",
@@ -123,11 +159,35 @@ def document_map_section(ctx: Context, fields: dict[str, MetadataField], last: d
     st.caption("Scroll to zoom, drag to pan, click a point to pick a document.")
     picked = [point["id"] for point in event.selection.get("pick", []) if point.get("id")]
     if picked:
-        st.button(
+        opening.button(
             f"Open {picked[0]}",
             key="open_from_map",
             on_click=select,
             args=(picked[0], 0, "Document"),
+        )
+        neighbours(opening, sample, vectors, picked[0])
+
+
+NEIGHBOURS = 5
+
+
+def neighbours(where: DeltaGenerator, sample: list[dict], vectors: np.ndarray, doc_id: str) -> None:
+    """The picked document's nearest documents on the map (cosine of their stored vectors, not
+    the map's distance), each a button that opens it."""
+    ids = [row["id"] for row in sample]
+    if doc_id not in ids:
+        return
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    cosines = unit @ unit[ids.index(doc_id)]
+    nearest = [i for i in np.argsort(-cosines) if ids[i] != doc_id][:NEIGHBOURS]
+    where.caption(f"Nearest to {doc_id} among the documents on the map:")
+    for i in nearest:
+        where.button(
+            f"{sample[i]['title'] or ids[i]} · cosine {cosines[i]:.3f}",
+            key=f"neighbour_{ids[i]}",
+            type="tertiary",
+            on_click=select,
+            args=(ids[i], 0, "Document"),
         )
 
 

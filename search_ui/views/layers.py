@@ -54,13 +54,12 @@ def trajectory_section(ctx: Context, text: str) -> None:
         key="token_position",
     )
     path = view.trajectory(position)
-    left, right = st.columns(2)
-    left.altair_chart(
+    st.altair_chart(  # one under the other: each as wide as the page
         layer_charts.trajectory(path["to_final"], path["to_others"], view.tokens[position]),
         width="stretch",
     )
     shown = slice(0, TRAJECTORY_TOKENS)
-    right.altair_chart(
+    st.altair_chart(
         charts.heatmap(
             path["to_each"][:, shown],
             [f"layer {layer}" for layer in range(len(path["to_each"]))],

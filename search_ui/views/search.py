@@ -3,16 +3,20 @@ matched."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from indexer.settings import SEARCH_MODES, WEAK_MATCH
+from indexer.settings import MAX_QUERY_CHARS, SEARCH_MODES, WEAK_MATCH
 from search_ui import render
 from search_ui.context import Context, about, explanation, html, script, select
 from search_ui.filters import filter_widgets, show_active_filters
 from search_ui.state import LAST_SEARCH, note
 from search_ui.url_state import ACTIVE_FILTERS
+from store.filters import Filter
 from store.ranking import RRF_K
 from store.results import Hit
 
@@ -62,32 +66,79 @@ def search_page(ctx: Context) -> None:
     if not query.strip():
         examples(ctx)
         return
+    if len(query) > MAX_QUERY_CHARS:
+        st.info(
+            f"The query is {len(query):,} characters long: its first {MAX_QUERY_CHARS:,} are "
+            "searched (the limit of every way to search a store)."
+        )
+        query = query[:MAX_QUERY_CHARS]
     collection = ctx.collection
-    vector = collection.embed([query])[0] if mode != "lexical" else None
-    hits = collection.search(query, k=int(k), mode=mode, filters=filters, vector=vector)
-    st.session_state[LAST_SEARCH] = {  # for the Index page's histogram and map
+    hits, vector = run_search(ctx, query, int(k), mode, filters)
+    if not hits:
+        st.warning("No document matches these filters." if filters else "No results.")
+        return
+    shown = [hit for hit in hits if not unrelated(hit)]
+    matching = collection.count(filters)
+    strength = match_strength(ctx, hits, bool(filters)) if vector is not None else None
+    if strength and strength[0]:
+        st.warning(f"Weak match: {strength[1]}. This store may hold no answer to the query.")
+    st.caption(
+        result_count(len(hits), int(k), mode, matching, bool(filters))
+        + (f" · {strength[1]}." if strength and not strength[0] else ""),
+        help=RRF_HELP if mode == "hybrid" else None,
+    )
+    for rank, hit in enumerate(shown, start=1):
+        show_hit(ctx, rank, hit, query, mode)
+    if len(shown) < len(hits):
+        left_out = len(hits) - len(shown)
+        st.caption(
+            f"{left_out} more {'document has' if left_out == 1 else 'documents have'} a negative "
+            "cosine to the query and no query word: unrelated, not shown."
+        )
+    more = len(hits) == int(k) if mode == "lexical" else len(hits) < matching
+    if more and len(shown) == len(hits) and int(k) < MAX_K:
+        st.button(f"Show {PAGE} more", key="more", on_click=more_results)
+
+
+def unrelated(hit: Hit) -> bool:
+    """A hit the dense ranking found only because it ranks every document: a negative cosine
+    and no query word."""
+    dense = hit.parts.get("dense")
+    return dense is not None and dense["score"] < 0 and "lexical" not in hit.parts
+
+
+def result_count(found: int, k: int, mode: str, matching: int, filtered: bool) -> str:
+    """How many results, of what, in words: dense and hybrid rank every (filtered) document; a
+    lexical search finds only those that hold a query word."""
+    noun = "document" if matching == 1 else "documents"
+    among = f"{matching:,} {noun}" + (" matching the filters" if filtered else "")
+    if mode == "lexical" and found < k:
+        return f"{found:,} of {among} hold a query word · lexical (BM25)"
+    if mode == "lexical":
+        return f"the {found:,} best by BM25 of the documents holding a query word ({among})"
+    return f"the {found:,} closest of {among} · {mode}"
+
+
+def query_words(query: str) -> set[str]:
+    """The query's words as the full-text index matches them (lower case, whole words)."""
+    return set(re.findall(r"\w+", query.lower()))
+
+
+def run_search(
+    ctx: Context, query: str, k: int, mode: str, filters: list[Filter]
+) -> tuple[list[Hit], np.ndarray | None]:
+    """The hits of a query and its vector (None in lexical mode), kept as the last search for
+    the Index page's histogram and map."""
+    vector = ctx.collection.embed([query])[0] if mode != "lexical" else None
+    hits = ctx.collection.search(query, k=k, mode=mode, filters=filters, vector=vector)
+    st.session_state[LAST_SEARCH] = {
         "query": query,
         "mode": mode,
         "filters": filters,
         "vector": vector,
         "hits": {hit.chunk_id: hit.doc_id for hit in hits},
     }
-    if not hits:
-        st.warning("No document matches these filters." if filters else "No results.")
-        return
-    matching = collection.count(filters)
-    summary = f"{len(hits)} of {matching:,} matching documents · {mode}"
-    strength = match_strength(ctx, hits, bool(filters)) if vector is not None else None
-    if strength and strength[0]:
-        st.warning(f"Weak match — {strength[1]}. The store may hold no answer to this query.")
-    st.caption(
-        summary + (f" · {strength[1]}." if strength and not strength[0] else ""),
-        help=RRF_HELP if mode == "hybrid" else None,
-    )
-    for rank, hit in enumerate(hits, start=1):
-        show_hit(ctx, rank, hit, query, mode)
-    if len(hits) < matching and int(k) < MAX_K:
-        st.button(f"Show {PAGE} more", key="more", on_click=more_results)
+    return hits, vector
 
 
 def examples(ctx: Context) -> None:
@@ -101,48 +152,59 @@ def examples(ctx: Context) -> None:
         st.button(
             example,
             key=f"example_{number}",
-            type="tertiary",
+            icon=":material/search:",
             on_click=lambda text=example: st.session_state.update(query=text),
         )
 
 
 def match_strength(ctx: Context, hits: list[Hit], filtered: bool) -> tuple[bool, str] | None:
-    """Whether the best dense score is a weak match (below WEAK_MATCH of the best scores of
-    queries this store has no answer to: it probably holds no answer), and where it sits among
-    them, in words; None when there is nothing to say."""
+    """Whether the best dense score is a weak match (closer than fewer than WEAK_MATCH of the
+    best scores of made-up queries this store has no answer to: it probably holds no answer),
+    and where it sits among them, in words; None when there is nothing to say."""
     dense = [hit.parts["dense"]["score"] for hit in hits if "dense" in hit.parts]
     share = ctx.collection.match_strength(max(dense)) if dense else None
     if share is None:
         return None
     return share < WEAK_MATCH, (
-        f"best dense score {max(dense):.3f}"
-        + (" among the filtered documents" if filtered else "")
-        + f": higher than {share:.0%} of the best scores of queries this store has no answer "
-        "to (random words from its documents)"
+        f"the best result{' among the filtered documents' if filtered else ''} (cosine "
+        f"{max(dense):.3f}) is closer than the best result of {share:.0%} of made-up queries "
+        "(random words from this store's documents, which it cannot answer)"
     )
 
 
 def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
     with st.container(border=True, gap="xxsmall"):
-        html(render.hit_heading(rank, hit, mode == "hybrid"))
-        html(render.block(render.highlight(hit.text, query, SNIPPET)))
-        with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        snippet = render.highlight(hit.text, query, SNIPPET)
+        html(render.hit_card(rank, hit, mode == "hybrid", snippet))
+        with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             st.button(
                 "Open document",
                 key=f"open_{rank}",
-                type="tertiary",
+                icon=":material/description:",
                 on_click=select,
                 args=(hit.doc_id, hit.chunk_ord, "Document"),
             )
-            explain = ctx.has_model and st.toggle("Why it matched", key=f"why_{rank}")
-            if hit.metadata:  # beside the buttons: one row less per card
-                html(render.metadata_line(hit.metadata))
+            explain = st.toggle("Why it matched", key=f"why_{rank}")
         if explain:
             why_it_matched(ctx, hit, query)
 
 
 def why_it_matched(ctx: Context, hit: Hit, query: str) -> None:
-    """Each token of the chunk shaded by its exact share of the cosine with the query."""
+    """What ranked the hit: the query words its chunk holds and their BM25 score (lexical), and
+    each token of the chunk shaded by its exact share of the cosine with the query (dense; in
+    a lexical result, the model's view for comparison)."""
+    lexical = hit.parts.get("lexical")
+    if lexical is not None:
+        held = Counter(w for w in re.findall(r"\w+", hit.text.lower()) if w in query_words(query))
+        words = ", ".join(f"{word} ×{count}" for word, count in held.most_common()) or "none"
+        st.caption(
+            f"BM25 {lexical['score']:.4g} (rank {lexical['rank']} by words): query words in "
+            f"this chunk: {words}."
+        )
+    if not ctx.has_model:
+        return
+    if "dense" not in hit.parts:
+        st.caption("The model's view, for comparison (not what ranked this result):")
     explained = explanation(ctx, ctx.fingerprint, query, hit.text)
     html(render.shaded_tokens(explained.tokens, explained.shares))
     stored = hit.parts.get("dense", {}).get("score")

@@ -12,11 +12,14 @@ from indexer.embedding.comparison import cosine_matrix
 from indexer.embedding.views import TokenView
 from search_ui import charts, render
 from search_ui.context import Context, html, opened_chunk, text_windows
+from search_ui.state import TOKEN_SOURCES
 from search_ui.views import layers
 from store.errors import SemsearchError
 
 TOKEN_WINDOW = 64  # positions shown at once in the maps
 HEATMAP_DIMS = 64  # dimensions in the token x dimension heatmap at first
+DIMENSION_LABELS = 8  # every 8th dimension is labelled: numbers in order need no more
+SOURCE_NAMES = {"typed": "Type a text", "chunk": "Chunk of the opened document"}
 
 
 def token_table(view: TokenView, level: str) -> tuple[list[str], np.ndarray, pd.DataFrame]:
@@ -42,9 +45,13 @@ def token_page(ctx: Context) -> None:
         st.error("The store's model is not available.")
         return
     source = st.radio(
-        "Text", ["Type a text", "Chunk of the opened document"], horizontal=True, key="token_source"
+        "Text",
+        TOKEN_SOURCES,
+        format_func=SOURCE_NAMES.__getitem__,
+        horizontal=True,
+        key="token_source",
     )
-    if source == "Type a text":
+    if source == "typed":
         text = st.text_area("Text", key="token_text")
     else:
         text = opened_chunk_text(ctx)
@@ -78,7 +85,7 @@ def token_page(ctx: Context) -> None:
             shown_labels,
             [str(i) for i in range(shown_dims)],
             "token × dimension",
-            label_columns=False,
+            label_every=DIMENSION_LABELS,
         ),
         width="stretch",
     )
@@ -93,7 +100,7 @@ def token_page(ctx: Context) -> None:
             shown_labels,
             "token × token cosine",
         ),
-        width="content",
+        width="stretch",
     )
     layers.trajectory_section(ctx, text)
     layers.attention_section(ctx, text)
