@@ -92,8 +92,8 @@ MAX_QUERY_CHARS = 2_000
 MAX_FILTERS = 20
 MAX_TEXTS = 256  # texts per /embed request
 MAX_TEXT_CHARS = 10_000  # one text to /embed, /tokens or /explain
-MAX_EMBED_CHARS = 100_000  # all the texts of one /embed request: the work one unauthenticated
-# request may take (seconds of the model, not a minute)
+MAX_EMBED_CHARS = 20_000  # all the texts of one /embed request: the work one unauthenticated
+# request may take (seconds of the model, not a minute; docs/serving-security.md)
 MAX_RECORDS = 1_000  # documents per POST /documents or MCP add
 WATCH_SECONDS = 1.0  # how often the server looks for a new store generation
 LOAD_WAIT_SECONDS = 2.0  # a request waits this long for a load in progress, then gets 503

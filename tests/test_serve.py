@@ -710,7 +710,8 @@ def test_a_search_answers_while_a_big_embedding_is_in_flight(tmp_path, tiny_mode
     reader, viewer = GatedCollection(store), GatedModel(store)
     reader.gate.set()
     live = LiveCollection(reader, viewer=viewer)
-    texts = ["Supersonic flow. " * (defaults.MAX_TEXT_CHARS // 17)] * 10  # within the budget
+    budget = defaults.MAX_EMBED_CHARS // defaults.MAX_TEXT_CHARS
+    texts = ["Supersonic flow. " * (defaults.MAX_TEXT_CHARS // 17)] * budget  # the most allowed
     try:
         with in_process(live) as client, ThreadPoolExecutor(1) as pool:
             eventually(lambda: client.get("/health").status_code == 200, "the load")
@@ -721,6 +722,6 @@ def test_a_search_answers_while_a_big_embedding_is_in_flight(tmp_path, tiny_mode
             assert not embedding.done()  # the search did not wait for it
             viewer.gate.set()
             answer = embedding.result(timeout=START_SECONDS)
-            assert answer.status_code == 200 and len(answer.json()["vectors"]) == 10
+            assert answer.status_code == 200 and len(answer.json()["vectors"]) == budget
     finally:
         viewer.gate.set()
