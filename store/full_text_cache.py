@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sqlite_utils
 
 from store import catalog
@@ -48,6 +49,7 @@ class FullTextCache:
         self.writable = writable
         self.engine: FullTextIndex | None = None
         self._delta: FullTextIndex | None = None  # chunks added past the engine's generation
+        self._delta_deleted = np.empty(0, np.int64)  # and those deleted since
 
     def current(self) -> list[FullTextIndex]:
         """The engines to search, together at least at the database's generation: the engine
@@ -71,6 +73,15 @@ class FullTextCache:
                 self.engine = self._build(None, snapshot)
                 return [self.engine]
             return [engine, self._delta_of(engine, snapshot)]
+
+    def chunk_ids(self) -> np.ndarray:
+        """Every chunk id the engines to search hold for the database's generation, sorted (for
+        a reader behind, the chunks deleted since taken out)."""
+        engines = self.current()
+        ids = engines[0].chunk_ids()
+        if len(engines) > 1:
+            ids = np.union1d(np.setdiff1d(ids, self._delta_deleted), engines[1].chunk_ids())
+        return ids
 
     def rebuild(self) -> FullTextIndex:
         """The engine anew from SQLite, on disk (a writer only)."""
@@ -168,7 +179,8 @@ class FullTextCache:
         delta = self._delta
         wanted = (engine.generation, snapshot.generation)
         if delta is None or (delta.state or {}).get("span") != list(wanted):
-            _, added = changes(catalog.log_since(self.db, *wanted))
+            deleted, added = changes(catalog.log_since(self.db, *wanted))
+            self._delta_deleted = np.array(deleted, np.int64)
             delta = FullTextIndex.create(None)
             delta.apply(catalog.chunk_texts(self.db, added), [], {"span": list(wanted)})
             delta.close()

@@ -509,7 +509,13 @@ class Store:
             raise StoreError(f"{mode} search needs query text")
         if k <= 0:
             return []
-        condition, params = compile_filters(filters or [])
+        with self.db.atomic():  # one snapshot: every hit is a chunk SQLite holds
+            return self._search(vector, text, k, mode, filters or [])
+
+    def _search(
+        self, vector: np.ndarray | None, text: str | None, k: int, mode: str, filters: list[Filter]
+    ) -> list[Hit]:
+        condition, params = compile_filters(filters)
         depth = k if mode != "hybrid" else max(k, FUSION_DEPTH)
         rankings: dict[str, list[ChunkMatch]] = {}
         if mode in ("dense", "hybrid"):

@@ -44,7 +44,7 @@ def verify(
             "(`semsearch repair` rebuilds it)"
         )
     engine_generation = _check_engine(full_text, generation, warnings)
-    engine_ids = np.unique(np.concatenate([e.chunk_ids() for e in full_text.current()]))
+    engine_ids = full_text.chunk_ids()
     missing = np.setdiff1d(chunk_ids, engine_ids)
     extra = np.setdiff1d(engine_ids, chunk_ids)
     if len(missing) or len(extra):
