@@ -2,15 +2,18 @@
 
 One engine document per chunk: its text (analysed, frequencies only, not stored), its chunk id (a
 fast field, read back without touching the document store) and its document id (a raw term, for
-filters). One more document, chunk id -1, holds the engine's state as JSON: the store it belongs
-to, the generation it reflects, the checksum of the chunk ids it holds, and the ranking rule.
-It is replaced in the same commit as the chunks it describes, so what the engine reflects is
-always read from the commit a searcher sees.
+filters); nothing else, so that BM25's document count and mean length are the chunks' own.
+`state.json` beside Tantivy's files says what the engine reflects: the store it belongs to, the
+generation, the checksum of the chunk ids, and the ranking rule. It is written (atomically) after
+each commit, so the content is never older than the state says; a commit whose state was never
+written is replayed from the log, which is safe because applying a change twice leaves the same
+engine (added chunk ids are deleted first).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -24,7 +27,7 @@ from store.errors import StoreError
 
 ENGINE_FOLDER = "fulltext.tantivy"
 ANALYZER_NAME = "semsearch"
-STATE_ID = -1  # the chunk id of the engine's state document
+STATE_FILE = "state.json"
 MAX_TOKEN_BYTES = 40  # longer tokens (hashes, base64) are dropped, as Tantivy's default does
 # What decides a lexical score, recorded in the store's manifest and the engine's state: an engine
 # whose rule differs is rebuilt. Tantivy's BM25 constants are fixed (the same as SQLite FTS5's).
@@ -61,7 +64,6 @@ def schema() -> tantivy.Schema:
     builder.add_text_field("text", tokenizer_name=ANALYZER_NAME, index_option="freq")
     builder.add_integer_field("chunk_id", indexed=True, fast=True)
     builder.add_text_field("doc_id", tokenizer_name="raw", index_option="basic")
-    builder.add_text_field("state", stored=True, tokenizer_name="raw", index_option="basic")
     return builder.build()
 
 
@@ -76,8 +78,8 @@ class FullTextIndex:
         index.register_tokenizer(ANALYZER_NAME, self._analyzer)
         index.config_reader("Manual")
         self._writer: tantivy.IndexWriter | None = None
+        self.state: dict[str, Any] | None = self._read_state()  # before the commit it describes
         self.searcher = index.searcher()
-        self.state = self._read_state()
 
     @classmethod
     def open(cls, path: Path) -> FullTextIndex:
@@ -102,13 +104,20 @@ class FullTextIndex:
     # -- what it reflects -------------------------------------------------------------------
 
     def _read_state(self) -> dict[str, Any] | None:
-        found = self.searcher.search(Query.term_query(self.schema, "chunk_id", STATE_ID), 1)
-        if not found.hits:
-            return None
+        if self.path is None:
+            return getattr(self, "state", None)
         try:
-            return json.loads(self.searcher.doc(found.hits[0][1]).to_dict()["state"][0])
-        except (ValueError, KeyError, IndexError):
+            state = json.loads((self.path / STATE_FILE).read_text())
+        except (OSError, ValueError):
             return None
+        return state if isinstance(state, dict) else None
+
+    def _write_state(self, state: dict[str, Any]) -> None:
+        if self.path is not None:
+            temporary = self.path / f"{STATE_FILE}.tmp"
+            temporary.write_text(json.dumps(state))
+            os.replace(temporary, self.path / STATE_FILE)
+        self.state = state
 
     @property
     def generation(self) -> int:
@@ -116,14 +125,14 @@ class FullTextIndex:
 
     @property
     def count(self) -> int:
-        """Chunks held (the state document not counted)."""
-        return self.searcher.num_docs - (self.state is not None)
+        """Chunks held."""
+        return self.searcher.num_docs
 
     def reload(self) -> None:
         """See the latest commit (another process's too)."""
+        self.state = self._read_state()
         self.index.reload()
         self.searcher = self.index.searcher()
-        self.state = self._read_state()
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -133,20 +142,25 @@ class FullTextIndex:
         removed: Sequence[int],
         state: dict[str, Any],
         heap: int = WRITER_HEAP,
+        fresh: bool = False,
     ) -> None:
-        """Remove chunks by id, add (chunk id, document id, text) rows, and record `state`, in
-        one commit."""
+        """Remove chunks by id, add (chunk id, document id, text) rows (replacing any held
+        under the same id, unless the engine is `fresh`: then they stream), in one commit; then
+        record `state`."""
         if self._writer is None:
             self._writer = self.index.writer(heap_size=heap, num_threads=1)
         writer = self._writer
-        ids = [STATE_ID, *(int(i) for i in removed)]
+        ids = [int(i) for i in removed]
+        if not fresh:
+            added = list(added)
+            ids += [row[0] for row in added]
         for start in range(0, len(ids), 10_000):
             part = ids[start : start + 10_000]
             writer.delete_documents_by_query(Query.term_set_query(self.schema, "chunk_id", part))
         for chunk_id, doc_id, text in added:
             writer.add_document(tantivy.Document(text=text, chunk_id=chunk_id, doc_id=doc_id))
-        writer.add_document(tantivy.Document(chunk_id=STATE_ID, state=json.dumps(state)))
         writer.commit()
+        self._write_state(state)
         self.reload()
 
     def close(self) -> None:
@@ -187,7 +201,7 @@ class FullTextIndex:
             self.searcher.fast_field_values("chunk_id", [address for _, address in hits]),
             np.int64,
         )
-        return np.sort(ids[ids != STATE_ID])
+        return np.sort(ids)
 
     def size_on_disk(self) -> int:
         if self.path is None:

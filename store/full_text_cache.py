@@ -34,7 +34,6 @@ class Snapshot:
     generation: int
     floor: int
     id_checksum: int
-    count: int
 
 
 class FullTextCache:
@@ -110,7 +109,6 @@ class FullTextCache:
             int(catalog.get_meta(self.db, "generation", 0)),
             int(catalog.get_meta(self.db, "log_floor", 0)),
             int(catalog.get_meta(self.db, "id_checksum", 0)),
-            self.db.execute("SELECT count(*) FROM chunks").fetchone()[0],
         )
 
     def _usable(self, snapshot: Snapshot) -> FullTextIndex | None:
@@ -153,17 +151,20 @@ class FullTextCache:
     def _build(self, path: Path | None, snapshot: Snapshot) -> FullTextIndex:
         """A new engine of every chunk in SQLite: in `path` (built beside it, then swapped in),
         or in memory."""
-        if snapshot.count:
+        count = self.db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if count:
             where = "in memory" if path is None else f"in {path}"
             print(
-                f"semsearch: building the full-text index of {snapshot.count} chunks {where} "
+                f"semsearch: building the full-text index of {count} chunks {where} "
                 "(once: it is kept up to date from then on)",
                 file=sys.stderr,
                 flush=True,
             )
         building = None if path is None else path.with_name(f"{path.name}.tmp-{os.getpid()}")
         engine = FullTextIndex.create(building)
-        engine.apply(catalog.all_chunk_texts(self.db), [], self.state(snapshot), heap=BUILD_HEAP)
+        engine.apply(
+            catalog.all_chunk_texts(self.db), [], self.state(snapshot), BUILD_HEAP, fresh=True
+        )
         if path is None:
             return engine
         engine.close()
@@ -182,7 +183,7 @@ class FullTextCache:
             deleted, added = changes(catalog.log_since(self.db, *wanted))
             self._delta_deleted = np.array(deleted, np.int64)
             delta = FullTextIndex.create(None)
-            delta.apply(catalog.chunk_texts(self.db, added), [], {"span": list(wanted)})
+            delta.apply(catalog.chunk_texts(self.db, added), [], {"span": list(wanted)}, fresh=True)
             delta.close()
             self._delta = delta
         return delta
