@@ -87,10 +87,12 @@ class Store:
         except OSError as error:
             raise StoreError(f"cannot create the store folder {folder}: {error.strerror}") from None
         store = cls(folder, writable=True)
+        new = False
         try:
             with store.db.atomic():
                 if store.recipe is None:
                     store._initialise(recipe, index_spec)
+                    new = True
                 else:
                     store.check_recipe(recipe, WRITE_KEYS)
                     if recipe.model != store.recipe.model:
@@ -101,6 +103,8 @@ class Store:
                     catalog.set_meta(store.db, "store_id", store.store_id)
                 if catalog.get_meta(store.db, "full_text") != RANKING:
                     catalog.set_meta(store.db, "full_text", RANKING)  # new, or made before
+            if new:
+                store.full_text.current()  # an empty engine, which every write then follows
         except BaseException:
             store.close()
             raise

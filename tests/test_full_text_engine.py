@@ -270,3 +270,10 @@ def test_the_ranking_rule_is_recorded_in_the_manifest(filled) -> None:
         row = db.execute("SELECT value FROM meta WHERE key = 'full_text'").fetchone()
     rule = json.loads(row[0])
     assert rule["bm25"] == {"k1": 1.2, "b": 0.75} and "stemmer" in rule["analyzer"]
+
+
+def test_a_new_store_builds_its_engine_without_a_word(tmp_path, capsys) -> None:
+    with Store.create(tmp_path / "s", RECIPE) as store:
+        store.upsert(make_docs(5))
+        assert lexical(store, "river bank")
+    assert capsys.readouterr().err == ""
