@@ -22,6 +22,7 @@ from store.records import ChunkRecord, DocumentRecord
 from store.store import Store
 
 SIZES = (117_659, 1_000_000)
+QUICK_SIZES = (5_000, 20_000)
 DIM = 256  # the seed architecture's
 SPEC = "ivf-sq8"
 BATCH = 5_000  # documents per write
@@ -170,6 +171,38 @@ def run(sizes: tuple[int, ...] = SIZES) -> dict[str, Any]:
             for path in sorted(folder.rglob("*"), reverse=True):
                 path.rmdir() if path.is_dir() else path.unlink()
     return result
+
+
+def summary(section: dict[str, Any]) -> str:
+    """A table per size: p50 / p99 of the engine and FTS5, long and short queries."""
+    lines = [
+        f"One chunk per text, random {section['dim']}-d vectors ({section['spec']}); long: the "
+        "225 Cranfield questions, short: 2-6 consecutive words of glosses; ms in process "
+        "(Store.search, lexical, k=10; FTS5: main's statement on the same store.db).",
+        "",
+        "| chunks | queries | engine p50 / p99 | FTS5 p50 / p99 (n) | top-10 overlap |",
+        "|---|---|---|---|---|",
+    ]
+    for size, row in section.items():
+        if not size.isdigit():
+            continue
+        for kind in ("long", "short"):
+            r = row[kind]
+            lines.append(
+                f"| {int(size):,} | {kind} | {r['engine_p50_ms']} / {r['engine_p99_ms']} | "
+                f"{r['fts5_p50_ms']} / {r['fts5_p99_ms']} ({r['fts5_queries']}) | "
+                f"{r['top10_overlap']} |"
+            )
+        for kind in ("hybrid_long", "hybrid_short"):
+            if kind in row:
+                r = row[kind]
+                lines.append(
+                    f"\nHybrid at {int(size):,}, {kind.split('_')[1]} queries, embedding "
+                    f"included (seed architecture, ONNX Runtime): p50 {r['p50_ms']} ms, p99 "
+                    f"{r['p99_ms']} ms (embedding p50 {r['embed_p50_ms']} ms)."
+                )
+        lines.append(f"\nWritten in {row['write_s']} s; bytes on disk {row['bytes']}.")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
