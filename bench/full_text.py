@@ -183,6 +183,7 @@ def summary(section: dict[str, Any]) -> str:
         "| chunks | queries | engine p50 / p99 | FTS5 p50 / p99 (n) | top-10 overlap |",
         "|---|---|---|---|---|",
     ]
+    notes = []
     for size, row in section.items():
         if not size.isdigit():
             continue
@@ -196,12 +197,13 @@ def summary(section: dict[str, Any]) -> str:
         for kind in ("hybrid_long", "hybrid_short"):
             if kind in row:
                 r = row[kind]
-                lines.append(
-                    f"\nHybrid at {int(size):,}, {kind.split('_')[1]} queries, embedding "
+                notes.append(
+                    f"Hybrid at {int(size):,}, {kind.split('_')[1]} queries, embedding "
                     f"included (seed architecture, ONNX Runtime): p50 {r['p50_ms']} ms, p99 "
                     f"{r['p99_ms']} ms (embedding p50 {r['embed_p50_ms']} ms)."
                 )
-        lines.append(f"\nWritten in {row['write_s']} s; bytes on disk {row['bytes']}.")
+        notes.append(f"{int(size):,} chunks written in {row['write_s']} s; bytes {row['bytes']}.")
+    lines += ["", *notes]
     return "\n".join(lines)
 
 
