@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md (and with --docs, the results in docs/performance.md).
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark,pdf,serve,runtimes,weak]
+                               spark,pdf,serve,runtimes,weak,fulltext]
                         [--quick] [--docs] [--stores DIR]
     python -m bench.run --render [--docs]    # the markdown again from latest.json, nothing run
 """
@@ -21,6 +21,7 @@ import numpy as np
 from bench import (
     common,
     embedding,
+    full_text,
     gpu,
     indexing,
     latency,
@@ -52,6 +53,7 @@ SECTIONS = (
     "serve",
     "runtimes",
     "weak",
+    "fulltext",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -440,6 +442,11 @@ def markdown(report: dict[str, Any]) -> str:
             f"fastembed\n\n{report['runtimes']['note']} (seed).\n\n"
             + runtimes.summary(report["runtimes"])
         )
+    if "fulltext" in report:
+        parts.append(
+            "### 14. The full-text engine (Tantivy) against SQLite FTS5, same store and queries, "
+            "interleaved\n\n" + full_text.summary(report["fulltext"])
+        )
     if "weak" in report:
         warning = report["weak"]
         counts = ", ".join(f"{count} {name}" for name, count in warning["counts"].items())
@@ -660,6 +667,9 @@ def main(argv: list[str] | None = None) -> None:
     if "weak" in chosen:
         print("bench: 13. the weak-match warning", flush=True)
         report["weak"] = weak_match.run(args.stores)
+    if "fulltext" in chosen:
+        print("bench: 14. the full-text engine", flush=True)
+        report["fulltext"] = full_text.run(full_text.QUICK_SIZES if args.quick else full_text.SIZES)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -392,6 +392,33 @@ def vectors_for(
     return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
 
 
+def chunk_texts(db: sqlite_utils.Database, chunk_ids: Sequence[int]) -> Iterator[tuple]:
+    """(id, doc_id, text) of those chunks that exist."""
+    sql = (
+        f"SELECT c.id, c.doc_id, {CHUNK_TEXT} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        "WHERE c.id IN ({m})"
+    )
+    return select_in(db, sql, chunk_ids)
+
+
+def all_chunk_texts(db: sqlite_utils.Database, batch: int = 5_000) -> Iterator[tuple]:
+    """(id, doc_id, text) of every chunk, in id order, read `batch` rows at a time."""
+    sql = (
+        f"SELECT c.id, c.doc_id, {CHUNK_TEXT} FROM chunks c JOIN documents d ON d.id = c.doc_id "
+        "WHERE c.id > ? ORDER BY c.id LIMIT ?"
+    )
+    for rows in pages(db, sql, batch):
+        yield from rows
+
+
+def log_since(db: sqlite_utils.Database, after: int, upto: int) -> list[tuple[int, str]]:
+    """(chunk id, op) of the index log's rows past generation `after` up to `upto`."""
+    return db.execute(
+        "SELECT chunk_id, op FROM index_log WHERE generation > ? AND generation <= ?",
+        [after, upto],
+    ).fetchall()
+
+
 def sample_vectors(db: sqlite_utils.Database, dim: int, size: int) -> np.ndarray:
     """A random sample of stored vectors (for training IVF quantizers): ids are drawn first, so
     SQLite sorts ids rather than vectors, and the rows are copied once, into the result."""

@@ -225,6 +225,7 @@ class Stats(Result):
     recipe: dict[str, Any]
     index_spec: str
     index_type: str
+    full_text: dict[str, Any]  # the full-text engine's analyzer and BM25 rule
     dim: int
     bytes: dict[str, int]  # file name -> size
     recall: Recall | None = None
@@ -246,6 +247,8 @@ class VerifyReport(Result):
     dim: int
     generation: int
     index_file_generation: int | None
+    full_text_chunks: int
+    full_text_generation: int | None
     sampled_vectors: int
     recall: Recall | None = None
 

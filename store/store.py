@@ -1,8 +1,9 @@
-"""A store folder: `store.db` (SQLite, the source of truth) and `index.faiss` (a rebuildable cache).
+"""A store folder: `store.db` (SQLite, the source of truth) and two rebuildable caches,
+`index.faiss` (dense) and the `fulltext.tantivy` engine folder (lexical).
 
 Every write is one SQLite transaction that bumps `generation` and logs the chunk ids it added
-and deleted. The FAISS index catches up from that log (or is rebuilt from the vectors in SQLite),
-so a missing, damaged, stale or foreign `index.faiss` costs time, never data.
+and deleted. Both caches catch up from that log (or are rebuilt from SQLite), so a missing,
+damaged, stale or foreign cache costs time, never data.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from store.catalog import CHUNK_TEXT
 from store.errors import MissingStoreError, RecipeMismatchError, StoreError
 from store.faiss_index import VectorIndex
 from store.filters import Filter, compile_filters
+from store.full_text import ENGINE_FOLDER, RANKING
+from store.full_text_cache import FullTextCache, remove_leftovers
 from store.index_cache import INDEX_FILE, IndexCache
 from store.index_types import DEFAULT_SPEC, check_spec
 from store.lock import WriterLock
@@ -45,6 +48,10 @@ from store.vectors import from_blobs
 DB_FILE = "store.db"
 EXACT_SCAN_MAX = 20_000
 FUSION_DEPTH = 100
+# A filter allowing at most this many documents is handed to the full-text engine as a set of
+# document ids; a larger one is applied to the engine's chunks as they come, fetching more until
+# k documents pass or the matches run out. Either way a filtered search never comes back short.
+ENGINE_FILTER_MAX = 20_000
 
 
 class Store:
@@ -72,9 +79,11 @@ class Store:
         self.recipe: Recipe | None = Recipe.from_dict(recipe) if recipe else None
         self.store_id: str = catalog.get_meta(self.db, "store_id") or ""
         self._cache: IndexCache | None = None
+        self._full_text: FullTextCache | None = None
         if writable:
             for stale in self.folder.glob(INDEX_FILE + ".tmp*"):
                 stale.unlink()
+            remove_leftovers(self.folder)
 
     # -- opening and closing ------------------------------------------------------------------
 
@@ -91,10 +100,12 @@ class Store:
         except OSError as error:
             raise StoreError(f"cannot create the store folder {folder}: {error.strerror}") from None
         store = cls(folder, writable=True)
+        new = False
         try:
             with store.db.atomic():
                 if store.recipe is None:
                     store._initialise(recipe, index_spec)
+                    new = True
                 else:
                     store.check_recipe(recipe, WRITE_KEYS)
                     known = replace(
@@ -109,6 +120,10 @@ class Store:
                 if not store.store_id:  # made before stores had ids
                     store.store_id = uuid.uuid4().hex
                     catalog.set_meta(store.db, "store_id", store.store_id)
+                if catalog.get_meta(store.db, "full_text") != RANKING:
+                    catalog.set_meta(store.db, "full_text", RANKING)  # new, or made before
+            if new:
+                store.full_text.current()  # an empty engine, which every write then follows
         except BaseException:
             store.close()
             raise
@@ -125,6 +140,7 @@ class Store:
             "log_floor": 0,
             "id_checksum": 0,
             "created_at": catalog.now(),
+            "full_text": RANKING,
         }.items():
             catalog.set_meta(self.db, key, value)
         self.recipe = recipe
@@ -149,8 +165,12 @@ class Store:
             if save and self.writable and self.recipe is not None:
                 self.flush()
         finally:
-            self.db.close()
-            self._release()
+            try:
+                if self._full_text is not None:
+                    self._full_text.close()
+            finally:
+                self.db.close()
+                self._release()
 
     def _release(self) -> None:
         if self._lock:
@@ -189,6 +209,12 @@ class Store:
             self._cache = IndexCache(self.folder, self.db, self.dim, self.store_id, self.writable)
         return self._cache
 
+    @property
+    def full_text(self) -> FullTextCache:
+        if self._full_text is None:
+            self._full_text = FullTextCache(self.folder, self.db, self.store_id, self.writable)
+        return self._full_text
+
     def check_recipe(self, recipe: Recipe, keys: tuple[str, ...] = QUERY_KEYS) -> None:
         """RecipeMismatchError naming both recipes when they differ in any of `keys`."""
         differing = self.recipe.differences(recipe, keys)
@@ -222,6 +248,7 @@ class Store:
             generation = self.generation + 1
             counts = catalog.write_documents(self.db, documents, generation)
             catalog.set_meta(self.db, "generation", generation)
+        self.full_text.current()  # the engine follows every write
         return counts
 
     def relocate(self, sources: dict[str, str | None]) -> int:
@@ -231,6 +258,7 @@ class Store:
         with self.db.atomic():
             moved = catalog.set_sources(self.db, sources)
             catalog.set_meta(self.db, "generation", self.generation + 1)
+        self.full_text.current()
         return moved
 
     def delete(self, doc_ids: Iterable[str]) -> int:
@@ -240,18 +268,21 @@ class Store:
             generation = self.generation + 1
             deleted = catalog.delete_documents(self.db, list(doc_ids), generation)
             catalog.set_meta(self.db, "generation", generation)
+        self.full_text.current()
         return deleted
 
     def flush(self) -> None:
-        """Bring the index up to date and save it if the file is behind, damaged or of another
-        type; then drop the log rows the file covers."""
+        """Bring both indexes up to date and save the FAISS file if it is behind, damaged or of
+        another type; then drop the log rows both cover."""
         self._require_writer()
+        engine = self.full_text.current()[0]
         index = self.cache.current()
         if index.generation == self.cache.file_generation:
             return
         self.cache.save(index)
+        covered = min(index.generation, engine.generation)
         with self.db.atomic():
-            catalog.forget_logged(self.db, index.generation)
+            catalog.forget_logged(self.db, covered)
 
     def rebuild(self, index_spec: str | None = None) -> VectorIndex:
         """Build the FAISS index anew from SQLite (optionally of another type) and save it."""
@@ -266,11 +297,12 @@ class Store:
         return self.cache.index
 
     def repair(self, sample: int) -> VerifyReport:
-        """Rebuild the full-text index and the FAISS index from the documents and vectors; returns
-        the verify report (`sample` vectors compared)."""
+        """Rebuild the full-text indexes (FTS5 and the engine) and the FAISS index from the
+        documents and vectors; returns the verify report (`sample` vectors compared)."""
         self._require_writer()
         with self.db.atomic():
             catalog.rebuild_fulltext(self.db)
+        self.full_text.rebuild()
         self.rebuild()
         return self.verify(sample)
 
@@ -473,6 +505,7 @@ class Store:
             for name in (DB_FILE, DB_FILE + "-wal", INDEX_FILE)
             if (self.folder / name).exists()
         }
+        sizes[ENGINE_FOLDER] = self.full_text.current()[0].size_on_disk()
         return Stats(
             store=str(self.folder),
             documents=documents,
@@ -483,6 +516,7 @@ class Store:
             recipe=self.recipe.to_dict(),
             index_spec=self.index_spec,
             index_type=index.spec,
+            full_text=catalog.get_meta(self.db, "full_text", RANKING),
             dim=self.dim,
             bytes=sizes,
         )
@@ -513,7 +547,13 @@ class Store:
             raise StoreError(f"{mode} search needs query text")
         if k <= 0:
             return []
-        condition, params = compile_filters(filters or [])
+        with self.db.atomic():  # one snapshot: every hit is a chunk SQLite holds
+            return self._search(vector, text, k, mode, filters or [])
+
+    def _search(
+        self, vector: np.ndarray | None, text: str | None, k: int, mode: str, filters: list[Filter]
+    ) -> list[Hit]:
+        condition, params = compile_filters(filters)
         depth = k if mode != "hybrid" else max(k, FUSION_DEPTH)
         rankings: dict[str, list[ChunkMatch]] = {}
         if mode in ("dense", "hybrid"):
@@ -591,21 +631,37 @@ class Store:
         ]
 
     def _lexical(self, text: str, k: int, condition: str, params: list) -> list[ChunkMatch]:
-        query = fts_query(text)
-        if not query:
+        """The best chunk of each of the top-k documents by BM25 (the full-text engine), only
+        of documents the filter allows; chunks SQLite no longer holds are passed over."""
+        engines = self.full_text.current()
+        terms = engines[0].terms(text)
+        if not terms:
             return []
-        rows = self.db.execute(
-            "WITH m AS (SELECT rowid AS chunk_id, bm25(chunks_fts) AS s FROM chunks_fts "
-            "WHERE chunks_fts MATCH ?) "
-            "SELECT chunk_id, doc_id, score FROM ("
-            "  SELECT m.chunk_id, c.doc_id, -m.s AS score, "
-            "  row_number() OVER (PARTITION BY c.doc_id ORDER BY m.s) AS best "
-            f"  FROM m JOIN chunks c ON c.id = m.chunk_id JOIN documents d ON d.id = c.doc_id "
-            f"  WHERE {condition}) "
-            "WHERE best = 1 ORDER BY score DESC LIMIT ?",
-            [query, *params, k],
-        ).fetchall()
-        return [ChunkMatch(row[0], row[1], float(row[2])) for row in rows]
+        doc_ids: list[str] | None = None
+        allowed: set[str] | None = None
+        if condition != "1":
+            sql = f"SELECT d.id FROM documents d WHERE {condition}"
+            matching = [row[0] for row in self.db.execute(sql, params)]
+            if not matching:
+                return []
+            if len(matching) <= ENGINE_FILTER_MAX:
+                doc_ids = matching
+            else:
+                allowed = set(matching)
+        queries = [(engine, engine.query(terms, doc_ids)) for engine in engines]
+        fetch = k * 4
+        while True:
+            found = [engine.search(query, fetch) for engine, query in queries]
+            ids = np.concatenate([f[0] for f in found])
+            scores = np.concatenate([f[1] for f in found])
+            order = np.lexsort((ids, -scores))[:fetch]  # best first, ties by chunk id
+            matches = self._matches(ids[order], scores[order])
+            if allowed is not None:
+                matches = [m for m in matches if m.doc_id in allowed]
+            best = best_per_document(matches)
+            if len(best) >= k or all(len(f[0]) < fetch for f in found):
+                return best[:k]
+            fetch *= 4
 
     def _describe(self, hits: list[Hit]) -> list[Hit]:
         """Fill in titles, sources, metadata and chunk spans, pages and text."""
@@ -626,9 +682,9 @@ class Store:
     # -- checking -----------------------------------------------------------------------------
 
     def verify(self, sample: int) -> VerifyReport:
-        """Compare SQLite with FAISS and the full-text index (`sample` vectors one by one); `ok`
-        is True when all agree."""
-        return verification.verify(self.db, self.cache, sample)
+        """Compare SQLite with FAISS, FTS5 and the full-text engine (`sample` vectors one by one);
+        `ok` is True when all agree."""
+        return verification.verify(self.db, self.cache, self.full_text, sample)
 
 
 def store_exists(folder: str | Path) -> bool:

@@ -1,4 +1,5 @@
-"""`verify`: SQLite against FAISS and the full-text index, and the index file against the store."""
+"""`verify`: SQLite against FAISS, FTS5 and the full-text engine, and the index file and the engine
+folder against the store."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ import sqlite_utils
 
 from store import catalog
 from store.faiss_index import IndexFileError, VectorIndex
+from store.full_text import EngineFolderError, FullTextIndex
+from store.full_text_cache import FullTextCache
 from store.index_cache import IndexCache
 from store.index_types import resolve_spec
 from store.results import VerifyReport
 
 
-def verify(db: sqlite_utils.Database, cache: IndexCache, sample: int) -> VerifyReport:
-    """Counts, id sets, dimension, `sample` vectors, the full-text index's rows, and the index
-    file's owner, type and generation. `ok` is True when nothing needs repair. A missing, damaged,
-    stale or foreign index file is a warning: it is a cache, rebuilt or caught up on open."""
+def verify(
+    db: sqlite_utils.Database, cache: IndexCache, full_text: FullTextCache, sample: int
+) -> VerifyReport:
+    """Counts, id sets, dimension, `sample` vectors, the full-text indexes' chunks, and the index
+    file's and engine folder's owner, type and generation. `ok` is True when nothing needs repair.
+    A missing, damaged, stale or foreign index file or engine folder is a warning: it is a cache,
+    rebuilt or caught up on open."""
     generation = int(catalog.get_meta(db, "generation", 0))
     problems: list[str] = []
     warnings: list[str] = []
@@ -35,6 +41,16 @@ def verify(db: sqlite_utils.Database, cache: IndexCache, sample: int) -> VerifyR
         problems.append(
             f"full-text index: {unindexed} chunks missing, {stray} rows with no chunk "
             "(`semsearch repair` rebuilds it)"
+        )
+    engine_generation = _check_engine(full_text, generation, warnings)
+    engine_ids = full_text.chunk_ids()
+    missing = np.setdiff1d(chunk_ids, engine_ids)
+    extra = np.setdiff1d(engine_ids, chunk_ids)
+    if len(missing) or len(extra):
+        problems.append(
+            f"full-text engine: {len(missing)} chunks missing (e.g. {missing[:5].tolist()}), "
+            f"{len(extra)} chunks SQLite does not hold (e.g. {extra[:5].tolist()}); "
+            "`semsearch repair` rebuilds it"
         )
     file_generation = _check_file(cache, generation, len(chunk_ids), problems, warnings)
     index = cache.current()
@@ -62,6 +78,8 @@ def verify(db: sqlite_utils.Database, cache: IndexCache, sample: int) -> VerifyR
         dim=cache.dim,
         generation=generation,
         index_file_generation=file_generation,
+        full_text_chunks=len(engine_ids),
+        full_text_generation=engine_generation,
         sampled_vectors=len(picked),
     )
 
@@ -93,6 +111,28 @@ def _check_file(
             "readers catch it up from the log; the next write saves it"
         )
     return loaded.generation
+
+
+def _check_engine(full_text: FullTextCache, generation: int, warnings: list[str]) -> int | None:
+    """The engine folder's generation, with what is wrong with it added to warnings."""
+    path = full_text.path
+    try:
+        engine = FullTextIndex.open(path)
+    except EngineFolderError as error:
+        warnings.append(f"full-text engine: {error}; it is rebuilt (`repair` rebuilds it)")
+        return None
+    state = engine.state or {}
+    if state.get("store_id") != full_text.store_id:
+        warnings.append(
+            f"{path} belongs to another store or has no state; it is never searched, and is "
+            "rebuilt from this store's text (`repair` rebuilds it)"
+        )
+    elif engine.generation < generation:
+        warnings.append(
+            f"{path} is at generation {engine.generation}, the store at {generation}: "
+            "it is caught up from the log"
+        )
+    return engine.generation
 
 
 def _sample(chunk_ids: np.ndarray, present: np.ndarray, sample: int) -> list[int]:

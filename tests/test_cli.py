@@ -258,19 +258,21 @@ def test_the_json_of_stats_verify_and_search_keeps_its_keys(run, corpus, tmp_pat
     stats = json.loads(run("stats", "--store", store, "--json").stdout)
     assert list(stats) == [
         *("store", "documents", "chunks", "wordpieces", "wordpieces_embedded", "generation"),
-        *("recipe", "index_spec", "index_type", "dim", "bytes", "recall"),
+        *("recipe", "index_spec", "index_type", "full_text", "dim", "bytes", "recall"),
     ]
     assert {"recall", "low", "high", "k", "queries"} <= set(stats["recall"])
     report = [
         *("ok", "problems", "warnings", "documents", "chunks", "faiss_vectors", "index_type"),
-        *("dim", "generation", "index_file_generation", "sampled_vectors"),
+        *("dim", "generation", "index_file_generation", "full_text_chunks"),
+        *("full_text_generation", "sampled_vectors"),
     ]
     assert list(json.loads(run("verify", "--store", store, "--json").stdout)) == report
     measured = json.loads(run("verify", "--store", store, "--recall", "--json").stdout)
     assert list(measured) == [*report, "recall"]
     hit = json.loads(run("search", "shocks", "--store", store, "--json", model=True).stdout)[0]
     assert list(hit) == [
-        *("id", "title", "source", "score", "page", "last_page", "chunk", "metadata", "parts"),
+        *("id", "title", "source", "score", "page", "first_page", "last_page", "chunk"),
+        *("metadata", "parts"),
     ]
     assert list(hit["chunk"]) == ["id", "ord", "start", "end", "text"]
 
