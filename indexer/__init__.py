@@ -57,6 +57,7 @@ ERRORS = {  # SemsearchError and every subclass: what `except` can name
         "MissingStoreError",
     ],
     "store.faiss_index": ["IndexFileError"],
+    "store.full_text": ["EngineFolderError"],
     "store.filters": ["FilterError"],
     "indexer.settings": ["SettingsError"],
     "indexer.collection": ["SearchError"],
