@@ -74,7 +74,7 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
             if types <= {"integer", "real"} and info["min"] != info["max"]:
                 cleared, chosen = _number_filter(collection, key, widget, field)
                 low, high = st.session_state[widget]
-                label = f"{key} {low:,g}–{high:,g}"
+                label = f"{key} {low:g}–{high:g}"
             elif types == {"text"} and ISO_DATE.match(info["min"]) and ISO_DATE.match(info["max"]):
                 first, last = (date.fromisoformat(info[end][:10]) for end in ("min", "max"))
                 cleared = (first, last)
@@ -200,7 +200,7 @@ def show_active_filters(active: list[ActiveFilter]) -> None:
     if not active:
         return
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.caption("Active filters:")
+        st.caption("Active filters:", width="content")
         for item in active:
             st.button(
                 f"✕ {item.label}",

@@ -1,5 +1,6 @@
-"""The app's state in the URL's query string: query, mode, k, page, open document, filters and the
-Concordance page's word, so that a reload, Back, or a link someone shares opens the same view.
+"""The app's state in the URL's query string: query, mode, k, page, open document, filters, the
+Token explorer's and Compare's texts and the Concordance page's word, so that a reload, Back, or
+a link someone shares opens the same view (docs/ui.md lists the parameters).
 
     ?q=shock+waves&mode=hybrid&k=10&page=Document&doc=jets&chunk=0&f.meta.year=[1955,1965]
     ?page=Concordance&word=bank
