@@ -35,6 +35,7 @@ class Recipe:
     normalize: bool = True
     runtime: str = LEGACY["runtime"]  # what made the store's first vectors: torch | onnxruntime
     precision: str = LEGACY["precision"]  # fp32 | bf16 | int8
+    distilled: dict[str, Any] | None = None  # a distilled model's teacher and training, as data
 
     @property
     def max_length(self) -> int:
@@ -49,7 +50,7 @@ class Recipe:
         """The recipe saved by `to_dict`; DamagedStoreError when a field is missing (`normalize`,
         `runtime` and `precision` may be: older stores lack them)."""
         names = [f.name for f in fields(cls)]
-        optional = ("normalize", *LEGACY)
+        optional = ("normalize", "distilled", *LEGACY)
         missing = [name for name in names if name not in optional and name not in data]
         if missing:
             raise DamagedStoreError(f"the store's recipe lacks {', '.join(missing)}")
@@ -61,6 +62,7 @@ class Recipe:
             f"model {self.model} ({self.model_fingerprint}), {self.dim}-d, pooling {self.pooling}, "
             f"chunks of {self.chunk_tokens} wordpieces overlapping {self.overlap}, "
             f"{self.precision} on {self.runtime}"
+            + (f", distilled from {self.distilled['teacher']}" if self.distilled else "")
         )
 
     def differences(self, other: Recipe, keys: tuple[str, ...] = WRITE_KEYS) -> list[str]:

@@ -172,6 +172,7 @@ class Embedder:
             overlap=self.overlap,
             runtime=self.loaded.runtime.name,
             precision=self.loaded.precision,
+            distilled=self.loaded.distilled,
         )
 
     # -- tokens and windows ---------------------------------------------------------------------
