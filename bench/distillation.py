@@ -18,10 +18,11 @@ from typing import Any
 from bench.common import indexed_text, read_corpus, require, seed_model_folder
 from indexer.collection import Collection
 from indexer.distillation.job import distill
-from indexer.distillation.training import Plan
+from indexer.distillation.training import TrainingPlan
 from indexer.evaluation import evaluate
 from indexer.settings import FALLBACK_MODEL, Settings
 
+MINUTES = 30.0  # training time per student
 TEXTS = 20_000  # training texts (windows of at most 64 wordpieces and spans cut from them)
 WORDNET_GLOSSES = 7_000  # beside the whole Cranfield corpus: about TEXTS texts in all
 PLAN = {"batch": 16, "warmup": 50, "seed": 0, "report_seconds": 240, "checkpoint_seconds": 300}
@@ -72,7 +73,7 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
             before = distill(
                 inputs,
                 root / f"{name}-before",
-                Plan(steps=0, learning_rate=RATES[name], **PLAN),
+                TrainingPlan(steps=0, learning_rate=RATES[name], **PLAN),
                 teacher_model=FALLBACK_MODEL,
                 student_model=str(seed),
                 init=init,
@@ -93,7 +94,7 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
             after = distill(
                 inputs,
                 root / f"{name}-after",
-                Plan(seconds=minutes * 60, learning_rate=RATES[name], **PLAN),
+                TrainingPlan(seconds=minutes * 60, learning_rate=RATES[name], **PLAN),
                 teacher_model=FALLBACK_MODEL,
                 student_model=str(seed),
                 init=init,
@@ -114,9 +115,36 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
     return report
 
 
+def markdown(section: dict[str, Any]) -> str:
+    """The section's table for latest.md: Cranfield nDCG@10 of each model."""
+    rows = [
+        "| model | dense nDCG@10 | hybrid nDCG@10 | held-out agreement | steps |",
+        "|---|---|---|---|---|",
+    ]
+    if "teacher" in section:
+        teacher = section["teacher"]
+        rows.append(
+            f"| teacher (all-MiniLM-L6-v2) | {teacher['dense']} | {teacher['hybrid']} | | |"
+        )
+        rows.append(f"| BM25 | | {section['bm25']} (lexical) | | |")
+    for name, entry in section["students"].items():
+        for stage in ("before", "after"):
+            if stage in entry:
+                steps = entry.get("training", {}).get("steps", "") if stage == "after" else 0
+                rows.append(
+                    f"| seed architecture, {name} start, {stage} | {entry[stage]['dense']} | "
+                    f"{entry[stage]['hybrid']} | {entry.get('agreement_' + stage, '')} | {steps} |"
+                )
+    return (
+        f"### 14. Distillation (L-6 H-256 A-4 taught by all-MiniLM-L6-v2 on {section['texts']} "
+        f"Cranfield + WordNet texts, {section['minutes_per_student']:g} CPU minutes per student)"
+        "\n\n" + "\n".join(rows)
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=30.0, help="training time per student")
+    parser.add_argument("--minutes", type=float, default=MINUTES, help="training time per student")
     parser.add_argument("--texts", type=int, default=TEXTS)
     parser.add_argument("--out", type=Path, help="JSON results file, written as results come")
     args = parser.parse_args()

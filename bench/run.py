@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md.
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark,pdf,serve,runtimes,weak]
+                               spark,pdf,serve,runtimes,weak,distill]
                         [--quick] [--readme] [--stores DIR]
 """
 
@@ -19,6 +19,7 @@ import numpy as np
 
 from bench import (
     common,
+    distillation,
     embedding,
     gpu,
     indexing,
@@ -51,6 +52,7 @@ SECTIONS = (
     "serve",
     "runtimes",
     "weak",
+    "distill",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -364,6 +366,8 @@ def markdown(report: dict[str, Any]) -> str:
             + f"\n\nSTS Benchmark test Spearman: {qual['sts_test_spearman']} "
             f"(reference {qual['reference']['sts_test_spearman']})."
         )
+    if "distill" in report:
+        parts.append(distillation.markdown(report["distill"]))
     if "gpu" in report:
         graphics = report["gpu"]
         body = (
@@ -566,6 +570,7 @@ def main(argv: list[str] | None = None) -> None:
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
         serving.SEARCHES, serving.LARGE = 200, 20_000
+        distillation.MINUTES, distillation.TEXTS, distillation.WORDNET_GLOSSES = 0.5, 1_000, 300
     started = time.perf_counter()
     report: dict[str, Any] = {"machine": machine()}
     wordnet = (
@@ -624,6 +629,9 @@ def main(argv: list[str] | None = None) -> None:
     if "weak" in chosen:
         print("bench: 13. the weak-match warning", flush=True)
         report["weak"] = weak_match.run(args.stores)
+    if "distill" in chosen:
+        print("bench: 14. distillation on Cranfield + WordNet", flush=True)
+        report["distill"] = distillation.run(distillation.MINUTES, texts=distillation.TEXTS)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

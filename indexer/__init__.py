@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from indexer.collection import Collection
+    from indexer.distillation.job import distill
+    from indexer.distillation.training import TrainingPlan
     from indexer.settings import Settings, SparkOptions
     from indexer.sources.options import SourceOptions
     from indexer.workbench import Workbench
@@ -25,6 +27,8 @@ _EXPORTS = {
     "SparkOptions": "indexer.settings",
     "SourceOptions": "indexer.sources.options",
     "SemsearchError": "store.errors",
+    "distill": "indexer.distillation.job",
+    "TrainingPlan": "indexer.distillation.training",
 }
 __all__ = [
     "Collection",
@@ -32,7 +36,9 @@ __all__ = [
     "Settings",
     "SourceOptions",
     "SparkOptions",
+    "TrainingPlan",
     "Workbench",
+    "distill",
 ]
 
 

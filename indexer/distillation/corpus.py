@@ -50,7 +50,8 @@ class Corpus:
         """Every text, training first: the order of the teacher's cached vectors."""
         return [*self.train, *self.held_out]
 
-    def describe(self) -> dict[str, int | str]:
+    def describe(self) -> dict[str, int | str | list[str]]:
+        """For the manifest: the identity, the counts, and each input left out with its reason."""
         return {
             "identity": self.identity,
             "documents": self.documents,
@@ -58,7 +59,7 @@ class Corpus:
             "spans": self.spans,
             "train": len(self.train),
             "held_out": len(self.held_out),
-            "skipped": len(self.skipped),
+            "skipped": [str(item) for item in self.skipped],
         }
 
 

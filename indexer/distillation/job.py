@@ -24,12 +24,19 @@ from indexer.embedding.model import (
     resolve_device,
     weights_fingerprint,
 )
-from indexer.settings import DEFAULT_MODEL, FALLBACK_MODEL, cache_folder
+from indexer.settings import (
+    DEFAULT_MODEL,
+    DEVICE,
+    DISTILL_INIT,
+    DISTILL_INITS,
+    DISTILL_MINUTES,
+    DISTILL_TEACHER,
+    DISTILL_TEXT_TOKENS,
+    cache_folder,
+)
 from indexer.sources.options import SourceOptions
 
 ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert")
-INITS = ("student", "teacher")  # where the student's weights start
-TEXT_TOKENS = 64  # wordpieces of a training text: short texts learn most per minute
 TEACHER_WINDOW = 256  # the teacher's window (a longer text gets the mean of its windows)
 
 
@@ -41,27 +48,29 @@ def work_folder(out: Path) -> Path:
 def distill(
     paths: Sequence[str],
     out: str | Path,
-    plan: training.Plan,
+    plan: training.TrainingPlan | None = None,
     *,
     sources: SourceOptions | None = None,
-    teacher_model: str = FALLBACK_MODEL,
+    teacher_model: str = DISTILL_TEACHER,
     student_model: str | None = None,
-    init: str = "student",
-    text_tokens: int = TEXT_TOKENS,
+    init: str = DISTILL_INIT,
+    text_tokens: int = DISTILL_TEXT_TOKENS,
     max_texts: int | None = None,
-    device: str = "auto",
+    device: str = DEVICE,
     threads: int | None = None,
     progress: bool = False,
 ) -> dict[str, Any]:
     """Teach the student (default: the default model) to reproduce the teacher's normalised
     mean-pooled vectors, projected to the student's width, on texts from `paths` (read as
-    `index` reads them); write the model folder `out` and return its manifest. `init="teacher"`
+    `index` reads them) within the plan's budget (default: DISTILL_MINUTES); write the model
+    folder `out` and return its manifest. `init="teacher"`
     starts the student's architecture from the teacher's weights reduced in width. Running the
     same call again after an interruption resumes from the last checkpoint."""
     out = Path(out)
     output.refuse_existing(out)
-    if init not in INITS:
-        raise DistillationError(f"init must be one of {', '.join(INITS)}, not {init!r}")
+    plan = plan or training.TrainingPlan(seconds=DISTILL_MINUTES * 60)
+    if init not in DISTILL_INITS:
+        raise DistillationError(f"init must be one of {', '.join(DISTILL_INITS)}, not {init!r}")
     target = resolve_device(device)
     if target.type == "cpu" and threads:
         torch.set_num_threads(threads)
@@ -202,7 +211,7 @@ def _manifest(
     start: dict[str, str],
     projection: Any,
     corpus: Corpus,
-    plan: training.Plan,
+    plan: training.TrainingPlan,
     text_tokens: int,
     outcome: training.Outcome,
     device: str,

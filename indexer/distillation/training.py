@@ -17,23 +17,24 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from indexer.distillation.corpus import DistillationError
+from indexer.settings import DISTILL_BATCH, DISTILL_LEARNING_RATE, DISTILL_SEED, DISTILL_WARMUP
 
 CHECKPOINT = "checkpoint.pt"
 EVAL_BATCH = 64
 
 
 @dataclass(frozen=True)
-class Plan:
+class TrainingPlan:
     """How long and how a student trains. `steps` or `seconds` (or both: whichever ends first);
     the learning rate warms up over `warmup` steps, then decays linearly to zero over the step
     budget (a time budget alone: over the time, so only a step budget is deterministic)."""
 
     steps: int | None = None
     seconds: float | None = None
-    batch: int = 32
-    learning_rate: float = 2e-4
-    warmup: int = 100
-    seed: int = 0
+    batch: int = DISTILL_BATCH
+    learning_rate: float = DISTILL_LEARNING_RATE
+    warmup: int = DISTILL_WARMUP
+    seed: int = DISTILL_SEED
     similarity_weight: float = 1.0  # weight of the batch-similarity loss beside the cosine loss
     freeze_embeddings: bool = True  # the word embedding table: most of the weights, little gain
     checkpoint_seconds: float = 120.0
@@ -42,6 +43,10 @@ class Plan:
     def __post_init__(self) -> None:
         if self.steps is None and self.seconds is None:
             raise DistillationError("give a budget: a number of steps or of minutes")
+        if self.batch < 1 or self.learning_rate <= 0 or self.warmup < 0:
+            raise DistillationError(
+                "batch and learning rate must be positive, warm-up not negative"
+            )
 
 
 @dataclass
@@ -122,7 +127,7 @@ def train(
     targets: np.ndarray,
     held_ids: list[np.ndarray],
     held_targets: np.ndarray,
-    plan: Plan,
+    plan: TrainingPlan,
     work: Path,
     run_key: dict[str, Any],
     device: torch.device,
@@ -214,13 +219,13 @@ def _say(line: str, progress: bool) -> None:
         tqdm.write(line, file=sys.stderr)
 
 
-def _spent(plan: Plan, step: int, seconds: float) -> bool:
+def _spent(plan: TrainingPlan, step: int, seconds: float) -> bool:
     return (plan.steps is not None and step >= plan.steps) or (
         plan.seconds is not None and seconds >= plan.seconds
     )
 
 
-def _rate(plan: Plan, step: int, seconds: float) -> float:
+def _rate(plan: TrainingPlan, step: int, seconds: float) -> float:
     """Linear warm-up, then linear decay to zero over the budget (steps, else time)."""
     warm = min(1.0, (step + 1) / max(plan.warmup, 1))
     left = 1 - (step / plan.steps if plan.steps is not None else seconds / plan.seconds)
