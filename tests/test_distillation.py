@@ -141,6 +141,8 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(
     assert resumed["training"]["final_loss"] == pytest.approx(whole["training"]["final_loss"])
     both = [load_file(folder / "model.safetensors") for folder in (out, tmp_path / "whole")]
     for name, weights in both[0].items():
+        if name.startswith("pooler."):  # unused and untrained (random when a folder lacks it)
+            continue
         assert torch.allclose(weights, both[1][name], atol=1e-5), name
 
 
