@@ -86,7 +86,10 @@ from indexer.cli.options import json_option, source_options, sources_from
     type=click.IntRange(min=2),
     help="Train on at most this many texts (an even sample; default: all).",
 )
-@click.option("--device", default=defaults.DEVICE, show_default=True, help="auto, cpu, cuda ...")
+@click.option(
+    "--device",
+    help=f"auto (cuda when present), cpu, cuda, cuda:1 ... (default {defaults.DEVICE}).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="CPU threads (default: every core).")
 @source_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
@@ -126,7 +129,7 @@ def distill(paths: tuple[str, ...], out: Path, quiet: bool, as_json: bool, **giv
         init=given.pop("init"),
         text_tokens=given.pop("text_tokens"),
         max_texts=given.pop("max_texts"),
-        device=given.pop("device"),
+        device=given.pop("device") or defaults.DEVICE,
         threads=given.pop("threads"),
         progress=progress,
     )
