@@ -13,7 +13,15 @@ import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file
-from transformers import AutoTokenizer, BertConfig, BertModel, GPT2Config, GPT2Model
+from tokenizers import BertWordPieceTokenizer
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+    BertTokenizerFast,
+    GPT2Config,
+    GPT2Model,
+)
 
 from indexer.cli.app import cli
 from indexer.distillation import training
@@ -274,6 +282,32 @@ def test_a_full_disk_mid_checkpoint_is_one_line_and_leaves_nothing_half_written(
     assert "No space left on device" in message
     assert not out.exists()
     assert list(work_folder(out).iterdir()) == []
+
+
+def test_a_student_with_its_own_tokenizer_learns_from_a_teacher_with_another(
+    documents, teacher, tmp_path
+):
+    wordpieces = BertWordPieceTokenizer(lowercase=True)
+    wordpieces.train_from_iterator(sentences(200, seed=2), vocab_size=300, min_frequency=1)
+    tokenizer = BertTokenizerFast(tokenizer_object=wordpieces._tokenizer)
+    tokenizer.add_special_tokens(
+        {"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]"}
+    )
+    own = tmp_path / "own"
+    torch.manual_seed(4)
+    config = BertConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    BertModel(config, add_pooling_layer=False).save_pretrained(own)
+    tokenizer.save_pretrained(own)
+    manifest = run(documents, tmp_path / "o", teacher, own, steps=15)
+    assert manifest["agreement"]["after"] > manifest["agreement"]["before"]
+    written = AutoTokenizer.from_pretrained(tmp_path / "o")
+    assert written.get_vocab() == tokenizer.get_vocab()
 
 
 def test_a_student_wider_than_its_teacher_cannot_learn_a_projection(documents, teacher, tmp_path):
