@@ -198,6 +198,26 @@ def test_the_output_folder_loads_with_model_and_the_recipe_names_the_teacher(
     assert found.exit_code == 0, found.output
 
 
+def test_a_store_teaches_from_its_chunks(documents, teacher, student, tmp_path):
+    store = tmp_path / "store"
+    indexed = CliRunner().invoke(
+        cli, ["index", str(documents), "--store", str(store), "--model", str(student), "--quiet"]
+    )
+    assert indexed.exit_code == 0, indexed.output
+    with read_only(store) as db:
+        chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+    manifest = distill(
+        [str(store)],
+        tmp_path / "o",
+        TrainingPlan(steps=1, **QUICK),
+        teacher_model=str(teacher),
+        student_model=str(student),
+        text_tokens=24,
+        device="cpu",
+    )
+    assert manifest["corpus"]["documents"] == chunks
+
+
 def refused(arguments: list[str]) -> str:
     """The one-line error of a distill command that must fail with exit code 2."""
     result = CliRunner().invoke(cli, ["distill", *arguments, "--steps", "2", "--device", "cpu"])

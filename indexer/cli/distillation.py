@@ -97,7 +97,8 @@ from indexer.cli.options import json_option, source_options, sources_from
 @reports_errors
 def distill(paths: tuple[str, ...], out: Path, quiet: bool, as_json: bool, **given: Any) -> None:
     """Teach a small BERT to embed like a sentence-embedding teacher, on your own documents
-    (read as `index` reads them), and write it as a model folder for `--model`.
+    (read as `index` reads them; a store folder gives its chunks), and write it as a model
+    folder for `--model`.
 
     The student learns to reproduce the teacher's normalised mean-pooled vectors (reduced to
     its width by a PCA fitted on your texts), so its recipe stays plain mean pooling. The

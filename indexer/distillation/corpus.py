@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
@@ -16,6 +17,7 @@ from indexer.sources.inputs import plan_inputs, read_inputs
 from indexer.sources.options import SourceDocument, SourceOptions
 from indexer.summary import Skipped
 from store.errors import SemsearchError
+from store.store import Store, store_exists
 
 SPAN_WORDS = (3, 12)  # a stand-in query: this many words (at least, at most), cut from a window
 HELD_OUT_SHARE = 0.05
@@ -66,15 +68,31 @@ class Corpus:
 def read_documents(
     paths: Sequence[str], sources: SourceOptions, never: Sequence = ()
 ) -> tuple[list[str], list[Skipped]]:
-    """The indexed text of every document in `paths` (as `index` reads them) and what was left
-    out, each with its reason."""
-    texts, skipped = [], []
-    for item in read_inputs(plan_inputs(list(paths), sources, never=never), sources):
+    """The indexed text of every document in `paths` (as `index` reads them; a store folder
+    gives the text of each of its chunks) and what was left out, each with its reason."""
+    texts: list[str] = []
+    for path in paths:
+        if store_exists(path):
+            texts += store_texts(Path(path))
+    files = [path for path in paths if not store_exists(path)]
+    skipped: list[Skipped] = []
+    if not files:
+        return texts, skipped
+    for item in read_inputs(plan_inputs(files, sources, never=never), sources):
         if isinstance(item, Skipped):
             skipped.append(item)
         elif isinstance(item, SourceDocument) and item.text.strip():
             texts.append(item.text)
     return texts, skipped
+
+
+def store_texts(folder: Path) -> list[str]:
+    """The text of every chunk of the store in `folder` (opened read-only)."""
+    store = Store.open(folder)
+    try:
+        return [chunk["text"] for chunk in store.iter_chunks() if chunk["text"].strip()]
+    finally:
+        store.close()
 
 
 def build(
