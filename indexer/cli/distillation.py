@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from indexer import settings as defaults
-from indexer.cli.exit_codes import reports_errors
+from indexer.cli.exit_codes import EXIT_INTERRUPTED, reports_errors
 from indexer.cli.options import json_option, source_options, sources_from
 
 
@@ -106,6 +106,7 @@ def distill(paths: tuple[str, ...], out: Path, quiet: bool, as_json: bool, **giv
     trains. Interrupted? Run the same command again: it resumes from the last checkpoint, kept
     in .OUT.distilling beside the output."""
     from indexer.distillation.job import distill as run
+    from indexer.distillation.job import work_folder
     from indexer.distillation.training import TrainingPlan
 
     sources = sources_from(given)
@@ -120,20 +121,28 @@ def distill(paths: tuple[str, ...], out: Path, quiet: bool, as_json: bool, **giv
         seed=given.pop("seed"),
     )
     progress = not quiet and not as_json and sys.stderr.isatty()
-    manifest = run(
-        list(paths),
-        out,
-        plan,
-        sources=sources,
-        teacher_model=given.pop("teacher"),
-        student_model=given.pop("student"),
-        init=given.pop("init"),
-        text_tokens=given.pop("text_tokens"),
-        max_texts=given.pop("max_texts"),
-        device=given.pop("device") or defaults.DEVICE,
-        threads=given.pop("threads"),
-        progress=progress,
-    )
+    try:
+        manifest = run(
+            list(paths),
+            out,
+            plan,
+            sources=sources,
+            teacher_model=given.pop("teacher"),
+            student_model=given.pop("student"),
+            init=given.pop("init"),
+            text_tokens=given.pop("text_tokens"),
+            max_texts=given.pop("max_texts"),
+            device=given.pop("device") or defaults.DEVICE,
+            threads=given.pop("threads"),
+            progress=progress,
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"\ninterrupted: run the same command again to resume (training steps are "
+            f"checkpointed in {work_folder(out)})",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
     if as_json:
         click.echo(json.dumps(manifest, indent=2))
         return

@@ -164,48 +164,57 @@ def train(
         disable=not progress,
         file=sys.stderr,
     )
-    with bar:
-        while not _spent(plan, step, time.monotonic() - started):
-            for group in optimizer.param_groups:
-                group["lr"] = _rate(plan, step, time.monotonic() - started)
-            rows = batches.rows(step)
-            ids, mask = batches.padded(rows)
-            student = pooled(model, ids.to(device), mask.to(device))
-            teacher = all_targets[torch.from_numpy(rows)].to(device)
-            loss = (1 - (student * teacher).sum(-1)).mean()
-            if plan.similarity_weight:
-                loss = loss + plan.similarity_weight * F.mse_loss(
-                    student @ student.T, teacher @ teacher.T
-                )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(trained, 1.0)
-            optimizer.step()
-            step += 1
-            loss_value = float(loss.item())
-            now = time.monotonic()
-            bar.set_postfix(loss=f"{loss_value:.4f}", step=step, refresh=False)
-            bar.update(1 if plan.steps is not None else round(now - started) - bar.n)
-            if now - last_report >= plan.report_seconds:
-                value = agreement(model, held_ids, held, batches.pad_id, device)
-                history.append(
-                    {"step": step, "seconds": round(now - started, 1), "agreement": round(value, 4)}
-                )
-                bar.write(f"step {step}: loss {loss_value:.4f}, held-out agreement {value:.4f}")
-                last_report = now
-            if now - last_checkpoint >= plan.checkpoint_seconds:
-                _checkpoint(
-                    work,
-                    run_key,
-                    model,
-                    optimizer,
-                    step,
-                    now - started,
-                    loss_value,
-                    before,
-                    history,
-                )
-                last_checkpoint = time.monotonic()
+    try:
+        with bar:
+            while not _spent(plan, step, time.monotonic() - started):
+                for group in optimizer.param_groups:
+                    group["lr"] = _rate(plan, step, time.monotonic() - started)
+                rows = batches.rows(step)
+                ids, mask = batches.padded(rows)
+                student = pooled(model, ids.to(device), mask.to(device))
+                teacher = all_targets[torch.from_numpy(rows)].to(device)
+                loss = (1 - (student * teacher).sum(-1)).mean()
+                if plan.similarity_weight:
+                    loss = loss + plan.similarity_weight * F.mse_loss(
+                        student @ student.T, teacher @ teacher.T
+                    )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(trained, 1.0)
+                optimizer.step()
+                step += 1
+                loss_value = float(loss.item())
+                now = time.monotonic()
+                bar.set_postfix(loss=f"{loss_value:.4f}", step=step, refresh=False)
+                bar.update(1 if plan.steps is not None else round(now - started) - bar.n)
+                if now - last_report >= plan.report_seconds:
+                    value = agreement(model, held_ids, held, batches.pad_id, device)
+                    history.append(
+                        {
+                            "step": step,
+                            "seconds": round(now - started, 1),
+                            "agreement": round(value, 4),
+                        }
+                    )
+                    bar.write(f"step {step}: loss {loss_value:.4f}, held-out agreement {value:.4f}")
+                    last_report = now
+                if now - last_checkpoint >= plan.checkpoint_seconds:
+                    _checkpoint(
+                        work,
+                        run_key,
+                        model,
+                        optimizer,
+                        step,
+                        now - started,
+                        loss_value,
+                        before,
+                        history,
+                    )
+                    last_checkpoint = time.monotonic()
+    except KeyboardInterrupt:  # keep what was learnt: a rerun resumes from here
+        elapsed = time.monotonic() - started
+        _checkpoint(work, run_key, model, optimizer, step, elapsed, loss_value, before, history)
+        raise
     seconds = time.monotonic() - started
     after = agreement(model, held_ids, held, batches.pad_id, device)
     history.append({"step": step, "seconds": round(seconds, 1), "agreement": round(after, 4)})
