@@ -154,6 +154,26 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(
         assert torch.allclose(weights, both[1][name], atol=1e-5), name
 
 
+def test_a_student_started_from_the_teachers_reduced_weights_begins_far_closer(
+    documents, teacher, student, tmp_path
+):
+    plain = run(documents, tmp_path / "plain", teacher, student, steps=0)
+    reduced = distill(
+        [str(documents)],
+        tmp_path / "reduced",
+        TrainingPlan(steps=0, **QUICK),
+        teacher_model=str(teacher),
+        student_model=str(student),
+        init="teacher",
+        text_tokens=24,
+        device="cpu",
+    )
+    assert reduced["agreement"]["before"] > plain["agreement"]["before"] + 0.3
+    assert reduced["projection"]["kind"] == "kept dimensions"
+    config = json.loads((tmp_path / "reduced" / "config.json").read_text())
+    assert (config["hidden_size"], config["num_hidden_layers"]) == (32, 2)
+
+
 def test_the_output_folder_loads_with_model_and_the_recipe_names_the_teacher(
     documents, teacher, student, tmp_path
 ):

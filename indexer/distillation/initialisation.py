@@ -27,12 +27,15 @@ def hidden_basis(
     size = teacher.config.hidden_size
     energy = torch.zeros(size, dtype=torch.float64)
     teacher.eval()
+    device = next(teacher.parameters()).device
     with torch.inference_mode():
         for ids, mask in batches:
-            states = teacher(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-            keep = mask.bool()
+            states = teacher(
+                input_ids=ids.to(device), attention_mask=mask.to(device), output_hidden_states=True
+            )
+            keep = mask.bool().to(device)
             for layer in states.hidden_states:
-                energy += layer[keep].to(torch.float64).square().sum(0)
+                energy += layer[keep].to("cpu", torch.float64).square().sum(0)
     kept = energy.argsort(descending=True)[:width].sort().values
     basis = torch.zeros(width, size)
     basis[torch.arange(width), kept] = 1.0
@@ -55,7 +58,7 @@ def shrink(teacher: torch.nn.Module, student: torch.nn.Module, basis: torch.Tens
         raise DistillationError(
             "a student wider or deeper than its teacher cannot start from the teacher's weights"
         )
-    t = {k: v.detach().to(torch.float32) for k, v in teacher.state_dict().items()}
+    t = {k: v.detach().to("cpu", torch.float32) for k, v in teacher.state_dict().items()}
     p = basis
     norm_scale = math.sqrt(source.hidden_size / target.hidden_size)
     new: dict[str, torch.Tensor] = {}
