@@ -2,7 +2,7 @@
 bench/results/latest.json and latest.md (and with --docs, the results in docs/performance.md).
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark,pdf,serve,runtimes,weak,fulltext]
+                               spark,pdf,serve,runtimes,weak,fulltext,distill]
                         [--quick] [--docs] [--stores DIR]
     python -m bench.run --render [--docs]    # the markdown again from latest.json, nothing run
 """
@@ -20,6 +20,7 @@ import numpy as np
 
 from bench import (
     common,
+    distillation,
     embedding,
     full_text,
     gpu,
@@ -54,6 +55,7 @@ SECTIONS = (
     "runtimes",
     "weak",
     "fulltext",
+    "distill",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -378,6 +380,8 @@ def markdown(report: dict[str, Any]) -> str:
             + f"\n\nSTS Benchmark test Spearman: {qual['sts_test_spearman']} "
             f"(reference {qual['reference']['sts_test_spearman']})."
         )
+    if "distill" in report:
+        parts.append(distillation.markdown(report["distill"]))
     if "gpu" in report:
         graphics = report["gpu"]
         body = (
@@ -609,6 +613,7 @@ def main(argv: list[str] | None = None) -> None:
         pipeline.REPEATS = spark.REPEATS = 1
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
         serving.SEARCHES, serving.LARGE = 200, 20_000
+        distillation.MINUTES, distillation.TEXTS, distillation.WORDNET_GLOSSES = 0.5, 1_000, 300
     started = time.perf_counter()
     report: dict[str, Any] = {"machine": machine()}
     wordnet = (
@@ -670,6 +675,9 @@ def main(argv: list[str] | None = None) -> None:
     if "fulltext" in chosen:
         print("bench: 14. the full-text engine", flush=True)
         report["fulltext"] = full_text.run(full_text.QUICK_SIZES if args.quick else full_text.SIZES)
+    if "distill" in chosen:
+        print("bench: 15. distillation on Cranfield + WordNet", flush=True)
+        report["distill"] = distillation.run(distillation.MINUTES, texts=distillation.TEXTS)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers; at run time `__getattr__` imports each name on first use
     from indexer.collection import Collection
+    from indexer.distillation.job import distill
+    from indexer.distillation.training import TrainingPlan
     from indexer.settings import Settings, SparkOptions
     from indexer.sources.options import SourceOptions
     from indexer.workbench import Workbench
@@ -25,6 +27,8 @@ FACADE = {
     "indexer.workbench": ["Workbench"],
     "indexer.settings": ["Settings", "SparkOptions"],
     "indexer.sources.options": ["SourceOptions"],
+    "indexer.distillation.job": ["distill"],
+    "indexer.distillation.training": ["TrainingPlan"],
 }
 RESULTS = {  # what the facade's methods return
     "store.results": [
@@ -73,6 +77,7 @@ ERRORS = {  # SemsearchError and every subclass: what `except` can name
     "indexer.spark.job": ["SparkJobError"],
     "indexer.serving.http_server": ["CannotListen"],
     "indexer.serving.live_collection": ["NotReady"],
+    "indexer.distillation.corpus": ["DistillationError"],
 }
 _EXPORTS = {
     name: module

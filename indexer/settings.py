@@ -48,6 +48,19 @@ VERIFY_SAMPLE = 100  # vectors `verify` compares one by one with the FAISS index
 RECALL_K = 10  # the neighbours whose recall `stats` reports
 RECALL_SAMPLE = 200  # stored chunks used as queries to measure it (95% CI about ±0.01 at 0.97)
 RECALL_THRESHOLD = 0.90  # `verify --recall` fails below this: the index misses 1 in 10 neighbours
+# Distillation (`semsearch distill`): the teacher, where the student starts, the training texts
+# (short windows and spans: on 2 CPU cores a step over 16-32 texts of at most 64 wordpieces costs
+# seconds, so short texts and small batches give the most steps per minute) and the loop.
+DISTILL_TEACHER = FALLBACK_MODEL
+DISTILL_INITS = ("student", "teacher")  # the student's own weights, or the teacher's reduced
+DISTILL_INIT = "student"
+DISTILL_TEXT_TOKENS = 64
+DISTILL_BATCH = 32
+DISTILL_LEARNING_RATE = 2e-4
+DISTILL_WARMUP = 100  # steps of linear warm-up
+DISTILL_SEED = 0
+DISTILL_MINUTES = 30.0  # the budget when neither minutes nor steps are given
+
 # The concordance of a word (`semsearch concordance`): its occurrences, grouped by sense.
 CONCORDANCE_LIMIT = 200  # occurrences taken, spread evenly over the store when there are more
 CONCORDANCES_KEPT = 32  # concordances a Collection keeps cached (the oldest go first)

@@ -44,6 +44,7 @@ class Recipe:
     precision: str = LEGACY["precision"]  # fp32 | bf16 | int8
     # "" in a store made before tokenizers were recorded: taken from the next write's model
     tokenizer_fingerprint: str = ""
+    distilled: dict[str, Any] | None = None  # a distilled model's teacher and training, as data
 
     @property
     def max_length(self) -> int:
@@ -58,7 +59,7 @@ class Recipe:
         """The recipe saved by `to_dict`; DamagedStoreError when a field is missing (`normalize`,
         `runtime` and `precision` may be: older stores lack them)."""
         names = [f.name for f in fields(cls)]
-        optional = ("normalize", "tokenizer_fingerprint", *LEGACY)
+        optional = ("normalize", "tokenizer_fingerprint", "distilled", *LEGACY)
         missing = [name for name in names if name not in optional and name not in data]
         if missing:
             raise DamagedStoreError(f"the store's recipe lacks {', '.join(missing)}")
@@ -71,6 +72,7 @@ class Recipe:
             f"pooling {self.pooling}, "
             f"chunks of {self.chunk_tokens} wordpieces overlapping {self.overlap}, "
             f"{self.precision} on {self.runtime}"
+            + (f", distilled from {self.distilled['teacher']}" if self.distilled else "")
         )
 
     @property

@@ -21,6 +21,8 @@ from click.testing import CliRunner
 from indexer import settings as defaults
 from indexer.cli.app import cli
 from indexer.collection import Collection
+from indexer.distillation.job import distill
+from indexer.distillation.training import TrainingPlan
 from indexer.evaluation import evaluate
 from indexer.settings import Settings
 from indexer.sources.options import SourceOptions
@@ -305,7 +307,19 @@ def facade_defaults(command: str) -> dict[str, object]:
     """The default each option of `command` must show: the facade's signatures and the settings."""
     search = inspect.signature(Collection.search).parameters
     serves = command == "serve"
+    distilling = inspect.signature(distill).parameters
+    plan = {field.name: field.default for field in dataclasses.fields(TrainingPlan)}
     return {
+        "teacher": distilling["teacher_model"].default,
+        "student": distilling["student_model"].default,
+        "init": distilling["init"].default,
+        "text_tokens": distilling["text_tokens"].default,
+        "max_texts": distilling["max_texts"].default,
+        "minutes": None,  # neither minutes nor steps: the facade's DISTILL_MINUTES
+        "steps": None,
+        "batch": plan["batch"],
+        "learning_rate": plan["learning_rate"],
+        "seed": plan["seed"],
         "k": search["k"].default,
         "mode": search["mode"].default,
         "sample": inspect.signature(Collection.verify).parameters["sample"].default,

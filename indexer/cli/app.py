@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from indexer.cli import (
+    distillation,
     embedding,
     evaluation,
     exploration,
@@ -40,5 +41,6 @@ for command in (
     serving.serve,
     serving.mcp_command,
     evaluation.eval_command,
+    distillation.distill,
 ):
     cli.add_command(command)

@@ -180,6 +180,7 @@ class Embedder:
             runtime=self.loaded.runtime.name,
             precision=self.loaded.precision,
             tokenizer_fingerprint=self.loaded.tokenizer_fingerprint,
+            distilled=self.loaded.distilled,
         )
 
     # -- tokens and windows ---------------------------------------------------------------------

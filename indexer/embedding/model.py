@@ -4,6 +4,7 @@ every start); the weights are loaded from their folder only when a view needs th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -11,12 +12,13 @@ import socket
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import torch
 from tokenizers import Tokenizer
 
+from indexer.distillation.manifest import read_manifest, recipe_facts
 from indexer.embedding.model_facts import SUBFOLDER, FactsCache, ModelFacts, folder_digest
 from indexer.settings import (
     DEFAULT_MODEL,
@@ -88,6 +90,13 @@ class LoadedModel:
     @property
     def max_positions(self) -> int:
         return self.facts.max_positions
+
+    @functools.cached_property
+    def distilled(self) -> dict[str, Any] | None:
+        """What a store's recipe records of a model distilled by `semsearch distill` (its
+        teacher, start, steps, agreement); None for any other model."""
+        manifest = read_manifest(self.folder) if self.folder is not None else None
+        return recipe_facts(manifest) if manifest is not None else None
 
     @property
     def model(self) -> PreTrainedModel:
@@ -168,6 +177,14 @@ def _from_pretrained(
         source, local_files_only=local_only, attn_implementation="sdpa", trust_remote_code=False
     )
     return model, tokenizer
+
+
+def load_weights(name: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The torch weights and tokenizer of `name` (hub id, folder, or the shipped fallback's
+    name), for training; ModelLoadError saying what was tried."""
+    if name == FALLBACK_MODEL:
+        return _from_pretrained(str(fallback_model_path()), local_only=True)
+    return _load_by_name(name)
 
 
 def _cannot_load(name: str, tried: list[str]) -> ModelLoadError:
