@@ -227,3 +227,20 @@ def test_silhouette_is_the_textbook_one_with_cosine_distance() -> None:
         outer = min(distance[i, labels == g].mean() for g in set(labels) - {own})
         scores.append((outer - inner) / max(outer, inner))
     assert silhouette(unit, labels) == pytest.approx(np.mean(scores), abs=1e-5)
+
+
+def test_last_layer_occurrences_come_from_the_runtime_and_match_every_layer_pass(
+    store_path,
+) -> None:
+    from indexer.embedding.layers import last_layer_windows
+
+    with Collection(store_path, quiet=True) as collection:
+        found, _ = occurrences.find(collection._store(), "bank", 1000, 4)
+        chunk_ids = sorted({o.chunk_id for o in found})
+        embedder = collection._query_embedder()
+        windows = [
+            occurrences.windows(collection._store(), embedder, chunk_ids)[c].ids for c in chunk_ids
+        ]
+        every = dict(window_layers(embedder, windows))
+        for index, states in last_layer_windows(embedder, windows):
+            np.testing.assert_allclose(states, every[index][-1], atol=1e-4)

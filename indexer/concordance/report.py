@@ -14,7 +14,7 @@ import numpy as np
 from indexer.concordance import occurrences
 from indexer.concordance.occurrences import Occurrence
 from indexer.concordance.senses import Senses, group_senses, unit_rows
-from indexer.embedding.layers import layer_count, window_layers
+from indexer.embedding.layers import last_layer_windows, layer_count, window_layers
 from indexer.settings import (
     DISTINCTIVE_WORDS,
     NEIGHBOUR_WORDS,
@@ -134,12 +134,17 @@ def occurrence_vectors(
     for index, occurrence in enumerate(found):
         wanted.setdefault(occurrence.chunk_id, []).append(index)
     result = np.zeros((len(found), embedder.dim), np.float32)
-    for position, states in window_layers(embedder, [windows[c].ids for c in order]):
+    ids = [windows[c].ids for c in order]
+    if layer == layer_count(embedder):  # the last: the runtime's, no torch weights needed
+        passes = last_layer_windows(embedder, ids)
+    else:
+        passes = ((i, states[layer]) for i, states in window_layers(embedder, ids))
+    for position, states in passes:
         chunk_id = order[position]
         for index in wanted[chunk_id]:
             pieces = windows[chunk_id].positions(found[index].start, found[index].end)
             if pieces:  # a word the tokenizer kept no wordpiece of stays a zero vector
-                result[index] = states[layer, pieces].mean(axis=0)
+                result[index] = states[pieces].mean(axis=0)
     return result
 
 

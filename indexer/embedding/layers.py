@@ -57,7 +57,7 @@ class LayerView:
 
 def layer_count(embedder: Embedder) -> int:
     """The model's transformer layers (the embeddings layer not counted)."""
-    return int(embedder.loaded.model.config.num_hidden_layers)
+    return embedder.loaded.layers
 
 
 def forward_layers(embedder: Embedder, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -86,6 +86,29 @@ def window_layers(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Each window's ids (with [CLS] and [SEP]) through the model, longest first in batches
     within the embedder's token budget: (index into `windows`, (layers + 1, n, dim) array)."""
+    for batch, ids, mask in _batches(embedder, windows):
+        states = forward_layers(embedder, torch.from_numpy(ids), torch.from_numpy(mask))
+        states = states.cpu().numpy()
+        for row, index in enumerate(batch):
+            yield index, states[:, row, : len(windows[index])]
+
+
+def last_layer_windows(
+    embedder: Embedder, windows: Sequence[np.ndarray]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """As `window_layers`, but only the last layer, (n, dim), from the embedder's runtime (ONNX
+    Runtime on a CPU): the vectors the store pooled, without the torch weights' every-layer pass."""
+    for batch, ids, mask in _batches(embedder, windows):
+        states = embedder.loaded.runtime.hidden(ids, mask).float().cpu().numpy()
+        for row, index in enumerate(batch):
+            yield index, states[row, : len(windows[index])]
+
+
+def _batches(
+    embedder: Embedder, windows: Sequence[np.ndarray]
+) -> Iterator[tuple[list[int], np.ndarray, np.ndarray]]:
+    """Longest first, as many windows as the token budget takes: (their indices, padded int64
+    ids, mask)."""
     order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
     start = 0
     while start < len(order):
@@ -97,8 +120,5 @@ def window_layers(
         for row, index in enumerate(batch):
             ids[row, : len(windows[index])] = windows[index]
             mask[row, : len(windows[index])] = 1
-        states = forward_layers(embedder, torch.from_numpy(ids), torch.from_numpy(mask))
-        states = states.cpu().numpy()
-        for row, index in enumerate(batch):
-            yield index, states[:, row, : len(windows[index])]
+        yield batch, ids, mask
         start += len(batch)

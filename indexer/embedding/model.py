@@ -98,6 +98,16 @@ class LoadedModel:
         manifest = read_manifest(self.folder) if self.folder is not None else None
         return recipe_facts(manifest) if manifest is not None else None
 
+    @functools.cached_property
+    def layers(self) -> int:
+        """Transformer layers (the embeddings layer not counted): from the folder's config when
+        the torch weights are not loaded, so asking loads nothing."""
+        if self._model is None and self.folder is not None:
+            configured = _configured_layers(self.folder)
+            if configured is not None:
+                return configured
+        return int(self.model.config.num_hidden_layers)
+
     @property
     def model(self) -> PreTrainedModel:
         """The torch weights on this model's device (loaded now if the start did without)."""
@@ -234,6 +244,14 @@ def _announce_fallback(error: ModelLoadError, quiet: bool) -> None:
             f"{fallback_model_path()}",
             file=sys.stderr,
         )
+
+
+def _configured_layers(folder: Path) -> int | None:
+    """`num_hidden_layers` of a model folder's config.json; None when it cannot be read."""
+    try:
+        return int(json.loads((folder / "config.json").read_text())["num_hidden_layers"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def weights_fingerprint(model: PreTrainedModel) -> str:
