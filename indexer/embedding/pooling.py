@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch is imported by the model; the tokenizing workers never load it
+    import torch
 
 
 def position_weights(pooling: str, word_ids: list[int | None]) -> list[float]:
@@ -22,6 +25,8 @@ def position_weights(pooling: str, word_ids: list[int | None]) -> list[float]:
 
 def weighted_mean(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """(batch, seq, dim) hidden states, (batch, seq) weights -> (batch, dim) weighted means."""
+    import torch
+
     weights = weights.to(hidden.dtype)
     total = weights.sum(dim=1, keepdim=True).clamp(min=1e-12)
     return torch.einsum("bs,bsd->bd", weights, hidden) / total
