@@ -42,9 +42,10 @@ from indexer.settings import (
     Settings,
     SparkOptions,
     default_store,
+    machine_workers,
 )
 from indexer.sources.fields import document_from_fields
-from indexer.sources.inputs import plan_inputs, read_inputs
+from indexer.sources.inputs import plan_inputs
 from indexer.sources.options import SourceOptions
 from indexer.summary import Summary
 from indexer.workbench import Workbench
@@ -210,7 +211,17 @@ class Collection(Workbench):
         sources = sources or SourceOptions()
         with self._lock:
             plan = plan_inputs(list(paths), sources, never=[self.path])
-            return self._index(read_inputs(plan, sources), progress)
+            workers = self.settings.workers or machine_workers()
+            with self._writing(self.embedder.recipe) as store:
+                return pipeline.run_plan(
+                    store,
+                    self.embedder,
+                    plan,
+                    sources,
+                    self.settings.commit_every,
+                    workers,
+                    progress=progress,
+                )
 
     @_store_conditions
     def add_records(

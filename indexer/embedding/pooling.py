@@ -25,8 +25,8 @@ def position_weights(pooling: str, word_ids: list[int | None]) -> list[float]:
 
 def weighted_mean(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """(batch, seq, dim) hidden states, (batch, seq) weights -> (batch, dim) weighted means."""
-    import torch
-
     weights = weights.to(hidden.dtype)
     total = weights.sum(dim=1, keepdim=True).clamp(min=1e-12)
-    return torch.einsum("bs,bsd->bd", weights, hidden) / total
+    # a batched matrix product: einsum's two threads wait on each other (busy 2-core machine,
+    # 400 windows x 20 positions x 32: einsum 2.5 ms, bmm 0.13 ms; on one thread 0.22 / 0.20)
+    return torch.bmm(weights.unsqueeze(1), hidden).squeeze(1) / total

@@ -33,23 +33,24 @@ class Prepared:
 
     @classmethod
     def join(cls, chosen: Sequence[tuple[Prepared, int]]) -> Prepared:
-        """The texts `(part, index)` of several prepared parts, in the order given."""
+        """The texts `(part, index)` of several prepared parts, in the order given (consecutive
+        texts of one part are copied together)."""
         per_text: list[list[Window]] = []
         ids, lengths, weights, unknown_only = [], [], [], []
-        firsts: dict[int, np.ndarray] = {}  # per part: the first window of each text
-        for number, (part, index) in enumerate(chosen):
-            first = firsts.get(id(part))
-            if first is None:
-                first = firsts[id(part)] = np.cumsum([0, *map(len, part.windows)])
-            start, end = int(first[index]), int(first[index + 1])
-            per_text.append(part.windows[index])
-            low, high = int(part.bounds[start]), int(part.bounds[end])
+        text_starts: dict[int, np.ndarray] = {}
+        for part, first, last in _runs(chosen):
+            starts = text_starts.get(id(part))
+            if starts is None:
+                starts = text_starts[id(part)] = part.text_starts()
+            low_window, high_window = int(starts[first]), int(starts[last])
+            low, high = int(part.bounds[low_window]), int(part.bounds[high_window])
+            per_text += part.windows[first:last]
             ids.append(part.ids[low:high])
-            lengths.append(np.diff(part.bounds[start : end + 1]))
+            lengths.append(np.diff(part.bounds[low_window : high_window + 1]))
             if part.weights is not None:
                 weights.append(part.weights[low:high])
-            if index in part.unknown_only:
-                unknown_only.append(number)
+            before = len(per_text) - (last - first)
+            unknown_only += [before + i - first for i in part.unknown_only if first <= i < last]
         bounds = np.zeros(sum(map(len, lengths)) + 1, np.int64)
         if lengths:
             np.cumsum(np.concatenate(lengths), out=bounds[1:])
@@ -60,6 +61,23 @@ class Prepared:
             np.concatenate(weights) if weights else None,
             unknown_only,
         )
+
+    def text_starts(self) -> np.ndarray:
+        """The number of each text's first window, and the total at the end."""
+        starts = np.zeros(len(self.windows) + 1, np.int64)
+        np.cumsum([len(text) for text in self.windows], out=starts[1:])
+        return starts
+
+
+def _runs(chosen: Sequence[tuple[Prepared, int]]) -> list[tuple[Prepared, int, int]]:
+    """`chosen` as runs of consecutive texts of one part: (part, first, last + 1)."""
+    runs: list[tuple[Prepared, int, int]] = []
+    for part, index in chosen:
+        if runs and runs[-1][0] is part and runs[-1][2] == index:
+            runs[-1] = (part, runs[-1][1], index + 1)
+        else:
+            runs.append((part, index, index + 1))
+    return runs
 
 
 class Preparer:

@@ -1,0 +1,86 @@
+"""Items read, examined against the store before the model sees them: each document's content
+hash and what the store holds of it, and the changed ones tokenized and cut into windows. This is
+the CPU side of a run for one part of its input; it needs no model (no torch), so worker processes
+run it (indexer/workers.py) as well as the indexing process itself."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from indexer import documents
+from indexer.embedding.preparation import Prepared, Preparer
+from indexer.sources.options import SourceDocument
+from indexer.summary import Skipped
+from store.records import content_hash
+from store.store import Store
+
+CHANGED, UNCHANGED, MOVED = "changed", "unchanged", "moved"
+GROUP_ITEMS = 1_000  # items examined together when the indexing process reads them itself
+
+
+@dataclass
+class Examined:
+    """Items in input order. Per item: its content hash and state (None for a Skipped or an
+    empty document), and the index of its text in `prepared` (changed documents only)."""
+
+    items: list[SourceDocument | Skipped]
+    hashes: list[str | None]
+    states: list[str | None]
+    inputs: list[int | None]
+    prepared: Prepared
+
+
+def examine(
+    items: Sequence[SourceDocument | Skipped],
+    lookup: Store,
+    preparer: Preparer,
+    parallel: bool = False,
+) -> Examined:
+    """Hash every document, compare with what `lookup` stores, and prepare the changed ones'
+    model inputs (`parallel`: the tokenizer's own thread pool)."""
+    wanted = [
+        item
+        for item in items
+        if isinstance(item, SourceDocument) and not documents.is_empty(item.text)
+    ]
+    stored = lookup.versions([doc.id for doc in wanted])
+    hashes: list[str | None] = []
+    states: list[str | None] = []
+    inputs: list[int | None] = []
+    texts: list[str] = []
+    for item in items:
+        if not isinstance(item, SourceDocument) or documents.is_empty(item.text):
+            hashes.append(None)
+            states.append(None)
+            inputs.append(None)
+            continue
+        digest = content_hash(item.text, item.title, item.metadata, item.pages)
+        now = stored.get(item.id)
+        hashes.append(digest)
+        if now is None or now.content_hash != digest:
+            states.append(CHANGED)
+            inputs.append(len(texts))
+            texts.append(item.text)
+        else:
+            states.append(MOVED if now.source != item.source else UNCHANGED)
+            inputs.append(None)
+    return Examined(list(items), hashes, states, inputs, preparer.prepare(texts, parallel))
+
+
+def examine_each(
+    items: Iterable[SourceDocument | Skipped],
+    lookup: Store,
+    preparer: Preparer,
+    parallel: bool = False,
+    group: int = GROUP_ITEMS,
+) -> Iterator[Examined]:
+    """`items` examined in groups of `group`, in order, as they are read."""
+    chunk: list[SourceDocument | Skipped] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= group:
+            yield examine(chunk, lookup, preparer, parallel)
+            chunk = []
+    if chunk:
+        yield examine(chunk, lookup, preparer, parallel)
