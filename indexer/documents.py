@@ -33,8 +33,14 @@ def duplicate(where: str, doc_id: str, first: str) -> Skipped:
     return Skipped(where, DUPLICATE, f"duplicate id {doc_id!r} (first at {first})")
 
 
-def record(doc: SourceDocument, digest: str, chunks: list[EmbeddedChunk]) -> DocumentRecord:
-    """What the store keeps of an embedded document; each chunk with the pages it spans."""
+def record(
+    doc: SourceDocument,
+    digest: str,
+    chunks: list[EmbeddedChunk],
+    metadata_json: str | None = None,
+) -> DocumentRecord:
+    """What the store keeps of an embedded document; each chunk with the pages it spans
+    (`metadata_json`: its metadata encoded already, `store.records.encode_metadata`)."""
     return DocumentRecord(
         id=doc.id,
         text=doc.text,
@@ -54,4 +60,5 @@ def record(doc: SourceDocument, digest: str, chunks: list[EmbeddedChunk]) -> Doc
         ],
         content_hash=digest,
         pages=doc.pages,
+        metadata_json=metadata_json,
     )

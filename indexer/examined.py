@@ -12,7 +12,7 @@ from indexer import documents
 from indexer.embedding.preparation import Prepared, Preparer
 from indexer.sources.options import SourceDocument
 from indexer.summary import Skipped
-from store.records import content_hash
+from store.records import content_hash, encode_metadata
 from store.store import Store
 
 CHANGED, UNCHANGED, MOVED = "changed", "unchanged", "moved"
@@ -22,13 +22,20 @@ GROUP_ITEMS = 1_000  # items examined together when the indexing process reads t
 @dataclass
 class Examined:
     """Items in input order. Per item: its content hash and state (None for a Skipped or an
-    empty document), and the index of its text in `prepared` (changed documents only)."""
+    empty document); for a changed document, the index of its text in `prepared` and its
+    metadata as the store keeps it (None when it cannot: the store says why)."""
 
     items: list[SourceDocument | Skipped]
     hashes: list[str | None]
     states: list[str | None]
     inputs: list[int | None]
     prepared: Prepared
+    metadata: list[str | None]
+
+    @classmethod
+    def skipped(cls, item: Skipped, preparer: Preparer) -> Examined:
+        """A part that is one thing left out."""
+        return cls([item], [None], [None], [None], preparer.prepare([]), [None])
 
 
 def examine(
@@ -48,12 +55,14 @@ def examine(
     hashes: list[str | None] = []
     states: list[str | None] = []
     inputs: list[int | None] = []
+    metadata: list[str | None] = []
     texts: list[str] = []
     for item in items:
         if not isinstance(item, SourceDocument) or documents.is_empty(item.text):
             hashes.append(None)
             states.append(None)
             inputs.append(None)
+            metadata.append(None)
             continue
         digest = content_hash(item.text, item.title, item.metadata, item.pages)
         now = stored.get(item.id)
@@ -62,10 +71,20 @@ def examine(
             states.append(CHANGED)
             inputs.append(len(texts))
             texts.append(item.text)
+            metadata.append(_encoded(item.metadata))
         else:
             states.append(MOVED if now.source != item.source else UNCHANGED)
             inputs.append(None)
-    return Examined(list(items), hashes, states, inputs, preparer.prepare(texts, parallel))
+            metadata.append(None)
+    prepared = preparer.prepare(texts, parallel)
+    return Examined(list(items), hashes, states, inputs, prepared, metadata)
+
+
+def _encoded(metadata: dict) -> str | None:
+    try:
+        return encode_metadata(metadata)
+    except (ValueError, TypeError):
+        return None  # the store's check names the document and the reason
 
 
 def examine_each(

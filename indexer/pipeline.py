@@ -56,6 +56,7 @@ class _Batch:
     hashes: list[str]
     moved: dict[str, str | None]
     inputs: list[tuple[Prepared, int]]  # where each changed document's model inputs are
+    metadata: list[str | None]  # each changed document's metadata as the store keeps it
 
 
 @dataclass
@@ -145,8 +146,10 @@ def _run(
         chunks = iter(round_.chunks)
         for batch in round_.batches:
             records = [
-                documents.record(doc, digest, next(chunks))
-                for doc, digest in zip(batch.changed, batch.hashes, strict=True)
+                documents.record(doc, digest, next(chunks), metadata)
+                for doc, digest, metadata in zip(
+                    batch.changed, batch.hashes, batch.metadata, strict=True
+                )
             ]
             counts = store.upsert(records)
             if batch.moved:
@@ -253,10 +256,10 @@ def _batches(parts: Iterable[Examined], size: int, summary: Summary) -> Iterator
     their hashes and model inputs, and the unchanged ones stored under another source. Skipped,
     empty and repeated documents go to the summary; unchanged ones are counted."""
     seen: dict[str, str] = {}
-    batch, read = _Batch([], [], {}, []), 0
+    batch, read = _Batch([], [], {}, [], []), 0
     for part in parts:
-        rows = zip(part.items, part.hashes, part.states, part.inputs, strict=True)
-        for item, digest, state, index in rows:
+        rows = zip(part.items, part.hashes, part.states, part.inputs, part.metadata, strict=True)
+        for item, digest, state, index, metadata in rows:
             if not _accepted(item, seen, summary):
                 continue
             read += 1
@@ -264,13 +267,14 @@ def _batches(parts: Iterable[Examined], size: int, summary: Summary) -> Iterator
                 batch.changed.append(item)
                 batch.hashes.append(digest)
                 batch.inputs.append((part.prepared, index))
+                batch.metadata.append(metadata)
             else:
                 summary.unchanged += 1
                 if state == MOVED:
                     batch.moved[item.id] = item.source
             if read >= size:
                 yield batch
-                batch, read = _Batch([], [], {}, []), 0
+                batch, read = _Batch([], [], {}, [], []), 0
     if read:
         yield batch
 

@@ -59,7 +59,7 @@ def examine_parts(
                 continue
             yield from pool.results(pending, keep=0)
             if isinstance(item, Skipped):
-                yield Examined([item], [None], [None], [None], preparer.prepare([]))
+                yield Examined.skipped(item, preparer)
             else:
                 yield from examine_each(read_inputs([item], options), lookup, preparer)
         yield from pool.results(pending, keep=0)
@@ -118,7 +118,7 @@ class _Pool:
                 self._restart()
                 reason = "the worker process reading it died (the reader crashed or was killed)"
                 item = Skipped(part.label, CRASHED, reason)
-                yield Examined([item], [None], [None], [None], self.setup[0].prepare([]))
+                yield Examined.skipped(item, self.setup[0])
 
     def _restart(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

@@ -14,9 +14,15 @@ from tokenizers import Encoding
 from indexer.embedding import tokenization
 from indexer.embedding.chunking import Window
 from indexer.embedding.model import LoadedModel, ModelLoadError, load_model
-from indexer.embedding.pooling import position_weights, weighted_mean
+from indexer.embedding.pooling import (
+    position_weights,
+    unit_rows,
+    weighted_mean,
+    weighted_mean_host,
+)
 from indexer.embedding.preparation import Prepared, Preparer
 from indexer.embedding.tokenization import Tokens
+from indexer.embedding.torch_runtime import to_device
 from indexer.embedding.views import Explanation, TokenView, window_positions
 from indexer.settings import (
     BATCH_TOKENS,
@@ -223,15 +229,18 @@ class Embedder:
         lengths = np.diff(prepared.bounds)
         if not len(lengths):
             return np.zeros((0, self.dim), np.float32)
-        order, pooled = [], []
+        order, pooled, on_host = [], [], []
         for batch in self._batches(lengths.tolist()):
             ids, mask, weights = self._pad(prepared, batch)
             hidden = self._forward(ids, mask)[: len(batch)]
-            device_weights = torch.from_numpy(weights[: len(batch)]).to(hidden.device)
-            pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
+            if hidden.device.type == "cpu":  # pooled in numpy on this thread (pooling.py: why)
+                on_host.append(unit_rows(weighted_mean_host(hidden.numpy(), weights[: len(batch)])))
+            else:
+                device_weights = to_device(weights[: len(batch)], hidden.device)
+                pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
             order += batch
         out = np.empty((len(lengths), self.dim), np.float32)
-        out[order] = torch.cat(pooled).cpu().numpy()
+        out[order] = np.concatenate(on_host) if on_host else torch.cat(pooled).cpu().numpy()
         return out
 
     def _pad(self, prepared: Prepared, batch: list[int]) -> tuple[np.ndarray, ...]:
