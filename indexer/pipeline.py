@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tqdm import tqdm
 
 from indexer import documents
+from indexer.batch.examined import CHANGED, MOVED, Examined, examine_each
 from indexer.embedding.preparation import Prepared
-from indexer.examined import CHANGED, MOVED, Examined, examine_each
 from indexer.memory import release_free_memory
 from indexer.sources.inputs import Input, read_inputs
 from indexer.sources.options import SourceDocument, SourceOptions
@@ -98,7 +98,7 @@ def run_plan(
     tokenize them, and the documents are stored in the same order, with the same results."""
     if workers == 1:
         return run(store, embedder, read_inputs(plan, options), commit_every, progress)
-    from indexer.workers import examine_parts
+    from indexer.batch.workers import examine_parts
 
     def examine(lookup: Store) -> Iterator[Examined]:
         return examine_parts(plan, options, lookup, embedder.preparer, workers)

@@ -1,4 +1,4 @@
-"""The CPU side of a run in worker processes: each reads one part of the input (input_parts.py),
+"""The CPU side of a run in worker processes: each reads one part of the input (parts.py),
 hashes its documents against the store and tokenizes the changed ones (examined.py), while the
 indexing process runs the model and writes. Results come back in input order.
 
@@ -24,9 +24,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from indexer.batch.examined import Examined, examine, examine_each
+from indexer.batch.parts import LineRange, Part, parts, read_part
 from indexer.embedding.preparation import Preparer
-from indexer.examined import Examined, examine, examine_each
-from indexer.input_parts import LineRange, Part, parts, read_part
 from indexer.sources.inputs import Input, InputFile, read_inputs
 from indexer.sources.options import SourceOptions
 from indexer.summary import Skipped

@@ -1,7 +1,7 @@
 """Items read, examined against the store before the model sees them: each document's content
 hash and what the store holds of it, and the changed ones tokenized and cut into windows. This is
 the CPU side of a run for one part of its input; it needs no model (no torch), so worker processes
-run it (indexer/workers.py) as well as the indexing process itself."""
+run it (indexer/batch/workers.py) as well as the indexing process itself."""
 
 from __future__ import annotations
 
