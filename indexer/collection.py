@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer import pipeline, probes
+from indexer.batch.parts import auto_workers
 from indexer.settings import (
     CONCORDANCE_LIMIT,
     CONCORDANCES_KEPT,
@@ -211,7 +212,7 @@ class Collection(Workbench):
         sources = sources or SourceOptions()
         with self._lock:
             plan = plan_inputs(list(paths), sources, never=[self.path])
-            workers = self.settings.workers or machine_workers()
+            workers = self.settings.workers or auto_workers(plan, machine_workers())
             with self._writing(self.embedder.recipe) as store:
                 return pipeline.run_plan(
                     store,

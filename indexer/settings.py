@@ -39,7 +39,8 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every window
 BATCH_TOKENS = {"cpu": 2048, "cuda": 16384}
 COMMIT_EVERY = 1000  # documents per transaction (256 was 25% slower, make bench)
 # Processes that read, parse, hash and tokenize while the model runs (docs/batch-indexing.md);
-# None: one per core this process may use. 1: all of it in the indexing process itself.
+# None: one per core this process may use, for inputs of a few MB or more (indexer/batch/parts.py,
+# AUTO_MIN_BYTES). 1: all of it in the indexing process itself.
 WORKERS: int | None = None
 INDEX = DEFAULT_SPEC
 INDEXES = SPECS
@@ -205,7 +206,7 @@ class Settings:
     overlap: int | None = None
     index: str | None = None
     commit_every: int = COMMIT_EVERY
-    workers: int | None = WORKERS  # None: machine_workers()
+    workers: int | None = WORKERS  # None: machine_workers() for a large input, else 1
 
     def __post_init__(self) -> None:
         check_choice("runtime", self.runtime, RUNTIMES)

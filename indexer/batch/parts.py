@@ -9,6 +9,7 @@ stay with the indexing process: a stream can be read only once, in order.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from indexer.sources.options import SourceDocument, SourceOptions
 from indexer.summary import Skipped
 
 PART_BYTES = 1 << 20  # ~7,000 WordNet glosses: enough work to pay for sending it to a process
+# Workers left unset: below this much input, starting them costs more than they save
+AUTO_MIN_BYTES = 4 * PART_BYTES
 _BOM = b"\xef\xbb\xbf"  # kept inside a file (only its first line loses it): never cut before one
 
 
@@ -40,6 +43,19 @@ class LineRange:
 
 
 Part = InputFile | LineRange
+
+
+def auto_workers(plan: Sequence[Input | Skipped], cores: int) -> int:
+    """Worker processes for a plan when the user chose none: one per core for AUTO_MIN_BYTES of
+    files or more, else none (1: the indexing process reads everything itself)."""
+    total = 0
+    for item in plan:
+        if isinstance(item, InputFile):
+            with contextlib.suppress(OSError):  # read_file says why
+                total += item.path.stat().st_size
+        if total >= AUTO_MIN_BYTES:
+            return cores
+    return 1
 
 
 def parts(plan: Sequence[Input | Skipped]) -> Iterator[Input | Skipped | LineRange]:
