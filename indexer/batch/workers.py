@@ -81,7 +81,7 @@ class _Pool:
         if context.get_start_method() == "forkserver":
             context.set_forkserver_preload([__name__])
         executor = ProcessPoolExecutor(
-            self.workers, context, initializer=_start, initargs=self.setup
+            self.workers, context, initializer=_start, initargs=(*self.setup, os.getpid())
         )
         with _main_not_rerun():
             for _ in range(self.workers):  # every worker started now (one per task submitted)
@@ -144,19 +144,22 @@ def _main_not_rerun() -> Iterator[None]:
         main.update(saved)
 
 
-def _start(preparer: Preparer, folder: Any, options: SourceOptions) -> None:
+def _start(preparer: Preparer, folder: Any, options: SourceOptions, indexing: int) -> None:
     """A worker's set-up: ignore Ctrl-C, watch the indexing process, open the store to read."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker.update(preparer=preparer, lookup=Store.open(folder), options=options)
-    threading.Thread(target=_watch, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_watch, args=(indexing,), daemon=True).start()
 
 
-def _watch(parent: int) -> None:
-    """Exit when this worker's parent (the fork server, which lives as long as the indexing
-    process) is gone: nothing is left running after the indexing process was killed."""
-    while os.getppid() == parent:
+def _watch(indexing: int) -> None:
+    """Exit when the indexing process is gone: nothing is left running after it was killed
+    (the fork server would not notice: every worker holds its keep-alive pipe)."""
+    while True:
         time.sleep(WATCH_SECONDS)
-    os._exit(1)
+        try:
+            os.kill(indexing, 0)
+        except OSError:  # no such process, or another user's that took its id
+            os._exit(1)
 
 
 def _examine(part: Part) -> Examined:
