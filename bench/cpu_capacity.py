@@ -83,9 +83,10 @@ def _job(tree: Path, model: Path, corpus: Path, store: Path, workers: str) -> fl
     return result["seconds"]
 
 
-def capacity(documents: int = CAPACITY_DOCS, repeats: int = REPEATS) -> dict[str, Any]:
+def capacity(documents: int | None = None, repeats: int | None = None) -> dict[str, Any]:
     """docs/s of the baseline (one process, as it always ran) and of this tree at 1, 2 and all
     cores, in interleaved rounds; ratios are medians over rounds against the baseline's."""
+    documents, repeats = documents or CAPACITY_DOCS, repeats or REPEATS
     with tempfile.TemporaryDirectory(prefix="semsearch-capacity-") as scratch:
         root = Path(scratch)
         model = tiny_model_folder(root / "tiny")
@@ -101,7 +102,7 @@ def capacity(documents: int = CAPACITY_DOCS, repeats: int = REPEATS) -> dict[str
             for name, (tree, workers) in variants.items():
                 store = root / f"store-{round_}-{len(seconds[name])}-{workers}"
                 seconds[name].append(_job(tree, model, corpus, store, workers))
-    first = next(iter(variants))
+    base = seconds[next(iter(variants))]
     return {
         "documents": count,
         "cores": cores(),
@@ -109,17 +110,18 @@ def capacity(documents: int = CAPACITY_DOCS, repeats: int = REPEATS) -> dict[str
             name: {
                 "seconds": round(median(times), 2),
                 "docs_per_s": round(count / median(times)),
-                "vs_main": round(median([b / a for a, b in zip(times, seconds[first])]), 2),
+                "vs_main": round(median([b / a for a, b in zip(times, base, strict=True)]), 2),
             }
             for name, times in seconds.items()
         },
     }
 
 
-def whole_process(documents: int = PROCESS_DOCS, repeats: int = REPEATS) -> dict[str, Any]:
+def whole_process(documents: int | None = None, repeats: int | None = None) -> dict[str, Any]:
     """The whole `semsearch index` process (interpreter start to exit) against `Embedder.embed`
     of the same texts with the seed architecture, interleaved rounds; ratio: median over rounds
     of pure seconds / process seconds (1.0: the process costs no more than its embedding)."""
+    documents, repeats = documents or PROCESS_DOCS, repeats or REPEATS
     from indexer.embedding.embedder import Embedder
 
     semsearch = str(Path(sys.executable).parent / "semsearch")
@@ -146,7 +148,7 @@ def whole_process(documents: int = PROCESS_DOCS, repeats: int = REPEATS) -> dict
         "note": common.SEED_NOTE,
         "pure_s": [round(s, 2) for s in pure],
         "process_s": [round(s, 2) for s in process],
-        "process_vs_pure": round(median([p / q for p, q in zip(pure, process)]), 3),
+        "process_vs_pure": round(median([p / q for p, q in zip(pure, process, strict=True)]), 3),
     }
 
 
