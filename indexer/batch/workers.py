@@ -36,6 +36,7 @@ PARTS_AHEAD = 2  # parts in flight per worker: one being read, one waiting
 WATCH_SECONDS = 0.5  # how often a worker looks whether the indexing process is still there
 CRASHED = "reader crashed"
 
+_Pending = deque[tuple[Part | Skipped, Future]]  # in input order; a Skipped is done already
 _worker: dict[str, Any] = {}  # in a worker process: what `_start` set up
 
 
@@ -49,22 +50,27 @@ def examine_parts(
     """Every part of the plan examined by `workers` processes, in order. Skipped entries pass
     through; streams are read and examined here, in turn."""
     pool = _Pool(workers, (preparer, lookup.folder, options))
-    pending: deque[tuple[Part, Future]] = deque()
+    pending: _Pending = deque()
     try:
         for item in parts(plan):
-            if isinstance(item, (InputFile, LineRange)):
+            if isinstance(item, Skipped):  # in its place, without waiting for the parts before
+                pending.append((item, _done(Examined.skipped(item, preparer))))
+            elif isinstance(item, (InputFile, LineRange)):
                 pending.append((item, pool.submit(item)))
                 if len(pending) >= workers * PARTS_AHEAD:
                     yield from pool.results(pending, keep=workers * PARTS_AHEAD - 1)
-                continue
-            yield from pool.results(pending, keep=0)
-            if isinstance(item, Skipped):
-                yield Examined.skipped(item, preparer)
             else:
+                yield from pool.results(pending, keep=0)
                 yield from examine_each(read_inputs([item], options), lookup, preparer)
         yield from pool.results(pending, keep=0)
     finally:
         pool.shutdown()
+
+
+def _done(result: Examined) -> Future:
+    future: Future = Future()
+    future.set_result(result)
+    return future
 
 
 class _Pool:
@@ -91,7 +97,7 @@ class _Pool:
     def submit(self, part: Part) -> Future:
         return self.executor.submit(_examine, part)
 
-    def results(self, pending: deque[tuple[Part, Future]], keep: int) -> Iterator[Examined]:
+    def results(self, pending: _Pending, keep: int) -> Iterator[Examined]:
         """Results of the oldest pending parts until `keep` are left. When the pool broke, the
         parts not yet done are read again one at a time: the one that breaks it alone is the
         one its worker died on."""
@@ -105,7 +111,7 @@ class _Pool:
             pending.popleft()
             yield result
 
-    def _one_at_a_time(self, pending: deque[tuple[Part, Future]]) -> Iterator[Examined]:
+    def _one_at_a_time(self, pending: _Pending) -> Iterator[Examined]:
         self._restart()
         while pending:
             part, future = pending.popleft()
