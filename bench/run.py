@@ -1,8 +1,8 @@
 """`make bench`: every comparison interleaved in one process, medians and ratios, written to
 bench/results/latest.json and latest.md (and with --docs, the results in docs/performance.md).
 
-    python -m bench.run [--only embedding,seed,indexing,pipeline,latency,memory,quality,gpu,long,
-                               spark,pdf,serve,runtimes,weak,fulltext,distill]
+    python -m bench.run [--only embedding,seed,indexing,pipeline,capacity,latency,memory,quality,
+                               gpu,long,spark,pdf,serve,runtimes,weak,fulltext,distill]
                         [--quick] [--docs] [--stores DIR]
     python -m bench.run --render [--docs]    # the markdown again from latest.json, nothing run
 """
@@ -20,6 +20,7 @@ import numpy as np
 
 from bench import (
     common,
+    cpu_capacity,
     distillation,
     embedding,
     full_text,
@@ -44,6 +45,7 @@ SECTIONS = (
     "seed",
     "indexing",
     "pipeline",
+    "capacity",
     "latency",
     "memory",
     "quality",
@@ -324,6 +326,8 @@ def markdown(report: dict[str, Any]) -> str:
             "### 3b. End-to-end vs pure embedding vs sentence-transformers, seed architecture\n\n"
             + pipeline_table(report["pipeline"])
         )
+    if "capacity" in report:
+        parts.append(capacity_text(report["capacity"]))
     if "memory" in report:
         rows = [
             [
@@ -524,6 +528,23 @@ def serving_markdown(section: dict[str, Any]) -> str:
     )
 
 
+def capacity_text(section: dict[str, Any]) -> str:
+    capacity, process = section["capacity"], section["process"]
+    rows = [
+        [name, row["seconds"], f"{row['docs_per_s']:,}", f"{row['vs_main']}x"]
+        for name, row in capacity["rows"].items()
+    ]
+    return (
+        f"### 3c. The CPU side's capacity: `Collection.add` of {capacity['documents']:,} WordNet "
+        f"glosses with a 1-layer, 32-wide BERT ({capacity['cores']} cores)\n\n"
+        + table(["code", "seconds", "docs/s", "vs main"], rows)
+        + f"\n\nThe whole `semsearch index` process of {process['documents']:,} glosses against "
+        f"our pure embedding of them, seed architecture ({process['note']}): "
+        f"{process['process_vs_pure']}x (process {process['process_s']} s, pure "
+        f"{process['pure_s']} s).\n"
+    )
+
+
 def pipeline_table(section: dict[str, Any]) -> str:
     """Rows of every variant for each precision, then the ratios."""
     rows, notes = [], []
@@ -610,7 +631,8 @@ def main(argv: list[str] | None = None) -> None:
         pdf_reading.REPEATS, pdf_reading.INDEX_REPEATS = 1, 1
         pdf_reading.ARTICLES, pdf_reading.INDEXED, pdf_reading.PAGES = 2, 1, 4
         runtimes.EMBED_DOCS, runtimes.INDEX_DOCS, runtimes.QUERIES = 1_000, 1_000, 30
-        pipeline.REPEATS = spark.REPEATS = 1
+        pipeline.REPEATS = spark.REPEATS = cpu_capacity.REPEATS = 1
+        cpu_capacity.CAPACITY_DOCS, cpu_capacity.PROCESS_DOCS = 5_000, 2_000
         latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
         serving.SEARCHES, serving.LARGE = 200, 20_000
         distillation.MINUTES, distillation.TEXTS, distillation.WORDNET_GLOSSES = 0.5, 1_000, 300
@@ -637,6 +659,9 @@ def main(argv: list[str] | None = None) -> None:
     if "pipeline" in chosen:
         print("bench: 3b. end to end vs pure embedding (seed architecture)", flush=True)
         report["pipeline"] = pipeline.compare("cpu", common.WORDNET_DOCS, ("fp32", "bf16"))
+    if "capacity" in chosen:
+        print("bench: 3c. CPU-side capacity (tiny BERT), the whole index process", flush=True)
+        report["capacity"] = cpu_capacity.run()
     if "latency" in chosen:
         print("bench: 4. query latency", flush=True)
         if fp32_wordnet_vectors is None:

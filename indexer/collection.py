@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from indexer import pipeline, probes
+from indexer.batch.parts import auto_workers
 from indexer.embedding.matched_pages import matched_page
 from indexer.settings import (
     CONCORDANCE_LIMIT,
@@ -42,9 +43,10 @@ from indexer.settings import (
     Settings,
     SparkOptions,
     default_store,
+    machine_workers,
 )
 from indexer.sources.fields import document_from_fields
-from indexer.sources.inputs import InputFile, plan_inputs, read_inputs
+from indexer.sources.inputs import InputFile, plan_inputs
 from indexer.sources.options import SourceOptions
 from indexer.sources.positions import POSITIONS_IN, outlived
 from indexer.summary import Summary
@@ -242,7 +244,17 @@ class Collection(Workbench):
         sources = sources or SourceOptions()
         with self._lock:
             plan = plan_inputs(list(paths), sources, never=[self.path])
-            summary = self._index(read_inputs(plan, sources), progress)
+            workers = self.settings.workers or auto_workers(plan, machine_workers())
+            with self._writing(self.embedder.recipe) as store:
+                summary = pipeline.run_plan(
+                    store,
+                    self.embedder,
+                    plan,
+                    sources,
+                    self.settings.commit_every,
+                    workers,
+                    progress=progress,
+                )
             summary.outlived = self._delete_outlived(plan)
             return summary
 

@@ -57,8 +57,14 @@ def collision(where: str, doc_id: str, stored_source: str) -> Skipped:
     )
 
 
-def record(doc: SourceDocument, digest: str, chunks: list[EmbeddedChunk]) -> DocumentRecord:
-    """What the store keeps of an embedded document; each chunk with the pages it spans."""
+def record(
+    doc: SourceDocument,
+    digest: str,
+    chunks: list[EmbeddedChunk],
+    metadata_json: str | None = None,
+) -> DocumentRecord:
+    """What the store keeps of an embedded document; each chunk with the pages it spans
+    (`metadata_json`: its metadata encoded already, `store.records.encode_metadata`)."""
     return DocumentRecord(
         id=doc.id,
         text=doc.text,
@@ -78,4 +84,5 @@ def record(doc: SourceDocument, digest: str, chunks: list[EmbeddedChunk]) -> Doc
         ],
         content_hash=digest,
         pages=doc.pages,
+        metadata_json=metadata_json,
     )

@@ -1,6 +1,8 @@
 """The batch indexing job as three overlapping stages joined by bounded queues:
 
-    reader thread: read, drop repeated ids and unchanged documents, tokenize, cut windows
+    reader thread: read, hash, drop repeated ids and unchanged documents, tokenize, cut windows
+                   (with workers > 1, worker processes read, hash and tokenize parts of the
+                   input, and this thread puts their results together in input order)
     main thread:   the model's forward passes (they release the GIL)
     writer thread: one SQLite transaction per batch of `commit_every` documents
 
@@ -14,25 +16,28 @@ early. Memory holds a few rounds, whatever the corpus size.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tqdm import tqdm
 
 from indexer import documents
+from indexer.batch.examined import CHANGED, MOVED, Examined, examine_each
+from indexer.embedding.preparation import Prepared
 from indexer.memory import release_free_memory
-from indexer.sources.options import SourceDocument
+from indexer.sources.inputs import Input, read_inputs
+from indexer.sources.options import SourceDocument, SourceOptions
 from indexer.summary import IndexInterrupted, Skipped, Summary
-from store.records import content_hash
 from store.store import Store
 
 if TYPE_CHECKING:
-    from indexer.embedding.embedder import EmbeddedChunk, Embedder, Prepared
+    from indexer.embedding.embedder import EmbeddedChunk, Embedder
 
 QUEUE_DEPTH = 1  # rounds waiting between two stages
 ROUNDS_AHEAD = 2  # rounds prepared but not yet through the model: one in it, one waiting
@@ -50,7 +55,8 @@ class _Batch:
     changed: list[SourceDocument]
     hashes: list[str]
     moved: dict[str, str | None]
-    refused: list[Skipped]
+    inputs: list[tuple[Prepared, int]]  # where each changed document's model inputs are
+    metadata: list[str | None]  # each changed document's metadata as the store keeps it
 
 
 @dataclass
@@ -63,6 +69,7 @@ class _Round:
 
 
 _DONE = object()
+Examine = Callable[[Store], Iterator[Examined]]  # the reader's read-only store -> examined parts
 
 
 def run(
@@ -72,8 +79,47 @@ def run(
     commit_every: int,
     progress: bool = False,
 ) -> Summary:
-    """Index `items` into the writable `store`; returns the summary. Ctrl-C stops after the
-    batch being written and raises IndexInterrupted with the summary of what was stored."""
+    """Index `items` (read by the caller, examined in this process) into the writable `store`;
+    returns the summary. Ctrl-C stops after the batch being written and raises IndexInterrupted
+    with the summary of what was stored."""
+    return _run(store, embedder, _in_process(embedder, items), commit_every, progress)
+
+
+def run_plan(
+    store: Store,
+    embedder: Embedder,
+    plan: Sequence[Input | Skipped],
+    options: SourceOptions,
+    commit_every: int,
+    workers: int,
+    progress: bool = False,
+) -> Summary:
+    """Index the planned inputs like `run`; with `workers` > 1, worker processes read, hash and
+    tokenize them, and the documents are stored in the same order, with the same results."""
+    if workers == 1:
+        return run(store, embedder, read_inputs(plan, options), commit_every, progress)
+    from indexer.batch.workers import examine_parts
+
+    def examine(lookup: Store) -> Iterator[Examined]:
+        return examine_parts(plan, options, lookup, embedder.preparer, workers)
+
+    return _run(store, embedder, examine, commit_every, progress)
+
+
+def _in_process(embedder: Embedder, items: Iterable[SourceDocument | Skipped]) -> Examine:
+    # On a CPU the model keeps every core busy: a tokenizer thread pool beside it only slows it
+    # (measured: 20k WordNet glosses, 2 cores, end-to-end / pure embedding 0.94 -> 0.96).
+    parallel_tokenizer = embedder.loaded.device.type != "cpu"
+
+    def examine(lookup: Store) -> Iterator[Examined]:
+        return examine_each(items, lookup, embedder.preparer, parallel_tokenizer)
+
+    return examine
+
+
+def _run(
+    store: Store, embedder: Embedder, examine: Examine, commit_every: int, progress: bool
+) -> Summary:
     summary = Summary()
     started = time.perf_counter()
     stop = threading.Event()
@@ -83,19 +129,15 @@ def run(
     bar = tqdm(desc="indexing", unit=" doc", disable=not progress, file=sys.stderr)
     errors: list[BaseException] = []
 
-    # On a CPU the model keeps every core busy: a tokenizer thread pool beside it only slows it
-    # (measured: 20k WordNet glosses, 2 cores, end-to-end / pure embedding 0.94 -> 0.96).
-    parallel_tokenizer = embedder.loaded.device.type != "cpu"
-
     def reader() -> None:
         # its own read-only connection: the writer's is busy writing, and documents in flight
         # have ids no earlier batch had
-        with Store.open(store.folder) as lookup:
-            for batches in _rounds(_batches(items, commit_every, summary), lookup, summary):
+        with Store.open(store.folder) as lookup, contextlib.closing(examine(lookup)) as parts:
+            for batches in _rounds(_batches(parts, commit_every, summary)):
                 if not _acquire(ahead, stop):
                     return
                 changed = [doc for batch in batches for doc in batch.changed]
-                ready = embedder.prepare([doc.text for doc in changed], parallel_tokenizer)
+                ready = Prepared.join([each for batch in batches for each in batch.inputs])
                 summary.unknown_only += [changed[i].id for i in ready.unknown_only]
                 if not _put(prepared, _Round(batches, ready), stop):
                     return
@@ -104,8 +146,10 @@ def run(
         chunks = iter(round_.chunks)
         for batch in round_.batches:
             records = [
-                documents.record(doc, digest, next(chunks))
-                for doc, digest in zip(batch.changed, batch.hashes, strict=True)
+                documents.record(doc, digest, next(chunks), metadata)
+                for doc, digest, metadata in zip(
+                    batch.changed, batch.hashes, batch.metadata, strict=True
+                )
             ]
             counts = store.upsert(records)
             if batch.moved:
@@ -207,35 +251,54 @@ def _get(channel: queue.Queue, stop: threading.Event) -> Any:
     return _DONE
 
 
-def _batches(
-    items: Iterable[SourceDocument | Skipped], size: int, summary: Summary
-) -> Iterator[list[SourceDocument]]:
-    """Documents in batches of `size`; skipped, empty and repeated ones go to the summary."""
-    return batched(_accepted(items, summary), size)
-
-
-def _accepted(
-    items: Iterable[SourceDocument | Skipped], summary: Summary
-) -> Iterator[SourceDocument]:
-    """The documents to store; skipped, empty and repeated ones go to the summary."""
+def _batches(parts: Iterable[Examined], size: int, summary: Summary) -> Iterator[_Batch]:
+    """Batches of `size` accepted documents (the last may be shorter): the changed ones with
+    their hashes and model inputs, and the unchanged ones stored under another source. Skipped,
+    empty and repeated documents go to the summary; unchanged ones are counted."""
     seen: dict[str, str] = {}
-    for item in items:
-        if isinstance(item, Skipped):
-            summary.skipped.append(item)
-            continue
-        where = item.where or item.id
-        origin = item.file or where
-        if item.replaced:
-            summary.replaced[origin] = summary.replaced.get(origin, 0) + item.replaced
-        if item.nulled:
-            summary.nulled[origin] = summary.nulled.get(origin, 0) + item.nulled
-        if documents.is_empty(item.text):
-            summary.skipped.append(documents.empty(where))
-        elif item.id in seen:
-            summary.skipped.append(documents.duplicate(where, item.id, seen[item.id]))
-        else:
-            seen[item.id] = where
-            yield item
+    batch, read = _Batch([], [], {}, [], []), 0
+    for part in parts:
+        rows = zip(part.items, part.hashes, part.states, part.inputs, part.metadata, strict=True)
+        for item, digest, state, index, metadata in rows:
+            if not _accepted(item, seen, summary):
+                continue
+            read += 1
+            if state == CHANGED:
+                batch.changed.append(item)
+                batch.hashes.append(digest)
+                batch.inputs.append((part.prepared, index))
+                batch.metadata.append(metadata)
+            else:
+                summary.unchanged += 1
+                if state == MOVED:
+                    batch.moved[item.id] = item.source
+            if read >= size:
+                yield batch
+                batch, read = _Batch([], [], {}, [], []), 0
+    if read:
+        yield batch
+
+
+def _accepted(item: SourceDocument | Skipped, seen: dict[str, str], summary: Summary) -> bool:
+    """Whether `item` is a document to store; a skipped, empty or repeated one goes to the
+    summary (`seen`: the ids so far, with where they were)."""
+    if isinstance(item, Skipped):
+        summary.skipped.append(item)
+        return False
+    where = item.where or item.id
+    origin = item.file or where
+    if item.replaced:
+        summary.replaced[origin] = summary.replaced.get(origin, 0) + item.replaced
+    if item.nulled:
+        summary.nulled[origin] = summary.nulled.get(origin, 0) + item.nulled
+    if documents.is_empty(item.text):
+        summary.skipped.append(documents.empty(where))
+        return False
+    if item.id in seen:
+        summary.skipped.append(documents.duplicate(where, item.id, seen[item.id]))
+        return False
+    seen[item.id] = where
+    return True
 
 
 def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
@@ -250,17 +313,12 @@ def batched(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield batch
 
 
-def _rounds(
-    batches: Iterable[list[SourceDocument]], lookup: Store, summary: Summary
-) -> Iterator[list[_Batch]]:
+def _rounds(batches: Iterable[_Batch]) -> Iterator[list[_Batch]]:
     """Consecutive batches with something to write, grouped into rounds of at most ROUND_CHARS
-    characters of changed text or ROUND_BATCHES batches. Unchanged documents are counted."""
+    characters of changed text or ROUND_BATCHES batches."""
     group: list[_Batch] = []
     chars, limit = 0, 0  # the first round is one batch
-    for documents_read in batches:
-        batch = _changes(documents_read, lookup)
-        summary.skipped.extend(batch.refused)
-        summary.unchanged += len(documents_read) - len(batch.changed) - len(batch.refused)
+    for batch in batches:
         if batch.changed or batch.moved:
             group.append(batch)
             chars += sum(len(doc.text) for doc in batch.changed)
@@ -269,22 +327,3 @@ def _rounds(
             group, chars, limit = [], 0, ROUND_CHARS
     if group:
         yield group
-
-
-def _changes(batch: list[SourceDocument], lookup: Store) -> _Batch:
-    """The documents of `batch` whose content differs from what is stored, the unchanged ones
-    whose stored source is gone (moved), and those whose id the store holds for another file."""
-    stored = lookup.versions([doc.id for doc in batch])
-    changed, hashes, moved, refused = [], [], {}, []
-    for doc in batch:
-        digest = content_hash(doc.text, doc.title, doc.metadata, doc.pages)
-        now = stored.get(doc.id)
-        if now is not None and documents.elsewhere(doc.source, now.source):
-            if now.content_hash != digest:
-                refused.append(documents.collision(doc.where or doc.id, doc.id, now.source))
-        elif now is None or now.content_hash != digest:
-            changed.append(doc)
-            hashes.append(digest)
-        elif now.source != doc.source:
-            moved[doc.id] = doc.source
-    return _Batch(changed, hashes, moved, refused)

@@ -38,6 +38,10 @@ SPECIAL_TOKENS = 2  # [CLS] and [SEP] around every window
 # slower than 2k on short texts; a GPU wants big batches).
 BATCH_TOKENS = {"cpu": 2048, "cuda": 16384}
 COMMIT_EVERY = 1000  # documents per transaction (256 was 25% slower, make bench)
+# Processes that read, parse, hash and tokenize while the model runs (docs/batch-indexing.md);
+# None: one per core this process may use, for inputs of a few MB or more (indexer/batch/parts.py,
+# AUTO_MIN_BYTES). 1: all of it in the indexing process itself.
+WORKERS: int | None = None
 INDEX = DEFAULT_SPEC
 INDEXES = SPECS
 INDEX_HELP = f"flat up to {AUTO_FLAT_MAX:,} chunks, then {AUTO_LARGE}"
@@ -150,6 +154,13 @@ def resolve_runtime(runtime: str, device_type: str, precision: str) -> str:
     return runtime
 
 
+def machine_workers() -> int:
+    """The cores this process may run on (its CPU affinity, else every core)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def default_store() -> Path:
     """$SEMSEARCH_STORE, else ./semsearch-store: the same rule for the CLI, the UI and make."""
     return Path(os.environ.get(STORE_ENV) or STORE_FOLDER)
@@ -222,6 +233,7 @@ class Settings:
     overlap: int | None = None
     index: str | None = None
     commit_every: int = COMMIT_EVERY
+    workers: int | None = WORKERS  # None: machine_workers() for a large input, else 1
 
     def __post_init__(self) -> None:
         check_choice("runtime", self.runtime, RUNTIMES)
@@ -231,6 +243,7 @@ class Settings:
         check_at_least("chunk_tokens", self.chunk_tokens, 1)
         check_at_least("overlap", self.overlap, 0)
         check_at_least("commit_every", self.commit_every, 1)
+        check_at_least("workers", self.workers, 1)
         check_at_least("batch_tokens", self.batch_tokens, 1)
         if self.chunk_tokens is not None and self.overlap is not None:
             check_window(self.chunk_tokens, self.overlap)

@@ -20,7 +20,7 @@ import sqlite_utils
 
 from store import id_checksum
 from store.errors import DamagedStoreError, StoreError
-from store.records import DocumentRecord
+from store.records import DocumentRecord, encode_metadata
 from store.vectors import from_blobs, to_blob
 
 SCHEMA_VERSION = 3
@@ -222,6 +222,8 @@ def check_storable(doc: DocumentRecord) -> None:
             raise StoreError(f"document {doc.id!r}: its {name} holds a lone surrogate") from None
         if "\x00" in value:
             raise StoreError(f"document {doc.id!r}: its {name} holds a NUL character")
+    if doc.metadata_json is not None:
+        return  # encoded already, so valid
     try:
         json.dumps(doc.metadata, allow_nan=False)
     except (ValueError, TypeError) as error:
@@ -247,7 +249,7 @@ def write_documents(
                 doc.source,
                 doc.title,
                 doc.text,
-                json.dumps(doc.metadata, sort_keys=True, ensure_ascii=False, allow_nan=False),
+                doc.metadata_json or encode_metadata(doc.metadata),
                 doc.content_hash,
                 stamp,
                 None if doc.pages is None else json.dumps(doc.pages),

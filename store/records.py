@@ -37,10 +37,17 @@ class DocumentRecord:
     chunks: list[ChunkRecord] = field(default_factory=list)
     content_hash: str = ""  # computed from text, title, metadata and pages when not given
     pages: list[int] | None = None  # where each page starts in `text`; None: not paginated
+    metadata_json: str | None = None  # encode_metadata(metadata), when the caller made it
 
     def __post_init__(self) -> None:
         if not self.content_hash:
             self.content_hash = content_hash(self.text, self.title, self.metadata, self.pages)
+
+
+def encode_metadata(metadata: dict[str, Any]) -> str:
+    """Metadata as the store keeps it; ValueError for NaN or Infinity, TypeError for what JSON
+    cannot hold."""
+    return json.dumps(metadata, sort_keys=True, ensure_ascii=False, allow_nan=False)
 
 
 def content_hash(

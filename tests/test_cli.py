@@ -345,6 +345,7 @@ EFFECTIVE = {  # what a Settings field left at None (or unchanged) means
     "overlap": defaults.OVERLAP,
     "index": defaults.INDEX,
     "commit_every": Settings().commit_every,
+    "workers": "one per core",  # Settings().workers None: machine_workers() for a large input
     # the Spark options: None unless given (no Spark), the folder and shard defaults named
     "spark_master": "Spark",
     "run_dir": f"STORE/{defaults.SPARK_RUN_DIR}",

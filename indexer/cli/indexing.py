@@ -47,6 +47,12 @@ from indexer.summary import Summary
     help="Documents per transaction, the unit of resuming after a crash "
     f"(default {defaults.COMMIT_EVERY}).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Processes that read, parse and tokenize while the model runs (default: one per core "
+    "for inputs of a few MB or more, else 1; 1: all in this process).",
+)
 @source_options
 @click.option(
     "--spark",

@@ -12,10 +12,17 @@ import torch.nn.functional as F
 from tokenizers import Encoding
 
 from indexer.embedding import tokenization
-from indexer.embedding.chunking import Window, windows
+from indexer.embedding.chunking import Window
 from indexer.embedding.model import LoadedModel, ModelLoadError, load_model
-from indexer.embedding.pooling import position_weights, weighted_mean
+from indexer.embedding.pooling import (
+    position_weights,
+    unit_rows,
+    weighted_mean,
+    weighted_mean_host,
+)
+from indexer.embedding.preparation import Prepared, Preparer
 from indexer.embedding.tokenization import Tokens
+from indexer.embedding.torch_runtime import to_device
 from indexer.embedding.views import Explanation, TokenView, window_positions
 from indexer.settings import (
     BATCH_TOKENS,
@@ -50,22 +57,6 @@ class TextTooLongError(SemsearchError):
     """A text longer than one window where one window is needed (the per-token view)."""
 
 
-@dataclass
-class Prepared:
-    """Texts cut into windows and turned into model inputs, ready for the forward pass. Inputs are
-    kept compactly: every window's ids (with [CLS] and [SEP]) one after another in one array."""
-
-    windows: list[list[Window]]  # per text
-    ids: np.ndarray  # int32
-    bounds: np.ndarray  # window i is ids[bounds[i]:bounds[i + 1]]
-    weights: np.ndarray | None  # float32 beside ids; None: every position weighs 1 (mean)
-    unknown_only: list[int]  # indices of texts with a window that is nothing but [UNK]
-
-    @property
-    def tokens(self) -> int:
-        return sum(w.n_tokens for text in self.windows for w in text)
-
-
 class Embedder:
     """A loaded model plus the recipe that turns text into vectors."""
 
@@ -86,19 +77,21 @@ class Embedder:
         self.chunk_tokens = chunk_tokens
         self.overlap = overlap
         self.batch_tokens = batch_tokens
-        self._tokenizer = tokenization.untruncated(loaded.backend_tokenizer)
+        self.preparer = Preparer(
+            loaded.backend_tokenizer,
+            chunk_tokens,
+            overlap,
+            pooling,
+            (loaded.facts.cls_id, loaded.facts.sep_id, loaded.facts.unk_id),
+        )
+        self._tokenizer = self.preparer.tokenizer
         # bf16 matrix units want aligned shapes (measured: 18% faster padded to 8 on AMX), and
         # oneDNN compiles and keeps a kernel for every bf16 input shape: padding the rows too
         # bounds their number (a 117k-document run held 410 MB of kernels for unpadded rows).
         # fp32 is faster unpadded. Padding is masked, so vectors do not change.
         self._pad_multiple = 8 if loaded.precision == "bf16" else 1
         facts = loaded.facts
-        self._cls_id, self._sep_id, self._pad_id, self._unk_id = (
-            facts.cls_id,
-            facts.sep_id,
-            facts.pad_id,
-            facts.unk_id,
-        )
+        self._cls_id, self._sep_id, self._pad_id = facts.cls_id, facts.sep_id, facts.pad_id
 
     @classmethod
     def load(
@@ -189,41 +182,16 @@ class Embedder:
         """Wordpieces of each whole text, without special tokens, truncation or padding (with
         their word indices when the pooling needs them). `parallel=False` keeps to the calling
         thread (no tokenizer thread pool)."""
-        return tokenization.tokenize(
-            self._tokenizer, list(texts), parallel, words=self.pooling != "mean"
-        )
+        return self.preparer.tokenize(texts, parallel)
 
     def windows(self, tokens: Tokens) -> list[Window]:
         """The windows a tokenized text is cut into."""
-        return windows(tokens.offsets, self.chunk_tokens, self.overlap)
+        return self.preparer.windows(tokens)
 
     def prepare(self, texts: Sequence[str], parallel: bool = True) -> Prepared:
         """Tokenize and cut every text into windows with their model inputs (no model needed).
         `parallel`: as for `tokenize`."""
-        per_text, pieces, weights, unknown_only = [], [], [], []
-        cls, sep = np.array([self._cls_id], np.int32), np.array([self._sep_id], np.int32)
-        for number, tokens in enumerate(self.tokenize(texts, parallel)):
-            text_windows = self.windows(tokens)
-            per_text.append(text_windows)
-            for window in text_windows:
-                span = tokens.ids[window.token_start : window.token_end]
-                pieces += [cls, span, sep]
-                if tokens.word_ids is not None:
-                    inner = tokens.word_ids[window.token_start : window.token_end].tolist()
-                    words = [None, *inner, None]
-                    weights.append(np.asarray(position_weights(self.pooling, words), np.float32))
-                if len(span) and (span == self._unk_id).all():
-                    unknown_only.append(number)
-        lengths = [n.n_tokens + 2 for text in per_text for n in text]
-        bounds = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=bounds[1:])
-        return Prepared(
-            per_text,
-            np.concatenate(pieces) if pieces else np.zeros(0, np.int32),
-            bounds,
-            np.concatenate(weights) if weights else None,
-            sorted(set(unknown_only)),
-        )
+        return self.preparer.prepare(texts, parallel)
 
     # -- vectors --------------------------------------------------------------------------------
 
@@ -270,15 +238,18 @@ class Embedder:
         lengths = np.diff(prepared.bounds)
         if not len(lengths):
             return np.zeros((0, self.dim), np.float32)
-        order, pooled = [], []
+        order, pooled, on_host = [], [], []
         for batch in self._batches(lengths.tolist()):
             ids, mask, weights = self._pad(prepared, batch)
             hidden = self._forward(ids, mask)[: len(batch)]
-            device_weights = torch.from_numpy(weights[: len(batch)]).to(hidden.device)
-            pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
+            if hidden.device.type == "cpu":  # pooled in numpy on this thread (pooling.py: why)
+                on_host.append(unit_rows(weighted_mean_host(hidden.numpy(), weights[: len(batch)])))
+            else:
+                device_weights = to_device(weights[: len(batch)], hidden.device)
+                pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
             order += batch
         out = np.empty((len(lengths), self.dim), np.float32)
-        out[order] = torch.cat(pooled).cpu().numpy()
+        out[order] = np.concatenate(on_host) if on_host else torch.cat(pooled).cpu().numpy()
         return out
 
     def _pad(self, prepared: Prepared, batch: list[int]) -> tuple[np.ndarray, ...]:

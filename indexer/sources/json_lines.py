@@ -14,10 +14,11 @@ from indexer.summary import Skipped
 
 
 def read_jsonl(
-    handle: TextIO, name: str, source: str | None, options: SourceOptions
+    handle: TextIO, name: str, source: str | None, options: SourceOptions, first_line: int = 1
 ) -> Iterator[SourceDocument | Skipped]:
-    """One document per JSON object line; bad lines are reported with file and line number."""
-    for number, raw in enumerate(handle, start=1):
+    """One document per JSON object line; bad lines are reported with file and line number
+    (`first_line`: the number of the handle's first line, when it starts inside a file)."""
+    for number, raw in enumerate(handle, start=first_line):
         where = f"{name}:{number}"
         line, replaced = clean(raw)
         if not line.strip():
