@@ -333,7 +333,7 @@ class Collection(Workbench):
             summary = self.ingest(folder.path, progress)
             summary.seconds += embedded.seconds
             summary.outlived = self._delete_outlived(
-                plan_inputs(list(paths), sources or SourceOptions(), never=[self.path])
+                plan_inputs(list(paths), sources or SourceOptions(), never=[self.path, folder.path])
             )
             return summary
 

@@ -84,11 +84,11 @@ class FullTextIndex:
     @classmethod
     def open(cls, path: Path) -> FullTextIndex:
         """The engine in `path`; EngineFolderError when there is none or it cannot be read."""
-        if not (path / "meta.json").is_file():
-            raise EngineFolderError(f"{path} holds no full-text index")
         try:
+            if not (path / "meta.json").is_file():
+                raise EngineFolderError(f"{path} holds no full-text index")
             engine = cls(tantivy.Index.open(str(path)), path)
-        except (ValueError, OSError) as error:
+        except (ValueError, OSError) as error:  # a folder this user may not enter, too
             raise EngineFolderError(f"{path} cannot be read ({error})") from None
         return engine
 

@@ -301,9 +301,9 @@ def test_the_shipped_model_by_name_or_by_path(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--chunk-tokens", "0"], "Invalid value for '--chunk-tokens': 0 is not in the range x>=1"),
-        (["--overlap", "-3"], "Invalid value for '--overlap': -3 is not in the range x>=0"),
-        (["--commit-every", "0"], "Invalid value for '--commit-every': 0 is not in the range x>=1"),
+        (["--chunk-tokens", "0"], "Invalid value for '--chunk-tokens': 0 is not in the range 1<=x<=2147483647"),
+        (["--overlap", "-3"], "Invalid value for '--overlap': -3 is not in the range 0<=x<=2147483647"),
+        (["--commit-every", "0"], "Invalid value for '--commit-every': 0 is not in the range 1<=x<=2147483647"),
         (["--batch-tokens", "1"], "batch_tokens 1 is smaller than one window: it must be at least"),
         (["--chunk-tokens", "16"], "overlap 32 must be smaller than chunk_tokens 16"),
     ],
@@ -319,7 +319,7 @@ def test_k_must_be_positive(store) -> None:
     result = invoke("search", "x", "--store", str(store), "-k", "-1")
     assert (
         result.exit_code == 2
-        and "Invalid value for '-k': -1 is not in the range x>=1" in result.output
+        and "Invalid value for '-k': -1 is not in the range 1<=x<=2147483647" in result.output
     )
 
 
