@@ -301,9 +301,18 @@ def test_the_shipped_model_by_name_or_by_path(tmp_path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--chunk-tokens", "0"], "Invalid value for '--chunk-tokens': 0 is not in the range 1<=x<=2147483647"),
-        (["--overlap", "-3"], "Invalid value for '--overlap': -3 is not in the range 0<=x<=2147483647"),
-        (["--commit-every", "0"], "Invalid value for '--commit-every': 0 is not in the range 1<=x<=2147483647"),
+        (
+            ["--chunk-tokens", "0"],
+            "Invalid value for '--chunk-tokens': 0 is not in the range 1<=x<=2147483647",
+        ),
+        (
+            ["--overlap", "-3"],
+            "Invalid value for '--overlap': -3 is not in the range 0<=x<=2147483647",
+        ),
+        (
+            ["--commit-every", "0"],
+            "Invalid value for '--commit-every': 0 is not in the range 1<=x<=2147483647",
+        ),
         (["--batch-tokens", "1"], "batch_tokens 1 is smaller than one window: it must be at least"),
         (["--chunk-tokens", "16"], "overlap 32 must be smaller than chunk_tokens 16"),
     ],
