@@ -69,7 +69,7 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
         inputs = [str(corpus_file(root / "corpus.jsonl"))]
         seed = seed_model_folder(root / "seed")
 
-        def run(name: str, init: str, stage: str, **budget: Any) -> dict[str, Any]:
+        def distil(name: str, init: str, stage: str, **budget: Any) -> dict[str, Any]:
             """Distil the student `name` from `init` into the folder for `stage`."""
             return distill(
                 inputs,
@@ -85,7 +85,7 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
 
         for name, init in INITS.items():
             started = time.perf_counter()
-            before = run(name, init, "before", steps=0)
+            before = distil(name, init, "before", steps=0)
             report["students"][name] = {
                 "agreement_before": before["agreement"]["before"],
                 "corpus": before["corpus"],
@@ -96,7 +96,7 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
             entry = report["students"][name]
             entry["before"] = cranfield_ndcg(str(root / f"{name}-before"), root / f"{name}-b")
             save()
-            after = run(name, init, "after", seconds=minutes * 60)
+            after = distil(name, init, "after", seconds=minutes * 60)
             entry["training"] = after["training"]
             entry["agreement_after"] = after["agreement"]["after"]
             entry["agreement_history"] = after["agreement"]["history"]

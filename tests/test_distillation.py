@@ -97,6 +97,23 @@ def run(documents: Path, out: Path, teacher: Path, student: Path, **plan) -> dic
     )
 
 
+def small_run(documents: Path, out: Path, teacher: Path, student: Path) -> list[str]:
+    """`distill` arguments for a small run of `student` on `documents` into `out`."""
+    return [
+        str(documents),
+        "--out",
+        str(out),
+        "--teacher",
+        str(teacher),
+        "--student",
+        str(student),
+        "--batch",
+        "8",
+        "--text-tokens",
+        "24",
+    ]
+
+
 def agreement(model: Path, teacher: Path, projection: np.ndarray, texts: list[str]) -> float:
     """Mean cosine between a model's vectors and the teacher's projected ones on `texts`."""
     mine = Embedder.load(str(model), device="cpu", quiet=True, runtime="torch").embed(texts)
@@ -183,19 +200,9 @@ def test_the_output_folder_loads_with_model_and_the_recipe_names_the_teacher(
         cli,
         [
             "distill",
-            str(documents),
-            "--out",
-            str(out),
-            "--teacher",
-            str(teacher),
-            "--student",
-            str(student),
+            *small_run(documents, out, teacher, student),
             "--steps",
             "3",
-            "--batch",
-            "8",
-            "--text-tokens",
-            "24",
             "--device",
             "cpu",
         ],
@@ -303,21 +310,7 @@ def test_a_full_disk_mid_checkpoint_is_one_line_and_leaves_nothing_half_written(
 
     monkeypatch.setattr(torch, "save", full_disk)
     out = tmp_path / "o"
-    message = refused(
-        [
-            str(documents),
-            "--out",
-            str(out),
-            "--teacher",
-            str(teacher),
-            "--student",
-            str(student),
-            "--batch",
-            "8",
-            "--text-tokens",
-            "24",
-        ]
-    )
+    message = refused(small_run(documents, out, teacher, student))
     assert "cannot write the checkpoint at step 2" in message
     assert "No space left on device" in message
     assert not out.exists()
