@@ -30,6 +30,7 @@ from indexer.distillation.job import distill, work_folder
 from indexer.distillation.training import TrainingPlan
 from indexer.embedding.embedder import Embedder
 from indexer.embedding.model import fallback_model_path
+from indexer.settings import DISTILL_INIT
 from tests.conftest import read_only
 
 WORDS = {
@@ -85,13 +86,17 @@ def student(tmp_path_factory) -> Path:
     return bert_folder(tmp_path_factory.mktemp("student"), 32, seed=3)
 
 
-def run(documents: Path, out: Path, teacher: Path, student: Path, **plan) -> dict:
+def run(
+    documents: Path, out: Path, teacher: Path, student: Path, init: str = DISTILL_INIT, **plan
+) -> dict:
+    """A quick `distill` of `student` towards `teacher` on `documents` into `out`."""
     return distill(
         [str(documents)],
         out,
         TrainingPlan(**{**QUICK, **plan}),
         teacher_model=str(teacher),
         student_model=str(student),
+        init=init,
         text_tokens=24,
         device="cpu",
     )
@@ -175,16 +180,7 @@ def test_a_student_started_from_the_teachers_reduced_weights_begins_far_closer(
     documents, teacher, student, tmp_path
 ):
     plain = run(documents, tmp_path / "plain", teacher, student, steps=0)
-    reduced = distill(
-        [str(documents)],
-        tmp_path / "reduced",
-        TrainingPlan(steps=0, **QUICK),
-        teacher_model=str(teacher),
-        student_model=str(student),
-        init="teacher",
-        text_tokens=24,
-        device="cpu",
-    )
+    reduced = run(documents, tmp_path / "reduced", teacher, student, init="teacher", steps=0)
     assert reduced["agreement"]["before"] > plain["agreement"]["before"] + 0.3
     assert reduced["projection"]["kind"] == "kept dimensions"
     config = json.loads((tmp_path / "reduced" / "config.json").read_text())
@@ -233,15 +229,7 @@ def test_a_store_teaches_from_its_chunks(documents, teacher, student, tmp_path):
     assert indexed.exit_code == 0, indexed.output
     with read_only(store) as db:
         chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    manifest = distill(
-        [str(store)],
-        tmp_path / "o",
-        TrainingPlan(steps=1, **QUICK),
-        teacher_model=str(teacher),
-        student_model=str(student),
-        text_tokens=24,
-        device="cpu",
-    )
+    manifest = run(store, tmp_path / "o", teacher, student, steps=1)
     assert manifest["corpus"]["documents"] == chunks
 
 
