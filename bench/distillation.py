@@ -68,12 +68,13 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
         root = Path(scratch)
         inputs = [str(corpus_file(root / "corpus.jsonl"))]
         seed = seed_model_folder(root / "seed")
-        for name, init in INITS.items():
-            started = time.perf_counter()
-            before = distill(
+
+        def distil(name: str, init: str, stage: str, **budget: Any) -> dict[str, Any]:
+            """Distil the student `name` from `init` into the folder for `stage`."""
+            return distill(
                 inputs,
-                root / f"{name}-before",
-                TrainingPlan(steps=0, learning_rate=RATES[name], **PLAN),
+                root / f"{name}-{stage}",
+                TrainingPlan(**budget, learning_rate=RATES[name], **PLAN),
                 teacher_model=FALLBACK_MODEL,
                 student_model=str(seed),
                 init=init,
@@ -81,6 +82,10 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
                 device="cpu",
                 progress=True,
             )
+
+        for name, init in INITS.items():
+            started = time.perf_counter()
+            before = distil(name, init, "before", steps=0)
             report["students"][name] = {
                 "agreement_before": before["agreement"]["before"],
                 "corpus": before["corpus"],
@@ -91,17 +96,7 @@ def run(minutes: float, results: Path | None = None, texts: int = TEXTS) -> dict
             entry = report["students"][name]
             entry["before"] = cranfield_ndcg(str(root / f"{name}-before"), root / f"{name}-b")
             save()
-            after = distill(
-                inputs,
-                root / f"{name}-after",
-                TrainingPlan(seconds=minutes * 60, learning_rate=RATES[name], **PLAN),
-                teacher_model=FALLBACK_MODEL,
-                student_model=str(seed),
-                init=init,
-                max_texts=texts,
-                device="cpu",
-                progress=True,
-            )
+            after = distil(name, init, "after", seconds=minutes * 60)
             entry["training"] = after["training"]
             entry["agreement_after"] = after["agreement"]["after"]
             entry["agreement_history"] = after["agreement"]["history"]

@@ -30,6 +30,7 @@ from indexer.distillation.job import distill, work_folder
 from indexer.distillation.training import TrainingPlan
 from indexer.embedding.embedder import Embedder
 from indexer.embedding.model import fallback_model_path
+from indexer.settings import DISTILL_INIT
 from tests.conftest import read_only
 
 WORDS = {
@@ -85,16 +86,37 @@ def student(tmp_path_factory) -> Path:
     return bert_folder(tmp_path_factory.mktemp("student"), 32, seed=3)
 
 
-def run(documents: Path, out: Path, teacher: Path, student: Path, **plan) -> dict:
+def run(
+    documents: Path, out: Path, teacher: Path, student: Path, init: str = DISTILL_INIT, **plan
+) -> dict:
+    """A quick `distill` of `student` towards `teacher` on `documents` into `out`."""
     return distill(
         [str(documents)],
         out,
         TrainingPlan(**{**QUICK, **plan}),
         teacher_model=str(teacher),
         student_model=str(student),
+        init=init,
         text_tokens=24,
         device="cpu",
     )
+
+
+def small_run(documents: Path, out: Path, teacher: Path, student: Path) -> list[str]:
+    """`distill` arguments for a small run of `student` on `documents` into `out`."""
+    return [
+        str(documents),
+        "--out",
+        str(out),
+        "--teacher",
+        str(teacher),
+        "--student",
+        str(student),
+        "--batch",
+        "8",
+        "--text-tokens",
+        "24",
+    ]
 
 
 def agreement(model: Path, teacher: Path, projection: np.ndarray, texts: list[str]) -> float:
@@ -158,16 +180,7 @@ def test_a_student_started_from_the_teachers_reduced_weights_begins_far_closer(
     documents, teacher, student, tmp_path
 ):
     plain = run(documents, tmp_path / "plain", teacher, student, steps=0)
-    reduced = distill(
-        [str(documents)],
-        tmp_path / "reduced",
-        TrainingPlan(steps=0, **QUICK),
-        teacher_model=str(teacher),
-        student_model=str(student),
-        init="teacher",
-        text_tokens=24,
-        device="cpu",
-    )
+    reduced = run(documents, tmp_path / "reduced", teacher, student, init="teacher", steps=0)
     assert reduced["agreement"]["before"] > plain["agreement"]["before"] + 0.3
     assert reduced["projection"]["kind"] == "kept dimensions"
     config = json.loads((tmp_path / "reduced" / "config.json").read_text())
@@ -183,19 +196,9 @@ def test_the_output_folder_loads_with_model_and_the_recipe_names_the_teacher(
         cli,
         [
             "distill",
-            str(documents),
-            "--out",
-            str(out),
-            "--teacher",
-            str(teacher),
-            "--student",
-            str(student),
+            *small_run(documents, out, teacher, student),
             "--steps",
             "3",
-            "--batch",
-            "8",
-            "--text-tokens",
-            "24",
             "--device",
             "cpu",
         ],
@@ -226,15 +229,7 @@ def test_a_store_teaches_from_its_chunks(documents, teacher, student, tmp_path):
     assert indexed.exit_code == 0, indexed.output
     with read_only(store) as db:
         chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-    manifest = distill(
-        [str(store)],
-        tmp_path / "o",
-        TrainingPlan(steps=1, **QUICK),
-        teacher_model=str(teacher),
-        student_model=str(student),
-        text_tokens=24,
-        device="cpu",
-    )
+    manifest = run(store, tmp_path / "o", teacher, student, steps=1)
     assert manifest["corpus"]["documents"] == chunks
 
 
@@ -303,21 +298,7 @@ def test_a_full_disk_mid_checkpoint_is_one_line_and_leaves_nothing_half_written(
 
     monkeypatch.setattr(torch, "save", full_disk)
     out = tmp_path / "o"
-    message = refused(
-        [
-            str(documents),
-            "--out",
-            str(out),
-            "--teacher",
-            str(teacher),
-            "--student",
-            str(student),
-            "--batch",
-            "8",
-            "--text-tokens",
-            "24",
-        ]
-    )
+    message = refused(small_run(documents, out, teacher, student))
     assert "cannot write the checkpoint at step 2" in message
     assert "No space left on device" in message
     assert not out.exists()

@@ -14,6 +14,11 @@ from indexer.cli.exit_codes import EXIT_INTERRUPTED, reports_errors
 from indexer.cli.options import json_option, source_options, sources_from
 
 
+def shown_default(name: str, kind: Any, default: Any, help: str) -> Any:
+    """A click option of type `kind` whose default is shown in --help."""
+    return click.option(name, type=kind, default=default, show_default=True, help=help)
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
@@ -34,12 +39,11 @@ from indexer.cli.options import json_option, source_options, sources_from
     help="Hub id or folder of the BERT-family encoder to teach "
     f"(default {defaults.DEFAULT_MODEL}).",
 )
-@click.option(
+@shown_default(
     "--init",
-    type=click.Choice(defaults.DISTILL_INITS),
-    default=defaults.DISTILL_INIT,
-    show_default=True,
-    help="Where the student's weights start: its own, or the teacher's reduced to the student's "
+    click.Choice(defaults.DISTILL_INITS),
+    defaults.DISTILL_INIT,
+    "Where the student's weights start: its own, or the teacher's reduced to the student's "
     "shape (same vocabulary needed; the student's targets are then the teacher dimensions kept).",
 )
 @click.option(
@@ -52,33 +56,29 @@ from indexer.cli.options import json_option, source_options, sources_from
     type=click.IntRange(min=0),
     help="Training steps (deterministic with --seed; with --minutes, whichever ends first).",
 )
-@click.option(
+@shown_default(
     "--batch",
-    type=click.IntRange(min=1),
-    default=defaults.DISTILL_BATCH,
-    show_default=True,
-    help="Texts per step.",
+    click.IntRange(min=1),
+    defaults.DISTILL_BATCH,
+    "Texts per step.",
 )
-@click.option(
+@shown_default(
     "--learning-rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=defaults.DISTILL_LEARNING_RATE,
-    show_default=True,
-    help="AdamW's peak learning rate (after the warm-up, decaying linearly to the budget's end).",
+    click.FloatRange(min=0, min_open=True),
+    defaults.DISTILL_LEARNING_RATE,
+    "AdamW's peak learning rate (after the warm-up, decaying linearly to the budget's end).",
 )
-@click.option(
+@shown_default(
     "--seed",
-    type=int,
-    default=defaults.DISTILL_SEED,
-    show_default=True,
-    help="Seed of the held-out split, the spans and the batches' order.",
+    int,
+    defaults.DISTILL_SEED,
+    "Seed of the held-out split, the spans and the batches' order.",
 )
-@click.option(
+@shown_default(
     "--text-tokens",
-    type=click.IntRange(min=8),
-    default=defaults.DISTILL_TEXT_TOKENS,
-    show_default=True,
-    help="Wordpieces per training text: documents are cut into windows this long, and a short "
+    click.IntRange(min=8),
+    defaults.DISTILL_TEXT_TOKENS,
+    "Wordpieces per training text: documents are cut into windows this long, and a short "
     "span is cut from each as a stand-in query.",
 )
 @click.option(

@@ -49,20 +49,12 @@ def read_document(
     """The document in `data` (a path or the file's bytes) of type `suffix`, or why not; its
     metadata is `metadata` with what the file says about itself, its title the file's own, else
     `name`."""
-    yield from guarded(where, _read(data, suffix, doc_id, where, source, metadata, name))
 
+    def read() -> Iterator[SourceDocument | Skipped]:
+        extracted = DOCUMENT_READERS[suffix](data)
+        yield from documents_of(extracted, doc_id, where, source, metadata, name)
 
-def _read(
-    data: Path | bytes,
-    suffix: str,
-    doc_id: str,
-    where: str,
-    source: str | None,
-    metadata: dict[str, Any],
-    name: str,
-) -> Iterator[SourceDocument | Skipped]:
-    extracted = DOCUMENT_READERS[suffix](data)
-    yield from documents_of(extracted, doc_id, where, source, metadata, name)
+    yield from guarded(where, read())
 
 
 def documents_of(
