@@ -33,31 +33,23 @@ SERVED_DOCS = [
     {"id": doc_id, "title": title, "text": text, "metadata": {"year": int(year), "lang": lang}}
     for doc_id, title, year, lang, text in (row.split(" | ") for row in _TABLE.split("\n") if row)
 ]
+_UI_TABLE = """
+jets | Jet engines | Turbojet engines compress air and burn fuel. | 1950 | en | 1950-03-01
+wings | Wings | Wings generate lift from a pressure difference. | 1960 | en | 1960-07-15
+shocks | Shock waves | Supersonic flow forms oblique shock waves. | 1970 | de | 1970-01-20
+xss | <b>bold</b> title | <script>alert(1)</script> unsafe markup | 1980 | en | 1980-12-31
+"""
 UI_DOCS = [
     {
-        "id": "jets",
-        "title": "Jet engines",
-        "text": "Turbojet engines compress air and burn fuel.",
-        "metadata": {"year": 1950, "lang": "en", "published": "1950-03-01"},
-    },
-    {
-        "id": "wings",
-        "title": "Wings",
-        "text": "Wings generate lift from a pressure difference.",
-        "metadata": {"year": 1960, "lang": "en", "published": "1960-07-15"},
-    },
-    {
-        "id": "shocks",
-        "title": "Shock waves",
-        "text": "Supersonic flow forms oblique shock waves.",
-        "metadata": {"year": 1970, "lang": "de", "published": "1970-01-20"},
-    },
-    {
-        "id": "xss",
-        "title": "<b>bold</b> title",
-        "text": "<script>alert(1)</script> unsafe markup",
-        "metadata": {"year": 1980, "lang": "en", "published": "1980-12-31"},
-    },
+        "id": doc_id,
+        "title": title,
+        "text": text,
+        "metadata": {"year": int(year), "lang": lang, "published": published},
+    }
+    for doc_id, title, text, year, lang, published in (
+        row.split(" | ") for row in _UI_TABLE.split("\n") if row
+    )
+] + [
     {
         "id": "markdown",
         "title": "Markdown notes",
@@ -76,6 +68,21 @@ UI_DOCS = [
 
 def invoke(*args: str, input: str | bytes | None = None):
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def write_varied_records(
+    path: Path, count: int, prefix: str, lead: str, filler: str, spread: int
+) -> Path:
+    """`count` JSON lines with ids PREFIX0, PREFIX1...; the i-th text is "LEAD i " followed by
+    `filler` i % `spread` times (texts of many lengths, some over one window)."""
+    path.write_text(
+        "".join(
+            json.dumps({"id": f"{prefix}{i}", "text": f"{lead} {i} " + filler * (i % spread)})
+            + "\n"
+            for i in range(count)
+        )
+    )
+    return path
 
 
 def write_records(path: Path, count: int, prefix: str = "r") -> Path:

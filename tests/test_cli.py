@@ -27,7 +27,7 @@ from indexer.evaluation import evaluate
 from indexer.settings import Settings
 from indexer.sources.options import SourceOptions
 from tests.conftest import read_only
-from tests.helpers import documents, write_beir
+from tests.helpers import documents, write_beir, write_varied_records
 
 ROOT = Path(__file__).resolve().parents[1]
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
@@ -427,27 +427,12 @@ def test_eval_embeds_corpus_and_queries_with_one_model_as_asked(
 
 
 def test_run_killed_mid_way_resumes_to_a_clean_store(tiny_model_dir, tmp_path) -> None:
-    source = tmp_path / "many.jsonl"
-    source.write_text(
-        "".join(
-            json.dumps({"id": f"doc{i}", "text": f"document {i} " + "lorem ipsum " * (i % 40)})
-            + "\n"
-            for i in range(2000)
-        )
+    source = write_varied_records(
+        tmp_path / "many.jsonl", 2000, "doc", "document", "lorem ipsum ", 40
     )
     store = tmp_path / "store"
-    command = [
-        SEMSEARCH,
-        "index",
-        str(source),
-        "--store",
-        str(store),
-        "--model",
-        str(tiny_model_dir),
-        "--commit-every",
-        "50",
-        "--quiet",
-    ]
+    command = [SEMSEARCH, "index", str(source), "--store", str(store), "--quiet"]
+    command += ["--model", str(tiny_model_dir), "--commit-every", "50"]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     committed = 0

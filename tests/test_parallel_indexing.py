@@ -22,6 +22,7 @@ from indexer.batch import parts, workers
 from indexer.batch.examined import Examined
 from indexer.collection import Collection
 from indexer.settings import Settings
+from tests.helpers import write_varied_records
 
 SEMSEARCH = str(Path(sys.executable).parent / "semsearch")
 HOSTILE = "hostile.txt"
@@ -35,14 +36,7 @@ def crash_on_hostile(part: parts.Part) -> Examined:
 
 
 def jsonl(path: Path, count: int, prefix: str) -> Path:
-    path.write_text(
-        "".join(
-            json.dumps({"id": f"{prefix}{i}", "text": f"{prefix} text {i} " + "word " * (i % 70)})
-            + "\n"
-            for i in range(count)
-        )
-    )
-    return path
+    return write_varied_records(path, count, prefix, f"{prefix} text", "word ", 70)
 
 
 def mixed_inputs(folder: Path) -> list[str]:

@@ -13,17 +13,11 @@ from indexer.settings import Settings
 from store.errors import StoreError
 from store.store import Store
 from tests.conftest import read_only
+from tests.helpers import write_varied_records
 
 
 def corpus(path: Path, count: int, prefix: str = "doc") -> Path:
-    path.write_text(
-        "".join(
-            json.dumps({"id": f"{prefix}{i}", "text": f"text number {i} " + "word " * (i % 30)})
-            + "\n"
-            for i in range(count)
-        )
-    )
-    return path
+    return write_varied_records(path, count, prefix, "text number", "word ", 30)
 
 
 @pytest.fixture

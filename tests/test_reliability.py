@@ -18,7 +18,7 @@ import pytest
 from indexer.settings import FALLBACK_MODEL
 from store.index_cache import INDEX_FILE
 from tests.conftest import read_only
-from tests.helpers import SEMSEARCH, documents, invoke, write_records
+from tests.helpers import SEMSEARCH, documents, invoke, write_records, write_varied_records
 
 
 def unprivileged(command: list[str]) -> list[str]:
@@ -336,24 +336,12 @@ def test_k_must_be_positive(store) -> None:
 
 
 def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> None:
-    source = tmp_path / "many.jsonl"
-    source.write_text(
-        "".join(
-            json.dumps({"id": f"d{i}", "text": f"document {i} " + "lorem ipsum " * (i % 40)}) + "\n"
-            for i in range(3000)
-        )
+    source = write_varied_records(
+        tmp_path / "many.jsonl", 3000, "d", "document", "lorem ipsum ", 40
     )
     store = tmp_path / "store"
-    command = [
-        SEMSEARCH,
-        "index",
-        str(source),
-        "--store",
-        str(store),
-        *model,
-        "--commit-every",
-        "50",
-    ]
+    command = [SEMSEARCH, "index", str(source), "--store", str(store), *model]
+    command += ["--commit-every", "50"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
