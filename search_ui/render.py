@@ -235,10 +235,12 @@ def remember_scroll(key: str) -> str:
         raise ValueError(f"not a hex digest: {key!r}")
     return (
         f"<script>(function () {{ const key = 'semsearch-scroll:{key}';"
+        " const scroller = () => {"
         " let box = document.querySelector(\"[data-testid='stMainBlockContainer']\");"
         " while (box && box !== document.body && !['auto', 'scroll'].includes("
         "getComputedStyle(box).overflowY)) { box = box.parentElement; }"
-        " if (!box || box === document.body) { box = document.scrollingElement; }"
+        " return (!box || box === document.body) ? document.scrollingElement : box; };"
+        " let box = scroller();"
         " window.semsearchScroll = null;"  # nothing saved until the position is restored
         " if (!window.semsearchScrollSaver) { window.semsearchScrollSaver = () => {"
         " const page = new URLSearchParams(location.search).get('page') || 'Search';"
@@ -249,10 +251,19 @@ def remember_scroll(key: str) -> str:
         " document.addEventListener('pointerdown', window.semsearchScrollSaver, true);"
         " document.addEventListener('keydown', window.semsearchScrollSaver, true); }"
         " const saved = Number(sessionStorage.getItem(key) || 0); const start = Date.now();"
+        # until the user scrolls or types, keep the restored place for a few seconds while the
+        # rest of the page draws (a late panel or a redrawn container would move it)
+        " let moved = false; const stop = () => { moved = true; };"
+        " for (const kind of ['wheel', 'touchmove', 'keydown', 'pointerdown']) {"
+        " document.addEventListener(kind, stop, {capture: true, once: true}); }"
         " (function restore() {"
+        " box = scroller();"
         " if (saved > box.scrollHeight - box.clientHeight && Date.now() - start < 15000) {"
         " setTimeout(restore, 100); return; }"
-        " if (saved > 0) { box.scrollTop = saved; } window.semsearchScroll = {key, box}; })();"
+        " if (saved > 0 && !moved) { box.scrollTop = saved; }"
+        " window.semsearchScroll = {key, box};"
+        " if (saved > 0 && !moved && Date.now() - start < 5000) { setTimeout(restore, 200); }"
+        " })();"
         " })();</script>"
     )
 
