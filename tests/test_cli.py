@@ -431,8 +431,8 @@ def test_run_killed_mid_way_resumes_to_a_clean_store(tiny_model_dir, tmp_path) -
         tmp_path / "many.jsonl", 2000, "doc", "document", "lorem ipsum ", 40
     )
     store = tmp_path / "store"
-    command = [SEMSEARCH, "index", str(source), "--store", str(store), "--quiet"]
-    command += ["--model", str(tiny_model_dir), "--commit-every", "50"]
+    command = [SEMSEARCH, "index", str(source), "--store", str(store), "--model"]
+    command += [str(tiny_model_dir), "--commit-every", "50", "--quiet"]  # the last one replaced
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
     committed = 0
