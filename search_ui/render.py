@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from store.function_words import FUNCTION_WORDS
 from store.results import Hit
 
 MARK_STYLE = "background:rgba(250,204,21,0.35);color:inherit;padding:0 1px;border-radius:2px"
@@ -48,8 +49,6 @@ def block(inner_html: str) -> str:
 def query_terms(query: str) -> list[str]:
     """The query's words worth marking, longest first: not the function words (the, and, for,
     with) that every text holds."""
-    from indexer.concordance.report import FUNCTION_WORDS  # loaded with the model, not at start
-
     words = {w for w in re.findall(r"\w+", query.lower()) if len(w) > 2}
     return sorted(words - FUNCTION_WORDS, key=len, reverse=True)
 

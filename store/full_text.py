@@ -24,6 +24,7 @@ import tantivy
 from tantivy import Filter, Occur, Query, TextAnalyzerBuilder, Tokenizer
 
 from store.errors import StoreError
+from store.function_words import FUNCTION_WORDS
 
 ENGINE_FOLDER = "fulltext.tantivy"
 ANALYZER_NAME = "semsearch"
@@ -38,6 +39,8 @@ RANKING = {
     "analyzer": "simple tokenizer (unicode alphanumeric runs), remove tokens over "
     f"{MAX_TOKEN_BYTES} bytes, lowercase, ASCII folding, English (Snowball) stemmer",
     "bm25": {"k1": 1.2, "b": 0.75},
+    "query": "a chunk matches any query term; function words (the, of, which...) are left out "
+    "of a query that has other words",
 }
 WRITER_HEAP = 64_000_000  # bytes a writer buffers before it writes a segment
 BUILD_HEAP = 128_000_000
@@ -76,6 +79,7 @@ class FullTextIndex:
         self.schema = index.schema
         self._analyzer = analyzer()
         index.register_tokenizer(ANALYZER_NAME, self._analyzer)
+        self._function_terms = {t for w in FUNCTION_WORDS for t in self._analyzer.analyze(w)}
         index.config_reader("Manual")
         self._writer: tantivy.IndexWriter | None = None
         self.state: dict[str, Any] | None = self._read_state()  # before the commit it describes
@@ -172,8 +176,11 @@ class FullTextIndex:
     # -- reading ----------------------------------------------------------------------------
 
     def terms(self, text: str) -> list[str]:
-        """The distinct analysed terms of `text`."""
-        return list(dict.fromkeys(self._analyzer.analyze(text)))
+        """The distinct analysed terms of `text` a query ranks by: without the function words,
+        unless it has no other (they are in nearly every chunk, add little to a score, and make
+        a search at a million chunks read most of the index)."""
+        terms = list(dict.fromkeys(self._analyzer.analyze(text)))
+        return [t for t in terms if t not in self._function_terms] or terms
 
     def query(self, terms: list[str], doc_ids: list[str] | None = None) -> Query:
         """Chunks holding any of `terms` (BM25 summed), only of `doc_ids` when given (a filter

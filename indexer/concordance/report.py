@@ -21,16 +21,11 @@ from indexer.settings import (
     TYPICAL_LINES,
     check_layer,
 )
+from store.function_words import FUNCTION_WORDS
 
 if TYPE_CHECKING:
     from indexer.embedding.embedder import Embedder
     from store.store import Store
-
-# Function words never listed as distinctive (they are frequent in every group).
-FUNCTION_WORDS = frozenset(
-    "a an and are as at be by for from has have in into is it its of on or that the their this "  # noqa: SIM905
-    "to was were which with".split()
-)
 
 
 @dataclass

@@ -9,56 +9,17 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 
 from indexer.embedding.views import Explanation
+from store.function_words import FUNCTION_WORDS
 
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "how",
-        "i",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "their",
-        "this",
-        "to",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-    ]
-)
 SUFFIXES = ("ing", "ed", "es", "s")  # "wings" finds "wing", "winged", "wings"
 WORD = re.compile(r"\w+")
 
 
 def query_stems(query: str) -> list[str]:
-    """The query's words that say something (no stopwords), each cut to a rough stem."""
+    """The query's words that say something (no function words), each cut to a rough stem."""
     stems = []
     for word in WORD.findall(query.lower()):
-        if word in STOPWORDS:
+        if word in FUNCTION_WORDS:
             continue
         for suffix in SUFFIXES:
             if word.endswith(suffix) and len(word) - len(suffix) >= 3:
