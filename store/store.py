@@ -622,8 +622,7 @@ class Store:
 
     def _matches(self, ids: np.ndarray, scores: np.ndarray) -> list[ChunkMatch]:
         id_list = [int(i) for i in ids]
-        sql = "SELECT id, doc_id FROM chunks WHERE id IN ({m})"
-        doc_of = dict(catalog.select_in(self.db, sql, id_list))
+        doc_of = catalog.owners(self.db, id_list)
         return [
             ChunkMatch(chunk_id, doc_of[chunk_id], float(score))
             for chunk_id, score in zip(id_list, scores, strict=True)
