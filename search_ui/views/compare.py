@@ -1,19 +1,29 @@
 """The Compare page: two texts, their pooled cosines under each pooling and the token x token
-cosines of a window of each (a long text is shown window by window)."""
+cosines of a window of each (a long text is shown window by window). With a second model
+(search_ui.second_model), its cosines beside the store's model's and its map below."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
 from indexer.embedding.comparison import Comparison
-from search_ui import charts
-from search_ui.context import Context
+from search_ui import charts, second_model
+from search_ui.context import Context, model_key
+from search_ui.second_model import Shown
 from search_ui.views.tokens import TOKEN_WINDOW, choose_window
+from store.errors import SemsearchError
+
+if TYPE_CHECKING:
+    from indexer.workbench import Workbench
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def comparison(_ctx: Context, model: str, a: str, b: str, windows: tuple[int, int]) -> Comparison:
-    return _ctx.collection.compare(a, b, windows)
+def comparison(
+    _bench: Workbench, model: str, a: str, b: str, windows: tuple[int, int]
+) -> Comparison:
+    return _bench.compare(a, b, windows)
 
 
 def compare_page(ctx: Context) -> None:
@@ -21,6 +31,7 @@ def compare_page(ctx: Context) -> None:
     if not ctx.has_model:
         st.error("The store's model is not available.")
         return
+    beside = second_model.chosen(ctx)
     left, right = st.columns(2)
     first = left.text_area("Text A", key="compare_a")
     second = right.text_area("Text B", key="compare_b")
@@ -31,10 +42,35 @@ def compare_page(ctx: Context) -> None:
         window_a = choose_window(ctx, first, "compare_window_a", "Window of A")
     with right:
         window_b = choose_window(ctx, second, "compare_window_b", "Window of B")
-    compared = comparison(ctx, ctx.fingerprint, first, second, (window_a, window_b))
+    windows = (window_a, window_b)
+    models = [Shown(ctx.collection)]
+    if beside is not None:
+        models.append(second_model.second(beside))
+    compared = {}
+    for shown, column in zip(models, st.columns(len(models)), strict=True):
+        with column:
+            if beside is not None:
+                second_model.heading(shown)
+            try:
+                bench = shown.bench
+                compared[shown] = comparison(bench, model_key(bench), first, second, windows)
+            except SemsearchError as error:  # a window the second model's tokens do not have
+                st.error(str(error))
+                continue
+            pooled_cosines(compared[shown])
+    for shown, each in compared.items():
+        token_map(each, shown.title)
+
+
+def pooled_cosines(compared: Comparison) -> None:
+    """The two whole texts' cosine under each pooling, side by side."""
     columns = st.columns(len(compared.pooled))
     for column, (pooling, cosine) in zip(columns, compared.pooled.items(), strict=True):
         column.metric(f"Pooled cosine ({pooling})", f"{cosine:.4f}", help="Of the whole texts.")
+
+
+def token_map(compared: Comparison, title_end: str) -> None:
+    """The token x token cosines of the windows compared (the first TOKEN_WINDOW of each)."""
     shown = slice(0, TOKEN_WINDOW)
     if max(len(compared.a.tokens), len(compared.b.tokens)) > TOKEN_WINDOW:
         st.caption(f"The map shows the first {TOKEN_WINDOW} tokens of each window.")
@@ -43,7 +79,7 @@ def compare_page(ctx: Context) -> None:
             compared.token_cosines[shown, shown],
             compared.a.tokens[shown],
             compared.b.tokens[shown],
-            "token × token cosine (A rows, B columns)",
+            "token × token cosine (A rows, B columns)" + title_end,
         ),
         width="stretch",
     )
