@@ -73,7 +73,7 @@ def sidebar(loader: loading.Loader) -> str:
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
     st.html(render.APP_STYLE)
-    DEFAULTS[second_model.KEY] = second_model.argument(sys.argv[1:])  # the server's, for a link
+    DEFAULTS[second_model.KEY] = second_model.argument(sys.argv[1:])  # a new session's
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state(st.session_state)
     loader = loading.loader(*loading.arguments(sys.argv[1:]))

@@ -28,9 +28,12 @@ def check_model_folder(name: str | Path) -> ModelFolder:
     """The folder `name` when it holds a BERT-family encoder in safetensors; ModelLoadError,
     one line naming the folder and the reason, otherwise."""
     path = Path(name).expanduser()
-    if not path.is_dir():
-        why = "is not a folder" if path.exists() else "no such folder"
-        raise ModelLoadError(f"{path}: {why}")
+    try:
+        folder, exists = path.is_dir(), path.exists()
+    except OSError as error:  # a name too long, say
+        raise ModelLoadError(f"{path}: cannot be opened ({error.strerror})") from None
+    if not folder:
+        raise ModelLoadError(f"{path}: {'is not a folder' if exists else 'no such folder'}")
     path = path.resolve()
     kind = _model_type(path)
     if kind not in ENCODERS:

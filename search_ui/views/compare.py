@@ -10,10 +10,9 @@ import streamlit as st
 
 from indexer.embedding.comparison import Comparison
 from search_ui import charts, second_model
-from search_ui.context import Context, model_key
+from search_ui.context import Context, model_key, text_windows
 from search_ui.second_model import Shown
 from search_ui.views.tokens import TOKEN_WINDOW, choose_window
-from store.errors import SemsearchError
 
 if TYPE_CHECKING:
     from indexer.workbench import Workbench
@@ -42,7 +41,6 @@ def compare_page(ctx: Context) -> None:
         window_a = choose_window(ctx, first, "compare_window_a", "Window of A")
     with right:
         window_b = choose_window(ctx, second, "compare_window_b", "Window of B")
-    windows = (window_a, window_b)
     models = [Shown(ctx.collection)]
     if beside is not None:
         models.append(second_model.second(beside))
@@ -51,15 +49,20 @@ def compare_page(ctx: Context) -> None:
         with column:
             if beside is not None:
                 second_model.heading(shown)
-            try:
-                bench = shown.bench
-                compared[shown] = comparison(bench, model_key(bench), first, second, windows)
-            except SemsearchError as error:  # a window the second model's tokens do not have
-                st.error(str(error))
-                continue
+            windows = (fitted(shown, first, window_a), fitted(shown, second, window_b))
+            if windows != (window_a, window_b):
+                st.caption("This model cuts the texts into fewer windows: its last is shown.")
+            key = model_key(shown.bench)
+            compared[shown] = comparison(shown.bench, key, first, second, windows)
             pooled_cosines(compared[shown])
     for shown, each in compared.items():
         token_map(each, shown.title)
+
+
+def fitted(shown: Shown, text: str, window: int) -> int:
+    """The window chosen, or the model's last when its tokens cut the text into fewer (a second
+    model with another tokenizer)."""
+    return min(window, len(text_windows(shown.bench, model_key(shown.bench), text)) - 1)
 
 
 def pooled_cosines(compared: Comparison) -> None:
