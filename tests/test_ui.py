@@ -893,6 +893,8 @@ def test_compare_shows_each_models_cosines_side_by_side_and_names_both(
     shown = [float(metric.value) for metric in test.metric]
     assert shown == pytest.approx([*store_model.values(), *second.values()], abs=1e-4)
     assert shown[2:] != pytest.approx(shown[:2], abs=1e-3)  # the two models differ
+    changes = [float(metric.delta.split()[0]) for metric in test.metric[2:]]
+    assert changes == pytest.approx([shown[2] - shown[0], shown[3] - shown[1]], abs=2e-4)
     names = markdown(test)
     assert f"`{recipe.model}`" in names and f"`{distilled_dir}`" in names
     assert f"distilled from the teacher `{TEACHER}`" in names

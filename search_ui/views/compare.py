@@ -54,7 +54,7 @@ def compare_page(ctx: Context) -> None:
                 st.caption("This model cuts the texts into fewer windows: its last is shown.")
             key = model_key(shown.bench)
             compared[shown] = comparison(shown.bench, key, first, second, windows)
-            pooled_cosines(compared[shown])
+            pooled_cosines(compared[shown], compared[models[0]] if shown != models[0] else None)
     for shown, each in compared.items():
         token_map(each, shown.title)
 
@@ -65,11 +65,22 @@ def fitted(shown: Shown, text: str, window: int) -> int:
     return min(window, len(text_windows(shown.bench, model_key(shown.bench), text)) - 1)
 
 
-def pooled_cosines(compared: Comparison) -> None:
-    """The two whole texts' cosine under each pooling, side by side."""
+def pooled_cosines(compared: Comparison, store_model: Comparison | None = None) -> None:
+    """The two whole texts' cosine under each pooling, side by side (a second model's with its
+    change from the store's model's)."""
     columns = st.columns(len(compared.pooled))
     for column, (pooling, cosine) in zip(columns, compared.pooled.items(), strict=True):
-        column.metric(f"Pooled cosine ({pooling})", f"{cosine:.4f}", help="Of the whole texts.")
+        if store_model is None:
+            column.metric(f"Pooled cosine ({pooling})", f"{cosine:.4f}", help="Of the whole texts.")
+            continue
+        change = cosine - store_model.pooled[pooling]
+        column.metric(
+            f"Pooled cosine ({pooling})",
+            f"{cosine:.4f}",
+            f"{change:+.4f} from the store's model",
+            delta_color="off",
+            help="Of the whole texts.",
+        )
 
 
 def token_map(compared: Comparison, title_end: str) -> None:
