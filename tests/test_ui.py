@@ -984,3 +984,26 @@ def test_the_servers_second_model_opens_in_a_new_session_and_a_missing_one_is_re
     test = session(ui_store, monkeypatch, {"page": "Compare"})
     assert len(test.metric) == 4 and f"`{distilled_dir}`" in markdown(test)
     assert "model2" not in url_of(test)  # the server's own choice needs no parameter
+
+
+def test_a_second_model_that_cuts_a_long_text_into_fewer_windows_shows_its_last(
+    app, tmp_path
+) -> None:
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path / "words-only"  # a vocabulary of special tokens: one [UNK] per word
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(2)
+    config = BertConfig(vocab_size=5, hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    app.sidebar.radio(key="page").set_value("Compare").run()
+    app.text_input(key="compare_model").input(str(folder)).run()
+    app.text_area(key="compare_a").input(LONG_TEXT).run()
+    windows = app.selectbox(key="compare_window_a")
+    windows.set_value(len(windows.options) - 1).run()  # the store's last: beyond the other's
+    assert not app.error and len(app.metric) == 4
+    assert any("fewer windows: its last is shown" in c.value for c in app.caption)
+    assert not app.exception
