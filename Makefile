@@ -11,6 +11,8 @@ PORT ?= 8501
 SERVE_PORT ?=
 MODEL ?=
 MODEL_OPTION := $(if $(MODEL),--model $(MODEL))
+# A model folder (one `semsearch distill` wrote, say) that `make ui` shows beside the store's model.
+COMPARE_MODEL ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: install chromium java demo demo-store index ui serve test lint bench screenshots clean
@@ -33,8 +35,8 @@ demo-store: $(STAMP) ## only build the demo store (offline)
 index: $(STAMP) ## index PATHS="..." into STORE
 	$(BIN)/semsearch index $(PATHS) --store $(STORE) $(MODEL_OPTION)
 
-ui: $(STAMP) ## open the UI on STORE
-	$(BIN)/semsearch ui --store $(STORE) --port $(PORT)
+ui: $(STAMP) ## open the UI on STORE (COMPARE_MODEL=FOLDER: a second model beside the store's)
+	$(BIN)/semsearch ui --store $(STORE) --port $(PORT) $(if $(COMPARE_MODEL),--compare-model $(COMPARE_MODEL))
 
 serve: $(STAMP) ## the HTTP API on STORE (port: SERVE_PORT, else the settings' 8700)
 	$(BIN)/semsearch serve --store $(STORE) $(if $(SERVE_PORT),--port $(SERVE_PORT))

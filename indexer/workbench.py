@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from indexer.embedding.embedder import Embedder
     from indexer.embedding.layers import LayerView
     from indexer.embedding.views import Explanation, TokenView
+    from store.recipe import Recipe
 
 
 class Workbench:
@@ -64,6 +67,35 @@ class Workbench:
     def load_model(self) -> Embedder:
         """Load the model now (otherwise it is loaded on first use)."""
         return self.embedder
+
+    @property
+    def recipe(self) -> Recipe:
+        """Everything that determines this model's vectors (its name, weights, pooling,
+        chunking and, for a distilled model, its teacher)."""
+        return self.embedder.recipe
+
+    def beside(self, folder: str | Path) -> Workbench:
+        """Another model, from a folder a user names (say, one `semsearch distill` wrote), with
+        this one's pooling, chunking, device, runtime and precision, to see what each makes of
+        the same texts. The folder is checked before it is loaded (a one-line ModelLoadError
+        when it is missing, not a BERT-family encoder, without safetensors weights, or with a
+        manifest that cannot be read) and never runs remote code."""
+        from safetensors import SafetensorError
+
+        from indexer.embedding.model import ModelLoadError
+        from indexer.embedding.model_folder import check_model_folder
+
+        checked = check_model_folder(folder)
+        settings = replace(
+            self.settings, model=str(checked.path), precision=self._precision(), **self._shape()
+        )
+        other = Workbench(settings, quiet=True, threads=self.threads)
+        try:
+            other.load_model()
+        except (OSError, ValueError, RuntimeError, SafetensorError) as error:  # broken weights
+            reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+            raise ModelLoadError(f"{checked.path}: cannot load the model ({reason})") from None
+        return other
 
     def _model_options(self) -> dict[str, str | int | bool | None]:
         """Where and how the model runs, from the settings."""

@@ -12,9 +12,9 @@ import sys
 import streamlit as st
 
 from indexer.settings import SEARCH_MODES
-from search_ui import loading, render, url_state
+from search_ui import loading, render, second_model, url_state
 from search_ui.context import Context, model_description, script
-from search_ui.state import keep_widget_state, pop_notices
+from search_ui.state import DEFAULTS, keep_widget_state, pop_notices
 
 PAGES = ("Search", "Document", "Token explorer", "Compare", "Concordance", "Index")
 PAGE_CHOSEN = "_page_chosen"  # a page was picked in the sidebar: on a phone, close it
@@ -73,6 +73,7 @@ def sidebar(loader: loading.Loader) -> str:
 def main() -> None:
     st.set_page_config(page_title="semsearch", layout="wide")
     st.html(render.APP_STYLE)
+    DEFAULTS[second_model.KEY] = second_model.argument(sys.argv[1:])  # a new session's
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state(st.session_state)
     loader = loading.loader(*loading.arguments(sys.argv[1:]))

@@ -17,6 +17,7 @@ from store.results import Document
 
 if TYPE_CHECKING:
     from indexer.collection import Collection
+    from indexer.workbench import Workbench
 
 
 @dataclass
@@ -27,8 +28,14 @@ class Context:
     @property
     def fingerprint(self) -> str:
         """What cached model outputs are keyed by, besides their texts."""
-        recipe = self.collection.recipe
-        return f"{recipe.model_fingerprint}/{recipe.pooling}/{recipe.chunk_tokens}/{recipe.overlap}"
+        return model_key(self.collection)
+
+
+def model_key(bench: Workbench) -> str:
+    """What a model's cached outputs are keyed by, besides their texts (the store's model, or a
+    second one beside it)."""
+    recipe = bench.recipe
+    return f"{recipe.model_fingerprint}/{recipe.pooling}/{recipe.chunk_tokens}/{recipe.overlap}"
 
 
 def html(markup: str) -> None:
@@ -81,14 +88,14 @@ def explanation(_ctx: Context, model: str, query: str, text: str) -> Explanation
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def token_view(_ctx: Context, model: str, text: str) -> TokenView:
-    return _ctx.collection.tokens(text)
+def token_view(_bench: Workbench, model: str, text: str) -> TokenView:
+    return _bench.tokens(text)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def text_windows(_ctx: Context, model: str, text: str) -> list[Window]:
+def text_windows(_bench: Workbench, model: str, text: str) -> list[Window]:
     """The windows a text is cut into, as the store cuts a document."""
-    return _ctx.collection.windows(text)
+    return _bench.windows(text)
 
 
 def opened_chunk(doc: Document) -> int | None:

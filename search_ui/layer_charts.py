@@ -13,9 +13,11 @@ LINES_PER_TOKEN = 3  # strongest attention targets drawn from each token
 LINE_FLOOR = 0.05  # weights below this are not drawn
 
 
-def trajectory(to_final: np.ndarray, to_others: np.ndarray, token: str) -> alt.Chart:
+def trajectory(
+    to_final: np.ndarray, to_others: np.ndarray, token: str, title_end: str = ""
+) -> alt.Chart:
     """Per layer: the token's cosine to its own last-layer vector and its mean cosine to the
-    other tokens."""
+    other tokens (`title_end` ends the title: which model)."""
     layers = np.arange(len(to_final))
     frame = pd.DataFrame(
         {
@@ -26,7 +28,7 @@ def trajectory(to_final: np.ndarray, to_others: np.ndarray, token: str) -> alt.C
         }
     )
     return (
-        alt.Chart(frame, title=f"“{token}” through the layers (0: embeddings)")
+        alt.Chart(frame, title=f"“{token}” through the layers (0: embeddings){title_end}")
         .mark_line(point=True)
         .encode(
             x=alt.X("layer:O"),

@@ -15,6 +15,7 @@ DEFAULTS = {
     "token_text": "Tokenization splits unbelievably rare words into wordpieces.",
     "compare_a": "A man is playing a guitar.",
     "compare_b": "Someone plays an instrument.",
+    "compare_model": "",  # the second model's folder; the app sets `--compare-model`'s
     "map_size": 2000,
 }
 PERSISTENT_KEYS = ("query", "k", "mode")

@@ -1,10 +1,11 @@
 """The app's state in the URL's query string: query, mode, k, page, open document, filters, the
-Token explorer's and Compare's texts and the Concordance page's word, so that a reload, Back, or
-a link someone shares opens the same view (docs/ui.md lists the parameters).
+Token explorer's and Compare's texts and second model, and the Concordance page's word, so that a
+reload, Back, or a link someone shares opens the same view (docs/ui.md lists the parameters).
 
     ?q=shock+waves&mode=hybrid&k=10&page=Document&doc=jets&chunk=0&f.meta.year=[1955,1965]
     ?page=Concordance&word=bank
     ?page=Token+explorer&text=A+river+bank      ?page=Compare&a=One+text&b=Another
+    ?page=Compare&model2=models/my-small-bert
 
 Filter widgets are stored by name (`f.KEY` for the widget `filter_KEY`) with their value as JSON;
 date ranges as {"dates": [first, last]}.
@@ -28,6 +29,7 @@ SIMPLE = {"query": "q", "mode": "mode", "page": "page", "doc_id": "doc"}
 SIMPLE["concordance_word"] = "word"  # the Concordance page's word
 TEXTS = {"token_text": "text", "compare_a": "a", "compare_b": "b"}  # kept only when not default
 TEXTS["token_source"] = "source"  # the Token explorer's text: typed, or the opened chunk
+TEXTS["compare_model"] = "model2"  # the second model's folder (Compare, Token explorer)
 NUMBERS = {"k": "k", "doc_chunk": "chunk"}  # whole numbers, 0 or more (k: 1 or more)
 FILTER_WIDGET, FILTER_PARAM = "filter_", "f."
 WRITTEN = "_url_written"  # the query string this app wrote last

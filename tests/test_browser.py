@@ -440,6 +440,22 @@ def test_every_chart_is_drawn_wide_tall_and_with_labels_apart(app_url) -> None:
 
 
 @needs_chromium
+def test_a_second_models_charts_are_drawn_as_wide_and_tall_as_the_stores(
+    app_url, tiny_model_dir
+) -> None:
+    from urllib.parse import quote
+
+    text, second = quote(TWELVE_TOKENS), quote(str(tiny_model_dir))  # any model folder will do
+    with browser_page(1280, 900) as page:
+        opened(page, f"{app_url}/?page=Compare&a={text}&b={quote('A flood')}&model2={second}")
+        page.get_by_text("Pooled cosine").nth(3).wait_for()  # each pooling, under each model
+        assert_charts_readable(page, 2)
+        opened(page, f"{app_url}/?page=Token+explorer&text={text}&model2={second}")
+        page.get_by_text("12 wordpieces").nth(1).wait_for()
+        assert_charts_readable(page, 10)
+
+
+@needs_chromium
 def test_two_concordance_words_and_back_from_a_line_document_draw_without_error(app_url) -> None:
     with browser_page() as page:
         opened(page, f"{app_url}/?page=Concordance")

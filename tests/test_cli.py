@@ -327,6 +327,7 @@ def facade_defaults(command: str) -> dict[str, object]:
         "split": inspect.signature(evaluate).parameters["split"].default,
         "limit": inspect.signature(Collection.concordance).parameters["limit"].default,
         "layer": inspect.signature(Collection.concordance).parameters["layer"].default,
+        "compare_model": None,  # the UI shows no second model unless one is named
         "port": defaults.SERVE_PORT if serves else defaults.UI_PORT,
         "host": defaults.SERVE_HOST if serves else defaults.UI_HOST,
         "threads": inspect.signature(Collection).parameters["threads"].default,

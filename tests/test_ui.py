@@ -466,7 +466,7 @@ def chart_titles(test: AppTest) -> list[str]:
     titles = []
     for chart in test.get("vega_lite_chart"):
         spec = json.loads(chart.proto.spec)
-        title = spec.get("title") or {}
+        title = spec.get("title") or spec.get("layer", [{}])[0].get("title") or {}  # or layered
         titles.append(title if isinstance(title, str) else title.get("text", ""))
     return titles
 
@@ -845,3 +845,165 @@ def test_the_token_explorer_opens_on_the_chunk_of_the_opened_document(app) -> No
     assert app.radio(key="token_source").value == "chunk"
     assert any("Supersonic flow forms oblique shock waves." in e.value for e in app.get("html"))
     assert app.query_params["source"] in ("chunk", ["chunk"])
+
+
+TEACHER = "teacher-minilm"  # the teacher the second model's manifest names
+
+
+@pytest.fixture(scope="module")
+def distilled_dir(tmp_path_factory, tiny_model_dir) -> Path:
+    """A second tiny BERT (other random weights, the same tokenizer) with the manifest that
+    `semsearch distill` writes beside its weights."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from indexer.distillation.manifest import FORMAT, MANIFEST
+
+    folder = tmp_path_factory.mktemp("distilled") / "student"
+    shutil.copytree(tiny_model_dir, folder)
+    torch.manual_seed(1)
+    BertModel(BertConfig.from_pretrained(folder), add_pooling_layer=False).save_pretrained(folder)
+    manifest = {
+        "format": FORMAT,
+        "teacher": {"model": TEACHER, "fingerprint": "sha256:teacher"},
+        "student_start": {"model": "tiny-random-bert", "fingerprint": "sha256:start"},
+        "training": {"steps": 12},
+        "agreement": {"before": 0.1, "after": 0.75},
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest))
+    return folder
+
+
+def test_compare_shows_each_models_cosines_side_by_side_and_names_both(
+    ui_store, distilled_dir, monkeypatch
+) -> None:
+    from indexer.workbench import Workbench
+
+    test = session(ui_store, monkeypatch, {"page": "Compare", "model2": str(distilled_dir)})
+    assert not test.error
+    a, b = test.text_area(key="compare_a").value, test.text_area(key="compare_b").value
+    with Collection(ui_store) as collection:
+        store_model = collection.compare(a, b).pooled
+        recipe = collection.recipe
+    shape = {"pooling": recipe.pooling, "chunk_tokens": recipe.chunk_tokens}
+    with Workbench(Settings(model=str(distilled_dir), overlap=recipe.overlap, **shape)) as bench:
+        second = bench.compare(a, b).pooled
+    shown = [float(metric.value) for metric in test.metric]
+    assert shown == pytest.approx([*store_model.values(), *second.values()], abs=1e-4)
+    assert shown[2:] != pytest.approx(shown[:2], abs=1e-3)  # the two models differ
+    changes = [float(metric.delta.split()[0]) for metric in test.metric[2:]]
+    assert changes == pytest.approx([shown[2] - shown[0], shown[3] - shown[1]], abs=2e-4)
+    names = markdown(test)
+    assert f"`{recipe.model}`" in names and f"`{distilled_dir}`" in names
+    assert f"distilled from the teacher `{TEACHER}`" in names
+    titles = chart_titles(test)
+    assert titles == [
+        "token × token cosine (A rows, B columns)",
+        "token × token cosine (A rows, B columns) · second model",
+    ]
+    assert url_of(test)["model2"] == str(distilled_dir) and not test.exception
+
+
+def test_token_explorer_shows_the_second_models_views_with_their_own_layer(
+    app, distilled_dir
+) -> None:
+    app.sidebar.radio(key="page").set_value("Token explorer").run()
+    app.text_input(key="compare_model").input(str(distilled_dir)).run()
+    assert not app.error and f"distilled from the teacher `{TEACHER}`" in markdown(app)
+    first, second = (frame.value for frame in app.dataframe)
+    assert list(first["token"]) == list(second["token"])  # the same tokenizer
+    assert first["d0"].tolist() != second["d0"].tolist()  # other weights
+    titles = chart_titles(app)
+    for title in ("token × dimension", "PCA of token vectors", "token × token cosine"):
+        assert title in titles and f"{title} · second model" in titles
+    assert any("through the layers" in t and t.endswith("· second model") for t in titles)
+    app.select_slider(key="token_layer_second").set_value(0).run()
+    layers = [c.value[c.value.rindex("(") :] for c in app.caption if "(layer" in c.value]
+    assert layers == ["(layer 2)", "(layer 0)"] and not app.exception
+
+
+@pytest.mark.parametrize(
+    ("problem", "said"),
+    [
+        ("missing", "no such folder"),
+        ("not BERT", "a gpt2 model, not a BERT-family encoder"),
+        ("pickle weights", "no model.safetensors"),
+        ("damaged weights", "cannot load the model"),
+        ("unreadable manifest", "manifest.json cannot be read"),
+    ],
+)
+def test_a_second_model_folder_that_cannot_be_used_is_one_line_in_the_page(
+    app, tmp_path, distilled_dir, problem, said
+) -> None:
+    import shutil
+
+    folder = tmp_path / "model"
+    if problem != "missing":
+        shutil.copytree(distilled_dir, folder)
+    if problem == "not BERT":
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "model_type": "gpt2"}))
+    elif problem == "pickle weights":
+        (folder / "model.safetensors").rename(folder / "pytorch_model.bin")
+    elif problem == "damaged weights":
+        (folder / "model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken}")
+    elif problem == "unreadable manifest":
+        (folder / "manifest.json").write_text("{not json")
+    app.sidebar.radio(key="page").set_value("Compare").run()
+    app.text_input(key="compare_model").input(str(folder)).run()
+    [error] = app.error
+    assert str(folder) in error.value and said in error.value and "\n" not in error.value
+    assert len(app.metric) == 2 and not app.exception  # the store's model's cosines still show
+
+
+def test_the_servers_second_model_opens_in_a_new_session_and_a_missing_one_is_refused(
+    ui_store, distilled_dir, tmp_path, monkeypatch
+) -> None:
+    import socket
+    import sys
+
+    from indexer.cli import ui_process
+    from search_ui import second_model
+    from tests.helpers import invoke
+
+    commands = []
+    monkeypatch.setattr(ui_process, "_run_child", lambda command, env: commands.append(command))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    given = ["ui", "--store", str(ui_store), "--port", port, "--compare-model"]
+    missing = invoke(*given, str(tmp_path / "none"))
+    assert missing.exit_code == 2 and "does not exist" in missing.output and not commands
+    assert invoke(*given, str(distilled_dir)).exit_code == 0
+    app_args = commands[0][commands[0].index("--") + 1 :]
+    assert second_model.argument(app_args) == str(distilled_dir)
+
+    monkeypatch.setattr(sys, "argv", ["app.py", *app_args])
+    test = session(ui_store, monkeypatch, {"page": "Compare"})
+    assert len(test.metric) == 4 and f"`{distilled_dir}`" in markdown(test)
+    assert "model2" not in url_of(test)  # the server's own choice needs no parameter
+
+
+def test_a_second_model_that_cuts_a_long_text_into_fewer_windows_shows_its_last(
+    app, tmp_path
+) -> None:
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path / "words-only"  # a vocabulary of special tokens: one [UNK] per word
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(2)
+    config = BertConfig(vocab_size=5, hidden_size=32, num_hidden_layers=2, num_attention_heads=2)
+    BertModel(config, add_pooling_layer=False).save_pretrained(folder)
+    app.sidebar.radio(key="page").set_value("Compare").run()
+    app.text_input(key="compare_model").input(str(folder)).run()
+    app.text_area(key="compare_a").input(LONG_TEXT).run()
+    windows = app.selectbox(key="compare_window_a")
+    windows.set_value(len(windows.options) - 1).run()  # the store's last: beyond the other's
+    assert not app.error and len(app.metric) == 4
+    assert any("fewer windows: its last is shown" in c.value for c in app.caption)
+    assert not app.exception

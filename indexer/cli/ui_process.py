@@ -26,6 +26,12 @@ from indexer.settings import default_store
     "--model",
     help="Where the store's model is now, if it moved (default: where the store's recipe says).",
 )
+@click.option(
+    "--compare-model",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A model folder (one `semsearch distill` wrote, say) that the Compare and Token "
+    "explorer pages show beside the store's model (default: none; the pages can name one).",
+)
 @reports_errors
 def ui(
     store_path: Path | None,
@@ -33,6 +39,7 @@ def ui(
     port: int,
     allowed_hosts: tuple[str, ...],
     model: str | None,
+    compare_model: Path | None,
 ) -> None:
     """Open the Streamlit app on a store."""
     check_address(host, port)
@@ -56,6 +63,7 @@ def ui(
         "--store",
         str(store),
         *(["--model", model] if model else []),
+        *(["--compare-model", str(compare_model.resolve())] if compare_model else []),
         *[argument for name in allowed_hosts for argument in ("--allow-host", name)],
     ]
     click.echo(f"serving {store} on http://{host}:{port}", err=True)

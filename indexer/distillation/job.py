@@ -19,6 +19,7 @@ from indexer.distillation.manifest import FORMAT
 from indexer.distillation.projection import Projection, fitted
 from indexer.embedding.embedder import Embedder
 from indexer.embedding.model import (
+    ENCODERS,
     load_weights,
     ready_for_inference,
     resolve_device,
@@ -36,7 +37,6 @@ from indexer.settings import (
 )
 from indexer.sources.options import SourceOptions
 
-ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert")
 TEACHER_WINDOW = 256  # the teacher's window (a longer text gets the mean of its windows)
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from indexer.embedding.runtime import Runtime
 
 HUB_PROBE_SECONDS = 3.0
+ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert")  # model_type
 HUB_UNREACHABLE = "hub unreachable (or HF_HUB_OFFLINE set)"
 
 

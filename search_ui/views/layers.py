@@ -3,13 +3,19 @@ through the layers, and the attention weights of the window (one eager pass, onl
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from indexer.embedding.attention import AttentionView
 from indexer.embedding.layers import LayerView
 from indexer.embedding.views import TokenView
 from search_ui import charts, layer_charts
-from search_ui.context import Context, token_view
+from search_ui.context import model_key, token_view
+from search_ui.second_model import Shown
+
+if TYPE_CHECKING:
+    from indexer.workbench import Workbench
 
 ATTENTION_WINDOW = 128  # positions drawn at once in the attention charts
 AVERAGE = "average of the heads"
@@ -17,82 +23,94 @@ TRAJECTORY_TOKENS = 64  # tokens in the layer x token cosine map
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def layer_view(_ctx: Context, model: str, text: str) -> LayerView:
-    return _ctx.collection.layers(text)
+def layer_view(_bench: Workbench, model: str, text: str) -> LayerView:
+    return _bench.layers(text)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def attention_view(_ctx: Context, model: str, text: str) -> AttentionView:
-    return _ctx.collection.attention(text)
+def attention_view(_bench: Workbench, model: str, text: str) -> AttentionView:
+    return _bench.attention(text)
 
 
-def chosen_layer_view(ctx: Context, text: str) -> tuple[TokenView, int]:
-    """The token view at the layer picked on the page (the last by default: the store's) and
+def chosen_layer_view(shown: Shown, text: str) -> tuple[TokenView, int]:
+    """The token view at the layer picked on the page (the last by default: the pooled one) and
     that layer."""
-    last = ctx.collection.layer_count
-    st.session_state.setdefault("token_layer", last)
+    bench, key = shown.bench, "token_layer" + shown.key
+    last = bench.layer_count
+    if st.session_state.get(key, last + 1) > last:  # new, or a model with fewer layers
+        st.session_state[key] = last
     layer = st.select_slider(
         "Layer (0: embeddings; the last is the one the store pools)",
         list(range(last + 1)),
-        key="token_layer",
+        key=key,
     )
     if layer == last:
-        return token_view(ctx, ctx.fingerprint, text), layer
-    return layer_view(ctx, ctx.fingerprint, text).at(layer), layer
+        return token_view(bench, model_key(bench), text), layer
+    return layer_view(bench, model_key(bench), text).at(layer), layer
 
 
-def trajectory_section(ctx: Context, text: str) -> None:
+def trajectory_section(shown: Shown, text: str) -> None:
     """One token's cosine, layer by layer, to its own last-layer vector and to the others."""
-    view = layer_view(ctx, ctx.fingerprint, text)
+    view = layer_view(shown.bench, model_key(shown.bench), text)
     labels = [f"{i}: {token}" for i, token in enumerate(view.tokens)]
-    if st.session_state.get("token_position", len(labels)) >= len(labels):  # a shorter text
-        st.session_state["token_position"] = min(1, len(labels) - 1)
+    key = "token_position" + shown.key
+    if st.session_state.get(key, len(labels)) >= len(labels):  # a shorter text
+        st.session_state[key] = min(1, len(labels) - 1)
     position = st.selectbox(
         "Trajectory of the token",
         range(len(labels)),
         format_func=labels.__getitem__,
-        key="token_position",
+        key=key,
     )
     path = view.trajectory(position)
     st.altair_chart(  # one under the other: each as wide as the page
-        layer_charts.trajectory(path["to_final"], path["to_others"], view.tokens[position]),
+        layer_charts.trajectory(
+            path["to_final"], path["to_others"], view.tokens[position], shown.title
+        ),
         width="stretch",
     )
-    shown = slice(0, TRAJECTORY_TOKENS)
+    drawn = slice(0, TRAJECTORY_TOKENS)
     st.altair_chart(
         charts.heatmap(
-            path["to_each"][:, shown],
+            path["to_each"][:, drawn],
             [f"layer {layer}" for layer in range(len(path["to_each"]))],
-            view.tokens[shown],
-            f"cosine of “{view.tokens[position]}” to each token, layer by layer",
+            view.tokens[drawn],
+            f"cosine of “{view.tokens[position]}” to each token, layer by layer{shown.title}",
         ),
         width="stretch",
     )
 
 
-def attention_section(ctx: Context, text: str) -> None:
+def attention_section(shown: Shown, text: str) -> None:
     """Attention of one layer and head (or their average) as a heatmap and as lines."""
-    if not st.toggle("Show attention (one extra pass with eager attention)", key="token_attention"):
+    asked = "Show attention (one extra pass with eager attention)"
+    if not st.toggle(asked, key="token_attention" + shown.key):
         return
-    view = attention_view(ctx, ctx.fingerprint, text)
+    view = attention_view(shown.bench, model_key(shown.bench), text)
     layers, heads = view.weights.shape[:2]
     left, right = st.columns(2)
-    layer = left.selectbox("Attention layer", range(1, layers + 1), key="token_att_layer")
-    head = right.selectbox("Head", [AVERAGE, *range(1, heads + 1)], key="token_att_head")
+    layer_key, head_key = "token_att_layer" + shown.key, "token_att_head" + shown.key
+    if st.session_state.get(layer_key, 1) > layers:  # a second model with fewer layers
+        st.session_state[layer_key] = 1
+    if st.session_state.get(head_key, AVERAGE) not in (AVERAGE, *range(1, heads + 1)):
+        st.session_state[head_key] = AVERAGE
+    layer = left.selectbox("Attention layer", range(1, layers + 1), key=layer_key)
+    head = right.selectbox("Head", [AVERAGE, *range(1, heads + 1)], key=head_key)
     weights = view.of(layer - 1, None if head == AVERAGE else head - 1)
     first = 0
     if len(view.tokens) > ATTENTION_WINDOW:
         last_start = len(view.tokens) - ATTENTION_WINDOW
-        if st.session_state.get("token_att_from", 0) > last_start:  # a shorter text
-            st.session_state["token_att_from"] = last_start
+        from_key = "token_att_from" + shown.key
+        if st.session_state.get(from_key, 0) > last_start:  # a shorter text
+            st.session_state[from_key] = last_start
         first = st.slider(
             f"Attention shows {ATTENTION_WINDOW} of the {len(view.tokens)} positions, from",
             0,
             last_start,
-            key="token_att_from",
+            key=from_key,
         )
-    shown = slice(first, first + ATTENTION_WINDOW)
-    tokens, part = view.tokens[shown], weights[shown, shown]
+    drawn = slice(first, first + ATTENTION_WINDOW)
+    tokens, part = view.tokens[drawn], weights[drawn, drawn]
     which = "heads averaged" if head == AVERAGE else f"head {head}"
     st.caption(
         f"Layer {layer}, {which}: row i is how position i spreads its attention over the "
@@ -100,10 +118,12 @@ def attention_section(ctx: Context, text: str) -> None:
         f"{layer_charts.LINES_PER_TOKEN} targets of at least {layer_charts.LINE_FLOOR}."
     )
     st.altair_chart(
-        charts.heatmap(part, tokens, tokens, "attention: from (row) → to (column)"),
+        charts.heatmap(part, tokens, tokens, f"attention: from (row) → to (column){shown.title}"),
         width="stretch",
     )
     st.altair_chart(
-        layer_charts.attention_lines(part, tokens, "strongest attention of each token"),
+        layer_charts.attention_lines(
+            part, tokens, f"strongest attention of each token{shown.title}"
+        ),
         width="stretch",
     )

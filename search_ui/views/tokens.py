@@ -1,6 +1,7 @@
 """The Token explorer: every wordpiece's (or word's) vector of a text, as a table, a heatmap, a
 PCA map and a token x token cosine map. A long text is shown window by window, cut as the store
-cuts a document."""
+cuts a document. With a second model (search_ui.second_model), every view of it follows the
+store's model's, with widgets of its own."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import streamlit as st
 
 from indexer.embedding.comparison import cosine_matrix
 from indexer.embedding.views import TokenView
-from search_ui import charts, render
+from search_ui import charts, render, second_model
 from search_ui.context import Context, html, opened_chunk, text_windows
+from search_ui.second_model import Shown
 from search_ui.state import TOKEN_SOURCES
 from search_ui.views import layers
 from store.errors import SemsearchError
@@ -44,6 +46,7 @@ def token_page(ctx: Context) -> None:
     if not ctx.has_model:
         st.error("The store's model is not available.")
         return
+    beside = second_model.chosen(ctx)
     source = st.radio(
         "Text",
         TOKEN_SOURCES,
@@ -64,8 +67,20 @@ def token_page(ctx: Context) -> None:
         return
     level = st.radio("Level", ["wordpiece", "word"], horizontal=True, key="token_level")
     text = chosen_window(ctx, text)
+    if beside is None:
+        model_views(Shown(ctx.collection), text, level)
+        return
+    for shown in (Shown(ctx.collection), second_model.second(beside)):
+        st.divider()
+        second_model.heading(shown)
+        model_views(shown, text, level)
+
+
+def model_views(shown: Shown, text: str, level: str) -> None:
+    """Every view of one model of the text: its tokens at a layer as a table, heatmap, PCA map
+    and cosine map, a token's trajectory and, on request, the attention."""
     try:
-        view, layer = layers.chosen_layer_view(ctx, text)
+        view, layer = layers.chosen_layer_view(shown, text)
     except SemsearchError as error:
         st.error(str(error))
         return
@@ -74,23 +89,23 @@ def token_page(ctx: Context) -> None:
         f"{len(view.tokens)} wordpieces ([CLS] and [SEP] included) · {len(view.words().words)}"
         f" words · {vectors.shape[1]} dimensions (layer {layer})"
     )
-    vector_table(frame, vectors)
-    shown_labels, shown_vectors = map_window(labels, vectors)
-    dims = vectors.shape[1]
-    st.session_state["token_dims"] = min(st.session_state.get("token_dims", HEATMAP_DIMS), dims)
-    shown_dims = st.slider("Dimensions in the heatmap", min(8, dims), dims, key="token_dims")
+    vector_table(frame, vectors, shown.key)
+    shown_labels, shown_vectors = map_window(labels, vectors, shown.key)
+    dims, dims_key = vectors.shape[1], "token_dims" + shown.key
+    st.session_state[dims_key] = min(st.session_state.get(dims_key, HEATMAP_DIMS), dims)
+    shown_dims = st.slider("Dimensions in the heatmap", min(8, dims), dims, key=dims_key)
     st.altair_chart(
         charts.heatmap(
             shown_vectors[:, :shown_dims],
             shown_labels,
             [str(i) for i in range(shown_dims)],
-            "token × dimension",
+            "token × dimension" + shown.title,
             label_every=DIMENSION_LABELS,
         ),
         width="stretch",
     )
     st.altair_chart(
-        charts.scatter(charts.pca_2d(vectors), labels, None, "PCA of token vectors"),
+        charts.scatter(charts.pca_2d(vectors), labels, None, "PCA of token vectors" + shown.title),
         width="stretch",
     )
     st.altair_chart(
@@ -98,18 +113,18 @@ def token_page(ctx: Context) -> None:
             cosine_matrix(shown_vectors, shown_vectors),
             shown_labels,
             shown_labels,
-            "token × token cosine",
+            "token × token cosine" + shown.title,
         ),
         width="stretch",
     )
-    layers.trajectory_section(ctx, text)
-    layers.attention_section(ctx, text)
+    layers.trajectory_section(shown, text)
+    layers.attention_section(shown, text)
 
 
 def chosen_window(ctx: Context, text: str) -> str:
     """The text of the window chosen of a text longer than one (cut as the store cuts a
     document), for every view of the page; a short text whole."""
-    windows = text_windows(ctx, ctx.fingerprint, text)
+    windows = text_windows(ctx.collection, ctx.fingerprint, text)
     cut = windows[choose_window(ctx, text, "token_window", "Window")]
     return text if len(windows) == 1 else text[cut.start : cut.end]
 
@@ -117,7 +132,7 @@ def chosen_window(ctx: Context, text: str) -> str:
 def choose_window(ctx: Context, text: str, key: str, label: str) -> int:
     """For a text longer than one window, a choice of its windows (cut as the store cuts a
     document); the window number (0 for a short text)."""
-    windows = text_windows(ctx, ctx.fingerprint, text)
+    windows = text_windows(ctx.collection, ctx.fingerprint, text)
     if len(windows) == 1:
         return 0
     if not 0 <= st.session_state.get(key, 0) < len(windows):
@@ -136,9 +151,10 @@ def choose_window(ctx: Context, text: str, key: str, label: str) -> int:
     )
 
 
-def vector_table(frame: pd.DataFrame, vectors: np.ndarray) -> None:
-    """The first dimensions of each vector (all of them when asked), and a CSV of all."""
-    whole = st.checkbox("Show whole vectors", key="token_whole")
+def vector_table(frame: pd.DataFrame, vectors: np.ndarray, key: str = "") -> None:
+    """The first dimensions of each vector (all of them when asked), and a CSV of all. `key`
+    ends the widgets' keys (a second model's)."""
+    whole = st.checkbox("Show whole vectors", key="token_whole" + key)
     shown = vectors.shape[1] if whole else min(8, vectors.shape[1])
     table = pd.concat(
         [frame, pd.DataFrame(vectors[:, :shown], columns=[f"d{i}" for i in range(shown)])], axis=1
@@ -152,21 +168,24 @@ def vector_table(frame: pd.DataFrame, vectors: np.ndarray) -> None:
         full.to_csv(index=False),
         "token_vectors.csv",
         "text/csv",
-        key="download_tokens",
+        key="download_tokens" + key,
     )
 
 
-def map_window(labels: list[str], vectors: np.ndarray) -> tuple[list[str], np.ndarray]:
-    """The TOKEN_WINDOW positions the maps show, from where the user slides them."""
+def map_window(
+    labels: list[str], vectors: np.ndarray, key: str = ""
+) -> tuple[list[str], np.ndarray]:
+    """The TOKEN_WINDOW positions the maps show, from where the user slides them (`key` ends
+    the slider's key)."""
     first = 0
     if len(labels) > TOKEN_WINDOW:
-        last_first = len(labels) - TOKEN_WINDOW
-        st.session_state["token_from"] = min(st.session_state.get("token_from", 0), last_first)
+        last_first, from_key = len(labels) - TOKEN_WINDOW, "token_from" + key
+        st.session_state[from_key] = min(st.session_state.get(from_key, 0), last_first)
         first = st.slider(
             f"Maps show {TOKEN_WINDOW} of the {len(labels)} tokens, from",
             0,
             last_first,
-            key="token_from",
+            key=from_key,
         )
     window = slice(first, first + TOKEN_WINDOW)
     return labels[window], vectors[window]
