@@ -20,8 +20,9 @@ from store.records import ChunkRecord, DocumentRecord
 from store.store import Store
 
 SIZES = (100_000, 1_000_000)
-SPECS = ("flat", "hnsw", "ivf", "ivf-sq8", "ivf-pq")
-STORE_SPECS = ("flat", "hnsw", "ivf-sq8", "ivf-pq")  # through the store, with its reported recall
+SPECS = ("flat", "hnsw", "ivf", "ivf-fp16", "ivf-sq8", "ivf-pq")
+# through the store, with its reported recall
+STORE_SPECS = ("flat", "hnsw", "ivf-fp16", "ivf-sq8", "ivf-pq")
 NOISE = 0.02  # per component: copies keep a cosine of about 0.93 to their source
 HNSW_BUILD_LIMIT_S = 240
 TARGET_P50_MS = 10.0

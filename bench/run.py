@@ -633,7 +633,7 @@ def main(argv: list[str] | None = None) -> None:
         runtimes.EMBED_DOCS, runtimes.INDEX_DOCS, runtimes.QUERIES = 1_000, 1_000, 30
         pipeline.REPEATS = spark.REPEATS = cpu_capacity.REPEATS = 1
         cpu_capacity.CAPACITY_DOCS, cpu_capacity.PROCESS_DOCS = 5_000, 2_000
-        latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-sq8")
+        latency.SIZES, latency.SPECS = (5_000, 20_000), ("flat", "hnsw", "ivf-fp16")
         serving.SEARCHES, serving.LARGE = 200, 20_000
         distillation.MINUTES, distillation.TEXTS, distillation.WORDNET_GLOSSES = 0.5, 1_000, 300
     started = time.perf_counter()

@@ -5,7 +5,7 @@ Load: 8 clients at once, each with its own keep-alive connection, ask 2,000 sear
 (Cranfield queries in turn) of a server over the Cranfield store; the same searches go through
 one shared `Collection.search` from 8 threads in this process; in 4 rounds, each running
 in-process then served for each mode, so drift in the machine's load reaches both alike. At 1M: the
-latency section's synthetic set (noisy copies of WordNet vectors) in an ivf-sq8 store, served,
+latency section's synthetic set (noisy copies of WordNet vectors) in an ivf-fp16 store, served,
 one client, embedding included, recall@10 against exact search of the same vectors.
 
 The model runs on THREADS torch threads on both sides: on this shared 2-core machine, under the
@@ -48,7 +48,7 @@ WARM_UP = 50
 MODES = ("dense", "hybrid")
 LARGE = 1_000_000
 LARGE_QUERIES = 200
-LARGE_SPEC = "ivf-sq8"
+LARGE_SPEC = "ivf-fp16"
 NPROBES = (16, 32, 64, 128)  # tried on the served index file, besides its own
 TARGET_GAP_MS = 2.0
 THREADS = 1
@@ -275,12 +275,12 @@ def one_client(
     }
 
 
-def over_http_ids(port: int) -> Callable[[str], list[str]]:
-    """A dense search client that returns the hits' ids."""
+def over_http_ids(port: int, mode: str = "dense") -> Callable[[str], list[str]]:
+    """A search client (one keep-alive connection) that returns the hits' ids."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 
     def ask(query: str) -> list[str]:
-        connection.request("GET", "/search?" + urlencode({"q": query, "k": 10, "mode": "dense"}))
+        connection.request("GET", "/search?" + urlencode({"q": query, "k": 10, "mode": mode}))
         response = connection.getresponse()
         body = json.loads(response.read())
         if response.status != 200:
@@ -290,14 +290,19 @@ def over_http_ids(port: int) -> Callable[[str], list[str]]:
     return ask
 
 
-def by_nprobe(path: Path, query_vectors: np.ndarray, truth_ids: np.ndarray) -> dict[str, Any]:
+def by_nprobe(
+    path: Path,
+    query_vectors: np.ndarray,
+    truth_ids: np.ndarray,
+    nprobes: tuple[int, ...] = NPROBES,
+) -> dict[str, Any]:
     """The served index file's search time (FAISS alone) and recall@10 at its own nprobe and at
     others: how much of the latency the index's accuracy costs."""
     index = VectorIndex.load(path)
     ivf = faiss.extract_index_ivf(index.index)
     own = ivf.nprobe
     rows = {}
-    for nprobe in sorted({*NPROBES, own}):
+    for nprobe in sorted({*nprobes, own}):
         ivf.nprobe = nprobe
         seconds, recalls = [], []
         for vector, expected in zip(query_vectors, truth_ids, strict=True):

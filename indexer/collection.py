@@ -591,7 +591,7 @@ class Collection(Workbench):
                     report.ok = False
                     report.problems.append(
                         f"{measured.describe()} is below {recall_at_least}: rebuild with a more "
-                        "exact index (`semsearch rebuild --index ivf-sq8`, hnsw or flat)"
+                        "exact index (`semsearch rebuild --index ivf-fp16`, hnsw or flat)"
                     )
             return report
 

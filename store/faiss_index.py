@@ -71,9 +71,14 @@ class VectorIndex:
                 raise ValueError("an IVF index needs training vectors")
             nlist = ivf_lists(count or len(training), len(training))
             bits = 8 if len(training) >= 256 * 39 else 4  # PQ codebooks need 39 points a centroid
-            code = {"ivf": "Flat", "ivf-sq8": "SQ8", "ivf-pq": f"PQ{_pq_parts(dim)}x{bits}"}[spec]
+            code = {
+                "ivf": "Flat",
+                "ivf-fp16": "SQfp16",
+                "ivf-sq8": "SQ8",
+                "ivf-pq": f"PQ{_pq_parts(dim)}x{bits}",
+            }[spec]
             index = faiss.index_factory(dim, f"IVF{nlist},{code}", faiss.METRIC_INNER_PRODUCT)
-            if spec == "ivf-sq8":
+            if spec in ("ivf-fp16", "ivf-sq8"):
                 # encode the vectors, not their residuals: training then needs no second copy of
                 # the sample (-145 MB at 100k x 384), for recall@10 0.968 instead of 0.970
                 index.by_residual = False

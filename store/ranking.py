@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Mapping, Sequence
 from dataclasses import dataclass
 
 from store.results import Hit
@@ -20,13 +21,22 @@ class ChunkMatch:
     score: float
 
 
-def best_per_document(matches: list[ChunkMatch]) -> list[ChunkMatch]:
-    """Each document once, by its best chunk, best first."""
+def best_per_document(
+    ids: Sequence[int],
+    scores: Sequence[float],
+    doc_of: Mapping[int, str],
+    allowed: Container[str] | None = None,
+) -> list[ChunkMatch]:
+    """Each document once, by its best chunk, best first. `ids` and `scores` come best first;
+    a chunk with no document in `doc_of` (gone from SQLite) or of a document not `allowed` is
+    passed over."""
     best: dict[str, ChunkMatch] = {}
-    for match in matches:
-        if match.doc_id not in best or match.score > best[match.doc_id].score:
-            best[match.doc_id] = match
-    return sorted(best.values(), key=lambda m: -m.score)
+    for chunk_id, score in zip(ids, scores, strict=True):
+        doc_id = doc_of.get(chunk_id)
+        if doc_id is None or doc_id in best or (allowed is not None and doc_id not in allowed):
+            continue
+        best[doc_id] = ChunkMatch(chunk_id, doc_id, score)
+    return list(best.values())
 
 
 def fuse(rankings: dict[str, list[ChunkMatch]], k: int) -> list[Hit]:

@@ -48,6 +48,9 @@ from store.vectors import from_blobs
 DB_FILE = "store.db"
 EXACT_SCAN_MAX = 20_000
 FUSION_DEPTH = 100
+# Chunks asked of an index per document wanted (four times more each round while too few
+# documents come back): most stores hold a few chunks a document.
+FETCH_FACTOR = 2
 # A filter allowing at most this many documents is handed to the full-text engine as a set of
 # document ids; a larger one is applied to the engine's chunks as they come, fetching more until
 # k documents pass or the matches run out. Either way a filtered search never comes back short.
@@ -603,31 +606,33 @@ class Store:
     ) -> list[ChunkMatch]:
         """Ask FAISS for more chunks until k distinct documents are found or none are left."""
         available = index.count if available is None else available
-        fetch = k * 4
+        fetch = k * FETCH_FACTOR
         while True:
             scores, ids = index.search(vector, fetch, allowed)
-            matches = best_per_document(self._matches(ids, scores))
+            matches = self._best(ids, scores)
             if len(matches) >= k or fetch >= available or len(ids) < fetch:
                 return matches[:k]
             fetch *= 4
 
     def _exact(self, vector: np.ndarray, allowed: np.ndarray) -> list[ChunkMatch]:
-        matches = []
+        found = []
         for start in range(0, len(allowed), catalog.ID_BATCH * 10):
             ids, vectors = catalog.vectors_for(
                 self.db, allowed[start : start + catalog.ID_BATCH * 10], self.dim
             )
-            matches += self._matches(ids, vectors @ vector)
-        return best_per_document(matches)
+            found.append((ids, vectors @ vector))
+        ids = np.concatenate([f[0] for f in found])
+        scores = np.concatenate([f[1] for f in found])
+        order = np.argsort(-scores, kind="stable")
+        return self._best(ids[order], scores[order])
 
-    def _matches(self, ids: np.ndarray, scores: np.ndarray) -> list[ChunkMatch]:
-        id_list = [int(i) for i in ids]
+    def _best(
+        self, ids: np.ndarray, scores: np.ndarray, allowed: set[str] | None = None
+    ) -> list[ChunkMatch]:
+        """`best_per_document` of chunks given best first, with their documents from SQLite."""
+        id_list = ids.tolist()
         doc_of = catalog.owners(self.db, id_list)
-        return [
-            ChunkMatch(chunk_id, doc_of[chunk_id], float(score))
-            for chunk_id, score in zip(id_list, scores, strict=True)
-            if chunk_id in doc_of
-        ]
+        return best_per_document(id_list, scores.tolist(), doc_of, allowed)
 
     def _lexical(self, text: str, k: int, condition: str, params: list) -> list[ChunkMatch]:
         """The best chunk of each of the top-k documents by BM25 (the full-text engine), only
@@ -648,16 +653,13 @@ class Store:
             else:
                 allowed = set(matching)
         queries = [(engine, engine.query(terms, doc_ids)) for engine in engines]
-        fetch = k * 4
+        fetch = k * FETCH_FACTOR
         while True:
             found = [engine.search(query, fetch) for engine, query in queries]
             ids = np.concatenate([f[0] for f in found])
             scores = np.concatenate([f[1] for f in found])
             order = np.lexsort((ids, -scores))[:fetch]  # best first, ties by chunk id
-            matches = self._matches(ids[order], scores[order])
-            if allowed is not None:
-                matches = [m for m in matches if m.doc_id in allowed]
-            best = best_per_document(matches)
+            best = self._best(ids[order], scores[order], allowed)
             if len(best) >= k or all(len(f[0]) < fetch for f in found):
                 return best[:k]
             fetch *= 4

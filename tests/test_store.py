@@ -234,7 +234,7 @@ def test_reader_in_another_process_sees_new_documents(filled) -> None:
         assert reader.stats().documents == 303
 
 
-@pytest.mark.parametrize("spec", ["hnsw", "ivf", "ivf-sq8", "ivf-pq"])
+@pytest.mark.parametrize("spec", ["hnsw", "ivf", "ivf-fp16", "ivf-sq8", "ivf-pq"])
 @pytest.mark.parametrize("exact_scan_max", [20_000, 0])
 def test_filter_matching_3_of_10000_chunks_returns_those_3(
     tmp_path, spec, exact_scan_max, monkeypatch
@@ -411,7 +411,7 @@ def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, mo
         store.upsert(make_docs(200))
         assert store.stats().index_type == "flat"
         store.upsert(make_docs(300, seed=1, prefix="b"))  # 1,000 chunks
-        assert store.stats().index_type == "ivf-sq8"
+        assert store.stats().index_type == index_types.AUTO_LARGE
         small_lists = faiss_index.faiss.extract_index_ivf(store.cache.current().index).nlist
         store.upsert(make_docs(4000, seed=2, prefix="c"))  # 9,000 chunks: the lists are outgrown
         grown = faiss_index.faiss.extract_index_ivf(store.cache.current().index).nlist
@@ -421,7 +421,7 @@ def test_auto_index_switches_to_ivf_and_retrains_as_the_store_grows(tmp_path, mo
         assert store.search(query, None, k=1, mode="dense")[0].doc_id == "c123"
 
 
-@pytest.mark.parametrize("spec", ["ivf", "ivf-sq8", "ivf-pq"])
+@pytest.mark.parametrize("spec", ["ivf", "ivf-fp16", "ivf-sq8", "ivf-pq"])
 def test_ivf_store_with_too_few_vectors_searches_exactly_until_it_can_train(tmp_path, spec) -> None:
     with Store.create(tmp_path / "s", RECIPE, spec) as store:
         store.upsert(make_docs(5))
