@@ -18,6 +18,7 @@ transaction that bumps the generation, so a search sees a write whole or not at 
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -132,6 +133,9 @@ class LiveCollection:
             self._set(Health("failed", writable=self.writer is not None, message=str(error)))
             return error
         log.info("ready: generation %s, %s documents", health.generation, health.documents)
+        # what the load made (the model's modules, the libraries') stays: the garbage collector
+        # need not walk it again during every full collection a request triggers
+        gc.freeze()
         self._set(health)
         return None
 
