@@ -104,7 +104,7 @@ def filter_widgets(ctx: Context) -> list[ActiveFilter]:
                 text = st.text_input(
                     f"{key} contains",
                     key=widget,
-                    help="Anywhere in the value, as typed: “io” also finds "
+                    help="Whole words, case-insensitive: “io” finds “io.open”, never "
                     "“multiprocessing.connection”.",
                 )
                 if text:

@@ -145,9 +145,10 @@ def scroll_to_best(key: str) -> str:
     )
 
 
-def hit_heading(rank: int, hit: Hit, fused: bool) -> str:
-    """A result's first line: rank and title, then, muted, how it ranked (each ranking's rank
-    when `fused`, else its score), its id and page; every exact score in the tooltip."""
+def hit_heading(rank: int, hit: Hit, fused: bool, link: str) -> str:
+    """A result's first line: rank and title (a link to `link`, the document), then, muted, how
+    it ranked (each ranking's rank when `fused`, else its score), its id and page; every exact
+    score in the tooltip."""
     exact = " · ".join(
         f"{name}: rank {part['rank']}, score {part['score']:.6g}"
         for name, part in hit.parts.items()
@@ -158,7 +159,8 @@ def hit_heading(rank: int, hit: Hit, fused: bool) -> str:
         ranked = " · ".join(_score(name, part["score"]) for name, part in hit.parts.items())
     where = " · ".join(escaped(x) for x in (hit.doc_id, hit.page_label) if x)
     return (
-        f'<div style="{WRAP_STYLE}"><b>{rank}. {escaped(hit.title or hit.doc_id)}</b> '
+        f'<div style="{WRAP_STYLE}"><b><a href="{escaped(link)}" target="_self">'
+        f"{rank}. {escaped(hit.title or hit.doc_id)}</a></b> "
         f'<span title="{escaped(exact)}" style="{MUTED_STYLE};font-size:0.85em">'
         f"{escaped(ranked)} · {where}</span></div>"
     )
@@ -172,9 +174,10 @@ def _score(mode: str, score: float) -> str:
     return f"BM25 {score:.1f}" if score >= 0.05 else "BM25 ≈ 0 (words most documents hold)"
 
 
-def hit_card(rank: int, hit: Hit, fused: bool, snippet_html: str) -> str:
-    """A result's heading, its snippet (already escaped) and its metadata in one block."""
-    card = hit_heading(rank, hit, fused) + block(snippet_html)
+def hit_card(rank: int, hit: Hit, fused: bool, snippet_html: str, link: str) -> str:
+    """A result's heading (its title a link to `link`), its snippet (already escaped) and its
+    metadata in one block."""
+    card = hit_heading(rank, hit, fused, link) + block(snippet_html)
     return card + (metadata_line(hit.metadata) if hit.metadata else "")
 
 
@@ -228,8 +231,10 @@ def focus_query() -> str:
 def remember_scroll(key: str) -> str:
     """Our own script for the Search page, `key` a hex digest naming its list of results: the
     scroll position is saved whenever the user clicks or types there (before a click opens
-    another page) and restored, once the page is tall enough, when the list is drawn again (Back,
-    or back to results)."""
+    another page) and restored when the list is drawn again (Back, or back to results). The page
+    goes on drawing after this script (a redrawn container, panels opening, the list growing):
+    each change in the page puts the saved place back, until the user scrolls, clicks or types,
+    or leaves the Search page."""
     if not re.fullmatch(r"[0-9a-f]+", key):
         raise ValueError(f"not a hex digest: {key!r}")
     return (
@@ -239,30 +244,31 @@ def remember_scroll(key: str) -> str:
         " while (box && box !== document.body && !['auto', 'scroll'].includes("
         "getComputedStyle(box).overflowY)) { box = box.parentElement; }"
         " return (!box || box === document.body) ? document.scrollingElement : box; };"
-        " let box = scroller();"
+        " const onSearch = () => "
+        "(new URLSearchParams(location.search).get('page') || 'Search') === 'Search';"
         " window.semsearchScroll = null;"  # nothing saved until the position is restored
         " if (!window.semsearchScrollSaver) { window.semsearchScrollSaver = () => {"
-        " const page = new URLSearchParams(location.search).get('page') || 'Search';"
         " const at = window.semsearchScroll;"
-        " if (at && page === 'Search') {"
-        " sessionStorage.setItem(at.key, String(at.box.scrollTop)); }"
+        " if (at && onSearch()) { sessionStorage.setItem(at, String(scroller().scrollTop)); }"
         " };"
         " document.addEventListener('pointerdown', window.semsearchScrollSaver, true);"
         " document.addEventListener('keydown', window.semsearchScrollSaver, true); }"
-        " const saved = Number(sessionStorage.getItem(key) || 0); const start = Date.now();"
-        # until the user scrolls or types, keep the restored place for a few seconds while the
-        # rest of the page draws (a late panel or a redrawn container would move it)
-        " let moved = false; const stop = () => { moved = true; };"
+        " window.semsearchRestorer?.disconnect();"  # an earlier drawing's, if still waiting
+        " const saved = Number(sessionStorage.getItem(key) || 0);"
+        " if (saved <= 0) { window.semsearchScroll = key; return; }"
+        " const keeper = new MutationObserver(() => restore());"
+        " window.semsearchRestorer = keeper;"
+        " const stop = () => keeper.disconnect();"
         " for (const kind of ['wheel', 'touchmove', 'keydown', 'pointerdown']) {"
         " document.addEventListener(kind, stop, {capture: true, once: true}); }"
-        " (function restore() {"
-        " box = scroller();"
-        " if (saved > box.scrollHeight - box.clientHeight && Date.now() - start < 15000) {"
-        " setTimeout(restore, 100); return; }"
-        " if (saved > 0 && !moved) { box.scrollTop = saved; }"
-        " window.semsearchScroll = {key, box};"
-        " if (saved > 0 && !moved && Date.now() - start < 5000) { setTimeout(restore, 200); }"
-        " })();"
+        " function restore() {"
+        " if (!onSearch()) { stop(); return; }"
+        " const box = scroller();"
+        " if (saved > box.scrollHeight - box.clientHeight) { return; }"  # not tall enough yet
+        " if (box.scrollTop !== saved) { box.scrollTop = saved; }"
+        " window.semsearchScroll = key; }"
+        " keeper.observe(document.body, {childList: true, subtree: true, attributes: true});"
+        " restore();"
         " })();</script>"
     )
 

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from search_ui.state import DEFAULTS, TOKEN_SOURCES, note
 
@@ -126,6 +127,13 @@ def search_view(state: Mapping[str, Any]) -> str:
     params = current(state)
     view = {n: v for n, v in params.items() if n in ("q", "mode", "k") or n.startswith("f.")}
     return hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def document_link(state: Mapping[str, Any], doc_id: str, chunk: int) -> str:
+    """A link (a query string) to a document at a chunk, keeping the rest of this view (Back
+    from it returns to these results)."""
+    params = {**current(state), "page": "Document", "doc": doc_id, "chunk": str(chunk)}
+    return "?" + urlencode(params)
 
 
 def written(state: MutableMapping[str, Any], params: dict[str, str]) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import sqlite_utils
 
-from store import id_checksum
+from store import filters, id_checksum
 from store.errors import DamagedStoreError, StoreError
 from store.records import DocumentRecord, encode_metadata
 from store.vectors import from_blobs, to_blob
@@ -77,6 +77,7 @@ def open_writable(path: Path) -> sqlite_utils.Database:
     in an old one. It may be used from other threads, one at a time."""
     try:
         db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+        filters.register(db.conn)
         db.execute("PRAGMA busy_timeout = 30000")
         fresh = not db.table_names()
         if not fresh:
@@ -115,6 +116,7 @@ def open_readonly(path: Path) -> sqlite_utils.Database:
     try:
         uri = f"{path.resolve().as_uri()}?{flags}"
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+        filters.register(connection)
         db = sqlite_utils.Database(connection)
         db.execute("PRAGMA busy_timeout = 30000")
         _check_ours(db, path)

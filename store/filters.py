@@ -2,7 +2,8 @@
 
 Expression syntax (one condition per expression; several are ANDed):
   field=value   field!=value   field>value   field>=value   field<value   field<=value
-  field~text    (substring, case-insensitive)
+  field~text    (contains: the text as whole words, case-insensitive; `module~io` finds
+                 "io" and "io.open", never "multiprocessing.connection" or "ratio")
   field in a,b,c   (membership)
 
 Fields: `id`, `source` and `title` are the document's own fields; `metadata.KEY` is always a
@@ -23,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,6 +171,24 @@ def _condition(field: str, op: str, values: tuple) -> tuple[str, list]:
     return "(" + " OR ".join(clauses) + ")", params
 
 
+CONTAINS_FUNCTION = "semsearch_contains"  # the SQL name of `contains`, see `register`
+
+
+def contains(value: str | None, text: str) -> bool:
+    """The rule of `field~text`: `text` is in the value as whole words, case-insensitive: where
+    the text begins or ends with a letter or digit, the value holds none next to it."""
+    if value is None:
+        return False
+    before = r"(?<!\w)" if re.match(r"\w", text) else ""
+    after = r"(?!\w)" if re.search(r"\w$", text) else ""
+    return re.search(before + re.escape(text) + after, value, re.IGNORECASE) is not None
+
+
+def register(connection: sqlite3.Connection) -> None:
+    """Make the filters' SQL functions known to `connection`."""
+    connection.create_function(CONTAINS_FUNCTION, 2, contains, deterministic=True)
+
+
 def compile_filters(filters: list[Filter]) -> tuple[str, list]:
     """SQL condition over `documents d` that every filter holds, and its parameters."""
     clauses, params = [], []
@@ -176,7 +196,7 @@ def compile_filters(filters: list[Filter]) -> tuple[str, list]:
         if item.op == "~":
             path = metadata_path(item.field)
             column = COLUMNS[item.field] if path is None else "json_extract(d.metadata, ?)"
-            clauses.append(f"instr(lower(CAST({column} AS TEXT)), lower(?)) > 0")
+            clauses.append(f"{CONTAINS_FUNCTION}(CAST({column} AS TEXT), ?)")
             params += ([] if path is None else [path]) + [str(item.value)]
         elif item.op == "!=":
             sql, sql_params = _condition(item.field, "=", (item.value,))

@@ -563,10 +563,6 @@ SCROLLER = """(() => {
 })()"""
 
 
-@pytest.mark.skip(
-    reason="the restored scroll position still moves in some full-suite runs (passes alone); "
-    "the scroll part of Back is open work on the UI round"
-)
 @needs_chromium
 def test_back_from_a_document_keeps_the_scroll_position_and_open_panels(app_url) -> None:
     with browser_page(1280, 500) as page:

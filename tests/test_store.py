@@ -689,3 +689,15 @@ def test_the_index_reports_the_recall_it_costs_measured_against_an_exact_scan(tm
         store.upsert(clustered_docs(50, seed=9)[:1])
     with Store.open(tmp_path / "ivf-pq") as store:
         assert store.index_recall(200, 10).generation == again.generation + 1  # measured anew
+
+
+def test_a_contains_filter_matches_whole_words(tmp_path) -> None:
+    docs = make_docs(4)
+    modules = ["multiprocessing.connection", "io.open", "ratio", "IO"]
+    for doc, module in zip(docs, modules, strict=True):
+        doc.metadata["module"] = module
+    with Store.create(tmp_path / "s", RECIPE, "flat") as store:
+        store.upsert(docs)
+        query = docs[0].chunks[0].vector
+        hits = store.search(query, None, k=10, filters=[Filter("module", "~", "io")], mode="dense")
+        assert sorted(hit.doc_id for hit in hits) == ["d1", "d3"]

@@ -545,10 +545,10 @@ def test_a_hybrid_hit_shows_each_rankings_rank_and_the_exact_scores_on_hover() -
         1,
         parts={"dense": {"rank": 2, "score": 0.5}, "lexical": {"rank": 8, "score": 1.2e-6}},
     )
-    heading = hit_heading(1, hit, fused=True)
+    heading = hit_heading(1, hit, fused=True, link="?doc=d")
     assert "dense #2 · lexical #8 · d" in heading and "lexical: rank 8, score 1.2e-06" in heading
     lexical = Hit("d", 15.4, 1, parts={"lexical": {"rank": 1, "score": 15.4}})
-    assert "BM25 15.4 · d</span>" in hit_heading(1, lexical, fused=False)
+    assert "BM25 15.4 · d</span>" in hit_heading(1, lexical, fused=False, link="?doc=d")
 
 
 def test_revisiting_the_token_explorer_logs_no_widget_warning(app, caplog, monkeypatch) -> None:
@@ -1007,3 +1007,25 @@ def test_a_second_model_that_cuts_a_long_text_into_fewer_windows_shows_its_last(
     assert not app.error and len(app.metric) == 4
     assert any("fewer windows: its last is shown" in c.value for c in app.caption)
     assert not app.exception
+
+
+def test_a_result_title_is_a_link_that_opens_its_document(app, ui_store, monkeypatch) -> None:
+    from urllib.parse import parse_qsl
+
+    search(app, "supersonic shock", "lexical")
+    cards = [e.value for e in app.get("html") if 'target="_self"' in e.value]
+    link = re.search(r'<a href="\?([^"]*)" target="_self">', cards[0])
+    assert link, cards[0]
+    params = dict(parse_qsl(html.unescape(link.group(1))))
+    assert params["page"] == "Document" and params["q"] == "supersonic shock"
+    opened = session(ui_store, monkeypatch, params)
+    assert opened.text_input(key="doc_input").value == params["doc"]
+
+
+def test_a_contains_filter_matches_whole_words(app) -> None:
+    app.text_input(key="filter_title").set_value("note")
+    search(app, "notes", "lexical")
+    assert "1. " not in markdown(app)
+    app.text_input(key="filter_title").set_value("NOTES")
+    search(app, "notes", "lexical")
+    assert "Markdown notes" in markdown(app)

@@ -110,7 +110,7 @@ def test_metadata_keys_with_dots_and_spaces_are_filtered_when_quoted(tmp_path, m
     assert lexical(store, "wings", 'metadata."a.b"=1') == ["a"]  # the key "a.b"
     assert lexical(store, "wings", "a.b=2") == ["a"]  # the nested key b of a
     assert lexical(store, "wings", 'metadata."a.b"=2') == []
-    assert lexical(store, "wings", '"first name"~ad') == ["a"]
+    assert lexical(store, "wings", '"first name"~ada') == ["a"]
 
 
 def test_in_takes_a_quarter_of_a_million_values(tmp_path, model) -> None:

@@ -15,7 +15,7 @@ from search_ui import render
 from search_ui.context import Context, about, explanation, html, script, select
 from search_ui.filters import filter_widgets, show_active_filters
 from search_ui.state import LAST_SEARCH, note
-from search_ui.url_state import ACTIVE_FILTERS
+from search_ui.url_state import ACTIVE_FILTERS, document_link
 from store.filters import Filter
 from store.ranking import RRF_K
 from store.results import Hit
@@ -175,7 +175,8 @@ def match_strength(ctx: Context, hits: list[Hit], filtered: bool) -> tuple[bool,
 def show_hit(ctx: Context, rank: int, hit: Hit, query: str, mode: str) -> None:
     with st.container(border=True, gap="xxsmall"):
         snippet = render.highlight(hit.text, query, SNIPPET)
-        html(render.hit_card(rank, hit, mode == "hybrid", snippet))
+        link = document_link(st.session_state, hit.doc_id, hit.chunk_ord)
+        html(render.hit_card(rank, hit, mode == "hybrid", snippet, link))
         with st.container(horizontal=True, vertical_alignment="center", gap="small"):
             st.button(
                 "Open document",
