@@ -2,7 +2,8 @@
 bench/results/latest.json and latest.md (and with --docs, the results in docs/performance.md).
 
     python -m bench.run [--only embedding,seed,indexing,pipeline,capacity,latency,memory,quality,
-                               gpu,long,spark,pdf,serve,runtimes,weak,fulltext,distill]
+                               gpu,long,spark,pdf,serve,runtimes,weak,fulltext,distill,
+                               concordance]
                         [--quick] [--docs] [--stores DIR]
     python -m bench.run --render [--docs]    # the markdown again from latest.json, nothing run
 """
@@ -20,6 +21,7 @@ import numpy as np
 
 from bench import (
     common,
+    concordance,
     cpu_capacity,
     distillation,
     embedding,
@@ -58,6 +60,7 @@ SECTIONS = (
     "weak",
     "fulltext",
     "distill",
+    "concordance",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 PERFORMANCE_PAGE = Path(__file__).resolve().parents[1] / "docs" / "performance.md"
@@ -386,6 +389,8 @@ def markdown(report: dict[str, Any]) -> str:
         )
     if "distill" in report:
         parts.append(distillation.markdown(report["distill"]))
+    if "concordance" in report:
+        parts.append(concordance.markdown(report["concordance"]))
     if "gpu" in report:
         graphics = report["gpu"]
         body = (
@@ -615,8 +620,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--stores",
         type=Path,
-        help="folder where the weak-match section keeps the stores it builds, to reuse them "
-        "(default: a temporary folder)",
+        help="folder where the weak-match and concordance sections keep the stores they build, "
+        "to reuse them (default: a temporary folder)",
     )
     args = parser.parse_args(argv)
     if args.render:
@@ -703,6 +708,9 @@ def main(argv: list[str] | None = None) -> None:
     if "distill" in chosen:
         print("bench: 15. distillation on Cranfield + WordNet", flush=True)
         report["distill"] = distillation.run(distillation.MINUTES, texts=distillation.TEXTS)
+    if "concordance" in chosen:
+        print("bench: 16. concordance of a new word on the demo store", flush=True)
+        report["concordance"] = concordance.run(args.stores)
     report["seconds"] = time.perf_counter() - started
     report = public(report)
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())

@@ -123,15 +123,21 @@ def rates(collection: Collection, queries: list[str]) -> dict[str, float]:
     }
 
 
-def stores(folder: Path) -> tuple[Collection, Collection]:
-    """The standard-library store and the Cranfield store with the shipped model, built in
-    `folder` unless they are there."""
-    chosen = Settings(model=FALLBACK_MODEL, device="cpu")
-    demo = Collection(folder / "demo", chosen, quiet=True)
+def demo_store(folder: Path) -> Collection:
+    """The standard-library store with the shipped model, built in `folder` unless it is there."""
+    demo = Collection(folder / "demo", Settings(model=FALLBACK_MODEL, device="cpu"), quiet=True)
     if not demo.exists:
         corpus = folder / "stdlib.jsonl"
         demo_corpus.main([str(corpus)])
         demo.add([str(corpus)])
+    return demo
+
+
+def stores(folder: Path) -> tuple[Collection, Collection]:
+    """The standard-library store and the Cranfield store with the shipped model, built in
+    `folder` unless they are there."""
+    demo = demo_store(folder)
+    chosen = Settings(model=FALLBACK_MODEL, device="cpu")
     beir = Collection(folder / "cranfield", chosen, quiet=True)
     if not beir.exists:
         beir.add([str(require("cranfield") / "corpus.jsonl")], SourceOptions(id_field="_id"))
