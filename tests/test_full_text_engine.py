@@ -277,3 +277,22 @@ def test_a_new_store_builds_its_engine_without_a_word(tmp_path, capsys) -> None:
         store.upsert(make_docs(5))
         assert lexical(store, "river bank")
     assert capsys.readouterr().err == ""
+
+
+def one_chunk(doc_id: str, text: str) -> DocumentRecord:
+    vector = np.ones(DIM, np.float32) / np.sqrt(DIM)
+    return DocumentRecord(id=doc_id, text=text, chunks=[ChunkRecord(0, 0, len(text), 4, vector)])
+
+
+def test_function_words_do_not_rank_a_query_that_has_other_words(tmp_path) -> None:
+    texts = {
+        "wedge": "a wedge",
+        "the": "the the the of the in the flow of the air at the edge of the plate",
+    }
+    with Store.create(tmp_path / "s", RECIPE) as store:
+        store.upsert([one_chunk(doc_id, text) for doc_id, text in texts.items()])
+    with Store.open(tmp_path / "s") as store:
+        hits = store.search(None, "the shock of the wedge", k=10, mode="lexical")
+        assert [hit.doc_id for hit in hits] == ["wedge"]  # "the" and "of" add nothing
+        alone = store.search(None, "of the", k=10, mode="lexical")
+        assert [hit.doc_id for hit in alone] == ["the"]  # a query of function words keeps them

@@ -701,3 +701,26 @@ def test_a_contains_filter_matches_whole_words(tmp_path) -> None:
         query = docs[0].chunks[0].vector
         hits = store.search(query, None, k=10, filters=[Filter("module", "~", "io")], mode="dense")
         assert sorted(hit.doc_id for hit in hits) == ["d1", "d3"]
+
+
+def test_a_store_without_the_chunk_owner_index_is_searched_alike_and_gets_it_at_its_next_write(
+    tmp_path,
+) -> None:
+    docs = make_docs(50)
+    with Store.create(tmp_path / "s", RECIPE) as store:
+        store.upsert(docs)
+    query = docs[7].chunks[0].vector
+    with Store.open(tmp_path / "s") as store:
+        expected = store.search(query, "alpha", k=5, mode="hybrid")
+    db = sqlite3.connect(tmp_path / "s" / "store.db")  # as a store made before the index
+    db.execute("DROP INDEX chunk_owners")
+    db.commit()
+    db.close()
+    with Store.open(tmp_path / "s") as store:
+        assert store.search(query, "alpha", k=5, mode="hybrid") == expected
+    with Store.create(tmp_path / "s", RECIPE):
+        pass
+    db = sqlite3.connect(f"file:{tmp_path / 's' / 'store.db'}?mode=ro", uri=True)
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chunk_owners'").fetchone()
+    db.close()
+    assert found is not None
