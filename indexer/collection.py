@@ -268,8 +268,7 @@ class Collection(Workbench):
         }
         if not read or not self.exists:
             return []
-        stored = self._store().sources().items()
-        gone = outlived((doc_id, source) for doc_id, source in stored if source in read)
+        gone = outlived(self._store().sources(sorted(read)).items())
         if gone:
             self.delete(gone)
         return gone

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     last_page INTEGER,  -- and the page it ends on
     UNIQUE (doc_id, ord)
 );
+-- the documents read from a file: an `add` of records files looks up what each file held before
+CREATE INDEX IF NOT EXISTS document_sources ON documents (source);
 -- chunk id -> document, read for every candidate of a search without touching the chunk's row
 -- (its vector makes rows ~1 KB: 400 candidates at 1M chunks are 400 pages; here, a few)
 CREATE INDEX IF NOT EXISTS chunk_owners ON chunks (id, doc_id);

@@ -357,9 +357,12 @@ class Store:
         while rows := cursor.fetchmany(batch):
             yield rows
 
-    def sources(self) -> dict[str, str | None]:
-        """Every document id with its source."""
-        return dict(self.db.execute("SELECT id, source FROM documents").fetchall())
+    def sources(self, among: Sequence[str] | None = None) -> dict[str, str | None]:
+        """Every document id with its source; only of the sources `among` when given."""
+        if among is None:
+            return dict(self.db.execute("SELECT id, source FROM documents").fetchall())
+        sql = "SELECT id, source FROM documents WHERE source IN ({m})"
+        return dict(catalog.select_in(self.db, sql, list(among)))
 
     def page_starts(self, doc_id: str) -> list[int] | None:
         """Where each page of a document starts in its text (None: not paginated, or no such
