@@ -5,6 +5,7 @@ from here and never from one another (tests/test_architecture.py checks)."""
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import sys
 import time
@@ -64,6 +65,13 @@ UI_DOCS = [
         },
     },
 ]
+
+
+def interruptible() -> None:
+    """`Popen(preexec_fn=interruptible)`: Ctrl-C reaches the child as a user's would, even when
+    the tests run as a background job, whose processes start with SIGINT ignored (and Python
+    then leaves it ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def invoke(*args: str, input: str | bytes | None = None):

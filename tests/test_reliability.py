@@ -18,7 +18,14 @@ import pytest
 from indexer.settings import FALLBACK_MODEL
 from store.index_cache import INDEX_FILE
 from tests.conftest import read_only
-from tests.helpers import SEMSEARCH, documents, invoke, write_records, write_varied_records
+from tests.helpers import (
+    SEMSEARCH,
+    documents,
+    interruptible,
+    invoke,
+    write_records,
+    write_varied_records,
+)
 
 
 def unprivileged(command: list[str]) -> list[str]:
@@ -342,7 +349,9 @@ def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> Non
     store = tmp_path / "store"
     command = [SEMSEARCH, "index", str(source), "--store", str(store), *model]
     command += ["--commit-every", "50"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
         try:
@@ -367,7 +376,9 @@ def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> Non
 def test_ctrl_c_at_start_up_is_one_line(tmp_path, model) -> None:
     source = write_records(tmp_path / "r.jsonl", 3)
     command = [SEMSEARCH, "index", str(source), "--store", str(tmp_path / "store"), *model]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
+    )
     time.sleep(0.3)  # importing, before anything is written
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
