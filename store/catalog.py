@@ -393,13 +393,17 @@ def select_in(db: sqlite_utils.Database, sql: str, values: Sequence) -> Iterator
         yield from db.execute(sql.format(m=", ".join("?" * len(part))), part)
 
 
-def owners(db: sqlite_utils.Database, chunk_ids: Sequence[int]) -> dict[int, str]:
-    """The document of each given chunk that exists, read from the `chunk_owners` index when
-    the store has it (a store opened only for reading since before it was added may not)."""
-    known = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'chunk_owners'"
-    ).fetchone()
-    source = "chunks INDEXED BY chunk_owners" if known else "chunks"
+def has_owner_index(db: sqlite_utils.Database) -> bool:
+    """Whether the store has the `chunk_owners` index (one opened only for reading since before
+    it was added may not)."""
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'chunk_owners'"
+    return db.execute(sql).fetchone() is not None
+
+
+def owners(db: sqlite_utils.Database, chunk_ids: Sequence[int], indexed: bool) -> dict[int, str]:
+    """The document of each given chunk that exists; from the `chunk_owners` index when
+    `indexed` (see `has_owner_index`), without touching the chunks' rows."""
+    source = "chunks INDEXED BY chunk_owners" if indexed else "chunks"
     return dict(select_in(db, f"SELECT id, doc_id FROM {source} WHERE id IN ({{m}})", chunk_ids))
 
 

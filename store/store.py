@@ -78,6 +78,7 @@ class Store:
             self._release()
             raise
         self._file = _file_identity(self.folder / DB_FILE)  # the file this connection reads
+        self._owner_index = catalog.has_owner_index(self.db)
         recipe = catalog.get_meta(self.db, "recipe")
         self.recipe: Recipe | None = Recipe.from_dict(recipe) if recipe else None
         self.store_id: str = catalog.get_meta(self.db, "store_id") or ""
@@ -634,7 +635,7 @@ class Store:
     ) -> list[ChunkMatch]:
         """`best_per_document` of chunks given best first, with their documents from SQLite."""
         id_list = ids.tolist()
-        doc_of = catalog.owners(self.db, id_list)
+        doc_of = catalog.owners(self.db, id_list, self._owner_index)
         return best_per_document(id_list, scores.tolist(), doc_of, allowed)
 
     def _lexical(self, text: str, k: int, condition: str, params: list) -> list[ChunkMatch]:
