@@ -109,7 +109,7 @@ def run_plan(
 def _in_process(embedder: Embedder, items: Iterable[SourceDocument | Skipped]) -> Examine:
     # On a CPU the model keeps every core busy: a tokenizer thread pool beside it only slows it
     # (measured: 20k WordNet glosses, 2 cores, end-to-end / pure embedding 0.94 -> 0.96).
-    parallel_tokenizer = embedder.loaded.device.type != "cpu"
+    parallel_tokenizer = embedder.loaded.device_type != "cpu"
 
     def examine(lookup: Store) -> Iterator[Examined]:
         return examine_each(items, lookup, embedder.preparer, parallel_tokenizer)

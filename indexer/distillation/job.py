@@ -71,7 +71,7 @@ def distill(
     plan = plan or training.TrainingPlan(seconds=DISTILL_MINUTES * 60)
     if init not in DISTILL_INITS:
         raise DistillationError(f"init must be one of {', '.join(DISTILL_INITS)}, not {init!r}")
-    target = resolve_device(device)
+    target = torch.device(resolve_device(device))
     if target.type == "cpu" and threads:
         torch.set_num_threads(threads)
     work = work_folder(out)

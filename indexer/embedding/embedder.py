@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from tokenizers import Encoding
 
 from indexer.embedding import tokenization
@@ -21,8 +19,8 @@ from indexer.embedding.pooling import (
     weighted_mean_host,
 )
 from indexer.embedding.preparation import Prepared, Preparer
+from indexer.embedding.runtime import on_host
 from indexer.embedding.tokenization import Tokens
-from indexer.embedding.torch_runtime import to_device
 from indexer.embedding.views import Explanation, TokenView, window_positions
 from indexer.settings import (
     BATCH_TOKENS,
@@ -39,6 +37,9 @@ from indexer.settings import (
 )
 from store.errors import SemsearchError
 from store.recipe import Recipe
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Embedder:
     ) -> None:
         check_choice("pooling", pooling, POOLINGS)
         check_window(chunk_tokens, overlap, loaded.max_positions)
-        batch_tokens = batch_tokens or BATCH_TOKENS[loaded.device.type]
+        batch_tokens = batch_tokens or BATCH_TOKENS[loaded.device_type]
         check_batch_tokens(batch_tokens, chunk_tokens)
         self.loaded = loaded
         self.pooling = pooling
@@ -238,18 +239,18 @@ class Embedder:
         lengths = np.diff(prepared.bounds)
         if not len(lengths):
             return np.zeros((0, self.dim), np.float32)
-        order, pooled, on_host = [], [], []
+        order, pooled, host = [], [], []
         for batch in self._batches(lengths.tolist()):
             ids, mask, weights = self._pad(prepared, batch)
             hidden = self._forward(ids, mask)[: len(batch)]
-            if hidden.device.type == "cpu":  # pooled in numpy on this thread (pooling.py: why)
-                on_host.append(unit_rows(weighted_mean_host(hidden.numpy(), weights[: len(batch)])))
+            if isinstance(hidden, np.ndarray) or hidden.device.type == "cpu":
+                # pooled in numpy on this thread (pooling.py: why)
+                host.append(unit_rows(weighted_mean_host(on_host(hidden), weights[: len(batch)])))
             else:
-                device_weights = to_device(weights[: len(batch)], hidden.device)
-                pooled.append(F.normalize(weighted_mean(hidden, device_weights), dim=-1))
+                pooled.append(_pooled_on_device(hidden, weights[: len(batch)]))
             order += batch
         out = np.empty((len(lengths), self.dim), np.float32)
-        out[order] = np.concatenate(on_host) if on_host else torch.cat(pooled).cpu().numpy()
+        out[order] = np.concatenate(host) if host else _gathered(pooled)
         return out
 
     def _pad(self, prepared: Prepared, batch: list[int]) -> tuple[np.ndarray, ...]:
@@ -283,8 +284,9 @@ class Embedder:
         rows = min(1 << max(count - 1, 0).bit_length(), full)
         return rows + (-rows % self._pad_multiple)
 
-    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
-        """Last hidden layer as float32, (batch, seq, dim), from the model's runtime."""
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray | torch.Tensor:
+        """Last hidden layer as float32, (batch, seq, dim), from the model's runtime (a host
+        array, or a tensor on the model's device)."""
         return self.loaded.runtime.hidden(ids, mask)
 
     # -- looking inside -------------------------------------------------------------------------
@@ -315,13 +317,13 @@ class Embedder:
         `window` (`text_windows`), for a text of any length."""
         if window is None:
             encoding, ids = self.one_window(text)
-            hidden = self._forward(ids, np.ones_like(ids))[0].cpu().numpy()
+            hidden = on_host(self._forward(ids, np.ones_like(ids)))[0]
             return TokenView(text, *window_positions(text, encoding), vectors=hidden)
         tokens = tokenization.tokenize(self._tokenizer, [text], parallel=False, words=True)[0]
         cut = self.windows(tokens)[window]
         first, last = cut.token_start, cut.token_end
         ids = self.window_ids(tokens.ids[first:last])[None, :]
-        hidden = self._forward(ids, np.ones_like(ids))[0].cpu().numpy()
+        hidden = on_host(self._forward(ids, np.ones_like(ids)))[0]
         return TokenView(
             text=text,
             tokens=["[CLS]", *(self._tokenizer.id_to_token(int(i)) for i in ids[0, 1:-1]), "[SEP]"],
@@ -346,3 +348,19 @@ class Embedder:
         pooled = (weights[:, None] * hidden).sum(axis=0) / weights.sum()
         shares = weights * (hidden @ query_vector) / (weights.sum() * np.linalg.norm(pooled))
         return Explanation(view.tokens, view.offsets, shares, float(shares.sum()))
+
+
+def _pooled_on_device(hidden: torch.Tensor, weights: np.ndarray) -> torch.Tensor:
+    """Unit weighted means of a batch's hidden states, on their device (no copy back)."""
+    import torch.nn.functional as F
+
+    from indexer.embedding.torch_runtime import to_device
+
+    return F.normalize(weighted_mean(hidden, to_device(weights, hidden.device)), dim=-1)
+
+
+def _gathered(pooled: list[torch.Tensor]) -> np.ndarray:
+    """Pooled batches from the device, in one copy."""
+    import torch
+
+    return torch.cat(pooled).cpu().numpy()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from indexer.embedding.runtime import on_host
 from indexer.embedding.views import TokenView, window_positions
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def last_layer_windows(
     """As `window_layers`, but only the last layer, (n, dim), from the embedder's runtime (ONNX
     Runtime on a CPU): the vectors the store pooled, without the torch weights' every-layer pass."""
     for batch, ids, mask in _batches(embedder, windows):
-        states = embedder.loaded.runtime.hidden(ids, mask).float().cpu().numpy()
+        states = on_host(embedder.loaded.runtime.hidden(ids, mask))
         for row, index in enumerate(batch):
             yield index, states[row, : len(windows[index])]
 

@@ -1,6 +1,7 @@
 """Finding, loading and fingerprinting a BERT-family encoder. A model whose facts and ONNX graph
-are in the cache starts on ONNX Runtime without transformers or the torch weights (seconds saved at
-every start); the weights are loaded from their folder only when a view needs them."""
+are in the cache starts on ONNX Runtime on a CPU without torch, transformers or the weights
+(seconds saved at every start: importing torch alone takes 1.5-3.5 s on a 2-core machine); torch
+and the weights are loaded from their folder only when a view needs them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import torch
 from tokenizers import Tokenizer
 
 from indexer.distillation.manifest import read_manifest, recipe_facts
@@ -33,6 +33,7 @@ from indexer.settings import (
 from store.errors import SemsearchError
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
     from indexer.embedding.runtime import Runtime
@@ -40,6 +41,9 @@ if TYPE_CHECKING:
 HUB_PROBE_SECONDS = 3.0
 ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert")  # model_type
 HUB_UNREACHABLE = "hub unreachable (or HF_HUB_OFFLINE set)"
+# Present on a machine whose GPU torch could use (NVIDIA's driver, AMD's ROCm): without any of them
+# `auto` is the CPU, known without importing torch
+GPU_DRIVER_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/kfd")
 
 
 class ModelLoadError(SemsearchError):
@@ -55,7 +59,7 @@ class LoadedModel:
         self,
         facts: ModelFacts,
         model_id: str,
-        device: torch.device,
+        device: str,
         precision: str,
         runtime: Runtime,
         fell_back: bool = False,
@@ -63,10 +67,13 @@ class LoadedModel:
         model: PreTrainedModel | None = None,
         tokenizer: PreTrainedTokenizerBase | None = None,
         folder: Path | None = None,
+        threads: int | None = None,
     ) -> None:
         self.facts = facts
         self.model_id = model_id
-        self.device = device
+        self.device_name = device
+        self.device_type = device_type(device)
+        self.threads = threads
         self.precision = precision
         self.runtime = runtime
         self.fell_back = fell_back
@@ -79,6 +86,13 @@ class LoadedModel:
     @property
     def fingerprint(self) -> str:
         return self.facts.fingerprint
+
+    @property
+    def device(self) -> torch.device:
+        """The torch device the weights run on (imports torch)."""
+        import torch
+
+        return torch.device(self.device_name)
 
     @property
     def tokenizer_fingerprint(self) -> str:
@@ -126,6 +140,7 @@ class LoadedModel:
                         "(start semsearch again to use them)"
                     )
                 self._model = _on_device(model, self.device, self.precision)
+                _set_threads(self.device_type, self.threads)
                 if self._tokenizer is None:
                     self._tokenizer = tokenizer
             return self._model
@@ -145,10 +160,22 @@ def fallback_model_path() -> Path:
     return Path(get_model_path())
 
 
-def resolve_device(device: str) -> torch.device:
-    """`auto` picks cuda when present, else cpu; anything else is passed to torch."""
+def device_type(device: str) -> str:
+    """cpu or cuda, of a resolved device name ("cuda:1": cuda)."""
+    return device.split(":")[0]
+
+
+def resolve_device(device: str) -> str:
+    """The device `device` names: `auto` picks cuda when torch sees a GPU, else cpu; anything but
+    cpu is checked by torch (imported only when a GPU driver is present or a GPU is asked for)."""
+    if device == "cpu" or (
+        device == "auto" and not any(Path(path).exists() for path in GPU_DRIVER_FILES)
+    ):
+        return "cpu"
+    import torch
+
     if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
         resolved = torch.device(device)
     except (RuntimeError, ValueError):
@@ -157,7 +184,7 @@ def resolve_device(device: str) -> torch.device:
         raise SettingsError(f"device {device!r}: CUDA is not available on this machine")
     if resolved.type not in ("cpu", "cuda"):
         raise SettingsError(f"device must be auto, cpu, cuda or cuda:N, not {device!r}")
-    return resolved
+    return str(resolved)
 
 
 def hub_reachable(timeout: float = HUB_PROBE_SECONDS) -> bool:
@@ -258,6 +285,8 @@ def _configured_layers(folder: Path) -> int | None:
 def weights_fingerprint(model: PreTrainedModel) -> str:
     """sha256 over the config and every weight tensor, in name order: the same weights, the same id.
     The pooler head is left out: unused, and random when a checkpoint lacks it."""
+    import torch
+
     digest = hashlib.sha256()
     config = model.config.to_dict()
     volatile_keys = (
@@ -307,7 +336,7 @@ def load_model(
     and graph (see model_facts); else in full, recording the facts for the next start."""
     check_choice("precision", precision, PRECISIONS)
     target = resolve_device(device)
-    if resolve_runtime(runtime, target.type, precision) == "onnxruntime":
+    if resolve_runtime(runtime, device_type(target), precision) == "onnxruntime":
         cached = _load_cached(name, target, precision, threads, quiet)
         if cached is not None:
             return cached
@@ -349,10 +378,11 @@ def _cached_choice(name: str | None) -> tuple[Path, str, ModelLoadError | None] 
 
 
 def _load_cached(
-    name: str | None, target: torch.device, precision: str, threads: int | None, quiet: bool
+    name: str | None, target: str, precision: str, threads: int | None, quiet: bool
 ) -> LoadedModel | None:
-    """The model from its cached facts and ONNX graph, on ONNX Runtime, without transformers or
-    the torch weights; None when either is not cached (the full load then caches them)."""
+    """The model from its cached facts and ONNX graph, on ONNX Runtime, without torch,
+    transformers or the weights; None when either is not cached (the full load then caches
+    them)."""
     from indexer.embedding import onnx_runtime
 
     choice = _cached_choice(name)
@@ -371,9 +401,10 @@ def _load_cached(
         return None
     if fallback_reason is not None:
         _announce_fallback(fallback_reason, quiet)
-    _set_threads(target, threads)
     fell_back = fallback_reason is not None
-    return LoadedModel(facts, model_id, target, precision, engine, fell_back, folder=folder)
+    return LoadedModel(
+        facts, model_id, target, precision, engine, fell_back, folder=folder, threads=threads
+    )
 
 
 def _record_facts(loaded: LoadedModel) -> None:
@@ -388,14 +419,19 @@ def _record_facts(loaded: LoadedModel) -> None:
         return
 
 
-def _set_threads(target: torch.device, threads: int | None) -> None:
-    if target.type == "cpu":
+def _set_threads(device_type: str, threads: int | None) -> None:
+    """torch's CPU threads (set when torch runs the weights)."""
+    if device_type == "cpu":
+        import torch
+
         torch.set_num_threads(threads or os.cpu_count() or 1)
 
 
 def _on_device(model: PreTrainedModel, target: torch.device, precision: str) -> PreTrainedModel:
     """The model in inference mode on `target` (int8 keeps the torch weights in fp32: the
     runtime quantizes)."""
+    import torch
+
     model.eval()
     model.to(target)
     if precision == "bf16":
@@ -416,14 +452,18 @@ def ready_for_inference(
 ) -> LoadedModel:
     """Fingerprint the weights, move the model to its device and precision, and start the
     runtime that runs it."""
+    import torch
+
     from indexer.embedding.runtime import start_runtime
 
     check_choice("precision", precision, PRECISIONS)
     target = resolve_device(device)
     facts = facts_of(model, tokenizer)
-    _on_device(model, target, precision)
-    _set_threads(target, threads)
-    engine = start_runtime(model, facts.fingerprint, target, precision, runtime, threads, quiet)
+    _on_device(model, torch.device(target), precision)
+    _set_threads(device_type(target), threads)
+    engine = start_runtime(
+        model, facts.fingerprint, torch.device(target), precision, runtime, threads, quiet
+    )
     folder = _local_folder(model.name_or_path) if model.name_or_path else None
     return LoadedModel(
         facts,
@@ -435,4 +475,5 @@ def ready_for_inference(
         model=model,
         tokenizer=tokenizer,
         folder=folder,
+        threads=threads,
     )

@@ -16,6 +16,8 @@ from pathlib import Path
 
 FORMAT = "1"  # bump when the export recipe changes: older files are then rebuilt
 SUBFOLDER = "onnx"
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")  # every cached graph's inputs
+OUTPUT = "last_hidden_state"  # and its output
 
 
 class CacheUnwritable(OSError):

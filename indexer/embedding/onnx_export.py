@@ -12,13 +12,12 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from indexer.embedding.onnx_cache import INPUTS, OUTPUT
 from store.errors import SemsearchError
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel
 
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-OUTPUT = "last_hidden_state"
 MAX_BATCH = 65536  # rows a graph accepts (a bound the exporter needs, far above any batch)
 
 

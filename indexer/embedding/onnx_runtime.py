@@ -13,10 +13,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
-from indexer.embedding.onnx_cache import SUBFOLDER, CacheUnwritable, GraphCache, GraphKey
-from indexer.embedding.onnx_export import INPUTS, OUTPUT, export_graph
+from indexer.embedding.onnx_cache import (
+    INPUTS,
+    OUTPUT,
+    SUBFOLDER,
+    CacheUnwritable,
+    GraphCache,
+    GraphKey,
+)
 from indexer.settings import cache_folder
 from store.errors import SemsearchError
 
@@ -74,10 +79,10 @@ class OnnxRuntime:
             raise GraphLoadError(f"{path}: its metadata names other weights or another export")
         return cls(session, key.precision)
 
-    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
+    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """(batch, seq, dim) float32 last hidden states of int64 ids and attention mask."""
         feed = {INPUTS[0]: ids, INPUTS[1]: mask, INPUTS[2]: np.zeros_like(ids)}
-        return torch.from_numpy(self._session.run([OUTPUT], feed)[0])
+        return self._session.run([OUTPUT], feed)[0]
 
 
 def open_cached(fingerprint: str, precision: str, threads: int | None) -> OnnxRuntime | None:
@@ -103,6 +108,8 @@ def start(
     """The cached graph of these weights, exported first when missing or damaged (`warn` says
     so once); with a cache folder that cannot be written, a graph for this process only.
     GraphExportError or GraphLoadError when no graph can be made and loaded."""
+    from indexer.embedding.onnx_export import export_graph
+
     key = GraphKey(fingerprint, precision)
     threads = threads or os.cpu_count() or 1
     cache = GraphCache(cache_folder() / SUBFOLDER)

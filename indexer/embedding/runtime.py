@@ -9,12 +9,12 @@ import sys
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
-import torch
 
 from indexer.settings import SettingsError, resolve_runtime
 from store.errors import SemsearchError
 
 if TYPE_CHECKING:
+    import torch
     from transformers import PreTrainedModel
 
 
@@ -24,9 +24,17 @@ class Runtime(Protocol):
     name: str
     precision: str
 
-    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> torch.Tensor:
-        """(batch, seq, dim) float32 last hidden states of int64 (batch, seq) ids and mask."""
+    def hidden(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray | torch.Tensor:
+        """(batch, seq, dim) float32 last hidden states of int64 (batch, seq) ids and mask: a
+        host array (ONNX Runtime) or a tensor on the model's device (torch)."""
         ...
+
+
+def on_host(hidden: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A runtime's hidden states as a float32 host array."""
+    if isinstance(hidden, np.ndarray):
+        return hidden
+    return hidden.float().cpu().numpy()
 
 
 class RuntimeUnavailableError(SemsearchError):

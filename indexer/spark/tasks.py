@@ -208,7 +208,7 @@ def _embed_rows(
     """Embed the documents in rows start:end and write their chunk rows."""
     texts = columns["text"][start:end]
     started = time.perf_counter()
-    prepared = embedder.prepare(texts, parallel=embedder.loaded.device.type != "cpu")
+    prepared = embedder.prepare(texts, parallel=embedder.loaded.device_type != "cpu")
     status["unknown_only"] += [columns["id"][start + i] for i in prepared.unknown_only]
     status["tokens"] += prepared.tokens
     rows: dict[str, list] = {}
