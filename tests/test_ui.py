@@ -397,6 +397,21 @@ def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(
     assert any("showing 200" in notice.value for notice in many.info)
 
 
+def test_the_query_box_and_controls_are_drawn_before_the_search_runs(ui_store, monkeypatch):
+    def failing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the search failed")
+
+    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
+    assert loading.loader(ui_store.resolve(), None).done.wait(120)
+    monkeypatch.setattr(Collection, "search", failing)
+    test = AppTest.from_file(APP, default_timeout=60)
+    test.query_params.update({"q": "jet", "k": "200", "mode": "lexical"})
+    test.run()
+    assert "the search failed" in test.exception[0].value  # the search ran after these:
+    assert test.text_input(key="query").value == "jet"
+    assert test.number_input(key="k").value == 200 and test.radio(key="mode").value == "lexical"
+
+
 def url_of(test: AppTest) -> dict[str, str]:
     """The query string the app wrote, as a browser would reload it."""
     return {k: v[0] if isinstance(v, list) else v for k, v in dict(test.query_params).items()}
