@@ -644,3 +644,32 @@ def test_back_from_a_document_keeps_the_scroll_position_and_open_panels(app_url)
         page.wait_for_function(
             f"Math.abs({SCROLLER}.scrollTop - {before}) <= 100", polling=100, timeout=STEP_MS
         )
+
+
+@needs_chromium
+def test_back_returns_to_where_the_user_scrolled_when_the_saved_place_no_longer_fits(
+    app_url,
+) -> None:
+    with browser_page(1280, 500) as page:
+        opened(page, f"{app_url}/?mode=dense&k=10")
+        ask(page, "engines", "6. ")
+        page.evaluate(f"{SCROLLER}.scrollTop = {SCROLLER}.scrollHeight")  # the list's end
+        page.get_by_role("button", name="Open document").last.click()
+        page.locator("#best-chunk").wait_for()
+        page.set_viewport_size({"width": 1280, "height": 900})  # that place is now past the end
+        page.go_back()
+        page.get_by_text("6. ").first.wait_for()
+        page.mouse.move(640, 450)
+        page.mouse.wheel(0, -5000)  # the user takes over: to the top, then a little down
+        page.wait_for_function(f"{SCROLLER}.scrollTop === 0")
+        page.mouse.wheel(0, 250)
+        page.wait_for_function(f"{SCROLLER}.scrollTop > 150")
+        page.evaluate(SCROLL_AT_CLICK)
+        page.get_by_role("button", name="Open document").nth(2).click()
+        page.locator("#best-chunk").wait_for()
+        before = page.evaluate("window.scrollAtClick")
+        page.go_back()
+        page.get_by_text("6. ").first.wait_for()
+        page.wait_for_function(
+            f"Math.abs({SCROLLER}.scrollTop - {before}) <= 100", polling=100, timeout=STEP_MS
+        )
