@@ -3,13 +3,15 @@
 `-- --model PATH` says where the store's model is now if it moved.
 
 The page is drawn before anything heavy is imported: the store and its model load in the
-background (search_ui/loading.py) and the page says what is loading until they are ready."""
+background (search_ui/loading.py) and the page says what is loading until they are ready; the
+same run then draws the app."""
 
 from __future__ import annotations
 
 import sys
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from indexer.settings import SEARCH_MODES
 from search_ui import loading, render, second_model, url_state
@@ -21,22 +23,21 @@ PAGE_CHOSEN = "_page_chosen"  # a page was picked in the sidebar: on a phone, cl
 PAGE_DRAWN = "_page_drawn"  # the page the last run drew
 
 
-PROGRESS_SECONDS = 1.0  # how often the loading page looks whether the store is ready
+PROGRESS_SECONDS = 1.0  # how often the loading page says again how long it has loaded
 
 
-def loading_page(loader: loading.Loader) -> None:
-    """While the store and its model load: what is loading and for how long, looked at again
-    every PROGRESS_SECONDS (the script itself ends at once); the whole app once they are ready."""
-    st.title("semsearch")
-    st.caption(f"Store `{loader.path}`")
-    progress(loader)
-
-
-@st.fragment(run_every=PROGRESS_SECONDS)
-def progress(loader: loading.Loader) -> None:
-    if loader.done.is_set():
-        st.rerun()
-    st.info(f"{loader.phase}… ({loader.seconds:.0f} s)", icon=":material/hourglass_top:")
+def wait_for(loader: loading.Loader, place: DeltaGenerator) -> None:
+    """While the store and its model load: what is loading and for how long, said again every
+    PROGRESS_SECONDS in `place`, which is cleared once they are ready (this run then draws the
+    app). The run itself waits: a `run_every` fragment's last tick, sent by the browser after
+    the app replaced it, made Streamlit log that the fragment does not exist anymore."""
+    while not loader.done.is_set():
+        with place.container():
+            st.title("semsearch")
+            st.caption(f"Store `{loader.path}`")
+            st.info(f"{loader.phase}… ({loader.seconds:.0f} s)", icon=":material/hourglass_top:")
+        loader.done.wait(PROGRESS_SECONDS)
+    place.empty()
 
 
 def no_store(loader: loading.Loader) -> None:
@@ -77,9 +78,7 @@ def main() -> None:
     url_state.restore(st.session_state, st.query_params.to_dict(), PAGES, SEARCH_MODES)
     keep_widget_state(st.session_state)
     loader = loading.loader(*loading.arguments(sys.argv[1:]))
-    if not loader.done.is_set():
-        loading_page(loader)
-        return
+    wait_for(loader, st.empty())  # every run, so that the elements after it keep their places
     if loader.failure:
         raise loader.failure
     if loader.store_error:

@@ -233,8 +233,9 @@ def remember_scroll(key: str) -> str:
     scroll position is saved whenever the user clicks or types there (before a click opens
     another page) and restored when the list is drawn again (Back, or back to results). The page
     goes on drawing after this script (a redrawn container, panels opening, the list growing):
-    each change in the page puts the saved place back, until the user scrolls, clicks or types,
-    or leaves the Search page."""
+    each change in the page puts the saved place back, until the user scrolls, clicks or types
+    (from then on their place is saved, even when the saved one was never reached), or leaves the
+    Search page."""
     if not re.fullmatch(r"[0-9a-f]+", key):
         raise ValueError(f"not a hex digest: {key!r}")
     return (
@@ -253,16 +254,19 @@ def remember_scroll(key: str) -> str:
         " };"
         " document.addEventListener('pointerdown', window.semsearchScrollSaver, true);"
         " document.addEventListener('keydown', window.semsearchScrollSaver, true); }"
-        " window.semsearchRestorer?.disconnect();"  # an earlier drawing's, if still waiting
+        " window.semsearchRestoring?.abort();"  # an earlier drawing's, if still waiting
         " const saved = Number(sessionStorage.getItem(key) || 0);"
         " if (saved <= 0) { window.semsearchScroll = key; return; }"
+        " const restoring = new AbortController();"
+        " window.semsearchRestoring = restoring;"
         " const keeper = new MutationObserver(() => restore());"
-        " window.semsearchRestorer = keeper;"
-        " const stop = () => keeper.disconnect();"
+        " restoring.signal.addEventListener('abort', () => keeper.disconnect());"
+        " const stop = () => { restoring.abort();"  # the user acts: the place is theirs now
+        " if (onSearch()) { window.semsearchScroll = key; window.semsearchScrollSaver(); } };"
         " for (const kind of ['wheel', 'touchmove', 'keydown', 'pointerdown']) {"
-        " document.addEventListener(kind, stop, {capture: true, once: true}); }"
+        " document.addEventListener(kind, stop, {capture: true, signal: restoring.signal}); }"
         " function restore() {"
-        " if (!onSearch()) { stop(); return; }"
+        " if (!onSearch()) { restoring.abort(); return; }"
         " const box = scroller();"
         " if (saved > box.scrollHeight - box.clientHeight) { return; }"  # not tall enough yet
         " if (box.scrollTop !== saved) { box.scrollTop = saved; }"

@@ -397,25 +397,19 @@ def test_a_link_to_a_chunk_or_k_that_does_not_exist_opens_with_a_notice(
     assert any("showing 200" in notice.value for notice in many.info)
 
 
-def test_a_first_visit_draws_the_page_while_the_model_loads(ui_store, tmp_path, monkeypatch):
-    import shutil
-    import threading
+def test_the_query_box_and_controls_are_drawn_before_the_search_runs(ui_store, monkeypatch):
+    def failing(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the search failed")
 
-    store = tmp_path / "store"  # a store no loader of this process has opened yet
-    shutil.copytree(ui_store, store)
-    release = threading.Event()
-    original = Collection.load_model
-    monkeypatch.setattr(Collection, "load_model", lambda self: release.wait(60) and original(self))
-    monkeypatch.setenv("SEMSEARCH_STORE", str(store))
-    visit = AppTest.from_file(APP, default_timeout=60).run()  # returns while the model loads
-    assert not visit.exception
-    assert visit.title[0].value == "semsearch" and str(store.resolve()) in visit.caption[0].value
-    assert visit.info[0].value.startswith((loading.OPENING, loading.LOADING_MODEL))
-    assert not visit.text_input  # no query box before the model is there
-    release.set()
-    assert loading.loader(store.resolve(), None).done.wait(60)
-    visit.run()  # what the page's progress fragment does once loading is done
-    assert not visit.exception and visit.text_input(key="query").value == ""
+    monkeypatch.setenv("SEMSEARCH_STORE", str(ui_store))
+    assert loading.loader(ui_store.resolve(), None).done.wait(120)
+    monkeypatch.setattr(Collection, "search", failing)
+    test = AppTest.from_file(APP, default_timeout=60)
+    test.query_params.update({"q": "jet", "k": "200", "mode": "lexical"})
+    test.run()
+    assert "the search failed" in test.exception[0].value  # the search ran after these:
+    assert test.text_input(key="query").value == "jet"
+    assert test.number_input(key="k").value == 200 and test.radio(key="mode").value == "lexical"
 
 
 def url_of(test: AppTest) -> dict[str, str]:
