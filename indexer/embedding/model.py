@@ -419,9 +419,9 @@ def _record_facts(loaded: LoadedModel) -> None:
         return
 
 
-def _set_threads(device_type: str, threads: int | None) -> None:
-    """torch's CPU threads (set when torch runs the weights)."""
-    if device_type == "cpu":
+def _set_threads(kind: str, threads: int | None) -> None:
+    """torch's CPU threads, for a `kind` (device_type) cpu (set when torch runs the weights)."""
+    if kind == "cpu":
         import torch
 
         torch.set_num_threads(threads or os.cpu_count() or 1)
