@@ -165,6 +165,11 @@ class Workbench:
         with self._lock:
             return attention_view(self.embedder, text)
 
+    def load_torch_weights(self) -> None:
+        """Load the torch weights that the layer and attention views run on now (a start from
+        the cache runs without them, on ONNX Runtime)."""
+        self.embedder.loaded.model  # noqa: B018 (loads them)
+
     @property
     def layer_count(self) -> int:
         """The model's transformer layers: `layer` runs from 0 (embeddings) to this."""

@@ -84,7 +84,7 @@ class Loader:
         if self.collection is None or self.model_error is not None or self.failure is not None:
             return
         try:
-            self.collection.layer_count  # noqa: B018 (loads the weights)
+            self.collection.load_torch_weights()
         except SemsearchError:
             return  # the pages that need the weights load them again and show the error
 

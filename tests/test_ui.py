@@ -6,6 +6,7 @@ import html
 import json
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -712,6 +713,22 @@ def test_a_missing_store_is_tried_again_only_once_its_folder_changes(tmp_path) -
     path.mkdir()
     (path / "store.db").write_bytes(b"")
     assert loading.loader(path, None) is not first
+
+
+def test_after_a_start_from_the_cache_the_layer_views_weights_load_in_the_background(
+    tmp_path, tiny_model_dir
+) -> None:
+    source = tmp_path / "docs.jsonl"
+    source.write_text("".join(json.dumps(doc) + "\n" for doc in DOCS[:2]))
+    with Collection(tmp_path / "store", Settings(model=str(tiny_model_dir))) as collection:
+        collection.add([str(source)])  # the model's facts and graph are cached from here on
+    path = (tmp_path / "store").resolve()
+    loader = loading.loader(path, None)
+    assert loader.done.wait(120) and loader.model_error is None
+    for thread in threading.enumerate():
+        if thread.name == f"load {path}":
+            thread.join(120)  # the loading thread goes on after the first search is possible
+    assert loader.collection.embedder.loaded._model is not None, "the torch weights are loaded"
 
 
 def test_the_trajectory_token_follows_a_text_that_gets_shorter(app) -> None:

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from indexer.embedding.views import window_positions
 
 if TYPE_CHECKING:
+    import torch
+
     from indexer.embedding.embedder import Embedder
 
 EAGER = "eager"
@@ -38,6 +39,8 @@ class AttentionView:
 
 def attention_weights(embedder: Embedder, ids: torch.Tensor) -> torch.Tensor:
     """(layers, heads, n, n) float32 attention of one window's ids (1, n), by an eager pass."""
+    import torch
+
     model, device = embedder.loaded.model, embedder.loaded.device
     previous = model.config._attn_implementation
     model.set_attn_implementation(EAGER)
@@ -56,6 +59,8 @@ def attention_weights(embedder: Embedder, ids: torch.Tensor) -> torch.Tensor:
 
 def attention_view(embedder: Embedder, text: str) -> AttentionView:
     """The attention weights of a text at most one window long, [CLS] and [SEP] included."""
+    import torch
+
     encoding, ids = embedder.one_window(text)
     tokens, offsets, _ = window_positions(text, encoding)
     weights = attention_weights(embedder, torch.from_numpy(ids)).cpu().numpy()

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from indexer.embedding.runtime import on_host
 from indexer.embedding.views import TokenView, window_positions
 
 if TYPE_CHECKING:
+    import torch
+
     from indexer.embedding.embedder import Embedder
 
 
@@ -63,6 +64,8 @@ def layer_count(embedder: Embedder) -> int:
 
 def forward_layers(embedder: Embedder, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """(layers + 1, batch, seq, dim) float32: the embeddings layer and every hidden layer."""
+    import torch
+
     model, device = embedder.loaded.model, embedder.loaded.device
     with torch.inference_mode():
         output = model(
@@ -76,6 +79,8 @@ def forward_layers(embedder: Embedder, ids: torch.Tensor, mask: torch.Tensor) ->
 
 def layer_view(embedder: Embedder, text: str) -> LayerView:
     """Every layer's vectors of a text at most one window long, [CLS] and [SEP] included."""
+    import torch
+
     encoding, ids = embedder.one_window(text)
     ids_tensor = torch.from_numpy(ids)
     states = forward_layers(embedder, ids_tensor, torch.ones_like(ids_tensor))[:, 0].cpu().numpy()
@@ -87,6 +92,8 @@ def window_layers(
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Each window's ids (with [CLS] and [SEP]) through the model, longest first in batches
     within the embedder's token budget: (index into `windows`, (layers + 1, n, dim) array)."""
+    import torch
+
     for batch, ids, mask in _batches(embedder, windows):
         states = forward_layers(embedder, torch.from_numpy(ids), torch.from_numpy(mask))
         states = states.cpu().numpy()

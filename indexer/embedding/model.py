@@ -41,9 +41,9 @@ if TYPE_CHECKING:
 HUB_PROBE_SECONDS = 3.0
 ENCODERS = ("bert", "roberta", "xlm-roberta", "distilbert", "electra", "camembert")  # model_type
 HUB_UNREACHABLE = "hub unreachable (or HF_HUB_OFFLINE set)"
-# Present on a machine whose GPU torch could use (NVIDIA's driver, AMD's ROCm): without any of them
-# `auto` is the CPU, known without importing torch
-GPU_DRIVER_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/kfd")
+# Present on a machine whose GPU torch could use (NVIDIA's driver, WSL2's GPU bridge, AMD's ROCm):
+# without any of them `auto` is the CPU, known without importing torch
+GPU_DRIVER_FILES = ("/dev/nvidiactl", "/proc/driver/nvidia", "/dev/dxg", "/dev/kfd")
 
 
 class ModelLoadError(SemsearchError):
