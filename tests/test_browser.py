@@ -624,6 +624,25 @@ SCROLL_AT_CLICK = f"""document.addEventListener('pointerdown',
   () => {{ window.scrollAtClick = {SCROLLER}.scrollTop; }}, {{capture: true, once: true}})"""
 
 
+def third_document_and_back(page, shown_after_back: str) -> float:
+    """Open the third result's document, then Back until `shown_after_back` is on the page; the
+    list's scroll position at the click (read at pointerdown, when the app saves it)."""
+    page.evaluate(SCROLL_AT_CLICK)
+    page.get_by_role("button", name="Open document").nth(2).click()
+    page.locator("#best-chunk").wait_for()
+    before = page.evaluate("window.scrollAtClick")
+    page.go_back()
+    page.get_by_text(shown_after_back).first.wait_for()
+    return before
+
+
+def back_at(page, before: float) -> None:
+    """Wait until the list is scrolled back to within 100 px of `before`."""
+    page.wait_for_function(
+        f"Math.abs({SCROLLER}.scrollTop - {before}) <= 100", polling=100, timeout=STEP_MS
+    )
+
+
 @needs_chromium
 def test_back_from_a_document_keeps_the_scroll_position_and_open_panels(app_url) -> None:
     with browser_page(1280, 500) as page:
@@ -634,16 +653,9 @@ def test_back_from_a_document_keeps_the_scroll_position_and_open_panels(app_url)
         page.mouse.move(640, 300)
         page.mouse.wheel(0, 400)
         page.wait_for_function(f"{SCROLLER}.scrollTop > 300")
-        page.evaluate(SCROLL_AT_CLICK)
-        page.get_by_role("button", name="Open document").nth(2).click()
-        page.locator("#best-chunk").wait_for()
-        before = page.evaluate("window.scrollAtClick")
+        before = third_document_and_back(page, "token shares sum to")  # the panel is open again
         assert before > 300
-        page.go_back()
-        page.get_by_text("token shares sum to").first.wait_for()  # the panel is open again
-        page.wait_for_function(
-            f"Math.abs({SCROLLER}.scrollTop - {before}) <= 100", polling=100, timeout=STEP_MS
-        )
+        back_at(page, before)
 
 
 @needs_chromium
@@ -664,12 +676,4 @@ def test_back_returns_to_where_the_user_scrolled_when_the_saved_place_no_longer_
         page.wait_for_function(f"{SCROLLER}.scrollTop === 0")
         page.mouse.wheel(0, 250)
         page.wait_for_function(f"{SCROLLER}.scrollTop > 150")
-        page.evaluate(SCROLL_AT_CLICK)
-        page.get_by_role("button", name="Open document").nth(2).click()
-        page.locator("#best-chunk").wait_for()
-        before = page.evaluate("window.scrollAtClick")
-        page.go_back()
-        page.get_by_text("6. ").first.wait_for()
-        page.wait_for_function(
-            f"Math.abs({SCROLLER}.scrollTop - {before}) <= 100", polling=100, timeout=STEP_MS
-        )
+        back_at(page, third_document_and_back(page, "6. "))

@@ -72,7 +72,6 @@ class LoadedModel:
         self.facts = facts
         self.model_id = model_id
         self.device_name = device
-        self.device_type = device_type(device)
         self.threads = threads
         self.precision = precision
         self.runtime = runtime
@@ -86,6 +85,11 @@ class LoadedModel:
     @property
     def fingerprint(self) -> str:
         return self.facts.fingerprint
+
+    @property
+    def device_type(self) -> str:
+        """cpu or cuda."""
+        return device_type(self.device_name)
 
     @property
     def device(self) -> torch.device:
@@ -459,11 +463,10 @@ def ready_for_inference(
     check_choice("precision", precision, PRECISIONS)
     target = resolve_device(device)
     facts = facts_of(model, tokenizer)
-    _on_device(model, torch.device(target), precision)
-    _set_threads(device_type(target), threads)
-    engine = start_runtime(
-        model, facts.fingerprint, torch.device(target), precision, runtime, threads, quiet
-    )
+    placed = torch.device(target)
+    _on_device(model, placed, precision)
+    _set_threads(placed.type, threads)
+    engine = start_runtime(model, facts.fingerprint, placed, precision, runtime, threads, quiet)
     folder = _local_folder(model.name_or_path) if model.name_or_path else None
     return LoadedModel(
         facts,
