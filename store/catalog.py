@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from store import filters, id_checksum
+from store.database import Database
 from store.errors import DamagedStoreError, StoreError
 from store.records import DocumentRecord, encode_metadata
 from store.vectors import from_blobs, to_blob
@@ -74,11 +74,11 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 # -- connections ----------------------------------------------------------------------------
 
 
-def open_writable(path: Path) -> sqlite_utils.Database:
+def open_writable(path: Path) -> Database:
     """A connection that may write: the schema is created in a new file and brought up to date
     in an old one. It may be used from other threads, one at a time."""
     try:
-        db = sqlite_utils.Database(sqlite3.connect(str(path), check_same_thread=False))
+        db = Database(sqlite3.connect(str(path), check_same_thread=False))
         filters.register(db.conn)
         db.execute("PRAGMA busy_timeout = 30000")
         fresh = not db.table_names()
@@ -101,14 +101,14 @@ def require_ours(path: Path) -> None:
     try:
         connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
-            _check_ours(sqlite_utils.Database(connection), path)
+            _check_ours(Database(connection), path)
         finally:
             connection.close()
     except sqlite3.Error as error:
         raise translated(path, error) or error from None
 
 
-def open_readonly(path: Path) -> sqlite_utils.Database:
+def open_readonly(path: Path) -> Database:
     """A connection that never writes: `mode=ro`, or `immutable=1` for a store in a folder this
     process cannot write to (so no writer can be active) whose write-ahead log is absent or empty
     (closed cleanly)."""
@@ -119,7 +119,7 @@ def open_readonly(path: Path) -> sqlite_utils.Database:
         uri = f"{path.resolve().as_uri()}?{flags}"
         connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
         filters.register(connection)
-        db = sqlite_utils.Database(connection)
+        db = Database(connection)
         db.execute("PRAGMA busy_timeout = 30000")
         _check_ours(db, path)
         version = get_meta(db, "schema_version")
@@ -162,7 +162,7 @@ def damaged(path: Path, error: Exception) -> DamagedStoreError:
     )
 
 
-def _check_ours(db: sqlite_utils.Database, path: Path) -> None:
+def _check_ours(db: Database, path: Path) -> None:
     tables = set(db.table_names())
     if "meta" not in tables or get_meta(db, "schema_version") is None:
         raise DamagedStoreError(
@@ -171,7 +171,7 @@ def _check_ours(db: sqlite_utils.Database, path: Path) -> None:
         )
 
 
-def _migrate(db: sqlite_utils.Database, path: Path) -> None:
+def _migrate(db: Database, path: Path) -> None:
     """Schema 1 to 2: chunk text is read from the documents instead of being stored twice, and
     the full-text index is written by the store instead of triggers. Schema 2 to 3: page numbers
     (`documents.pages`, `chunks.page` and `last_page`, NULL for what was stored before)."""
@@ -197,12 +197,12 @@ def _migrate(db: sqlite_utils.Database, path: Path) -> None:
 # -- the manifest ---------------------------------------------------------------------------
 
 
-def get_meta(db: sqlite_utils.Database, key: str, default: Any = None) -> Any:
+def get_meta(db: Database, key: str, default: Any = None) -> Any:
     row = db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
     return json.loads(row[0]) if row else default
 
 
-def set_meta(db: sqlite_utils.Database, key: str, value: Any) -> None:
+def set_meta(db: Database, key: str, value: Any) -> None:
     db.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -238,7 +238,7 @@ def check_storable(doc: DocumentRecord) -> None:
 
 
 def write_documents(
-    db: sqlite_utils.Database, docs: Sequence[DocumentRecord], generation: int
+    db: Database, docs: Sequence[DocumentRecord], generation: int
 ) -> dict[str, int]:
     """Add or replace documents with all their chunks: a few statements per batch, whatever its
     size. Chunk ids are logged for the FAISS index. Returns counts of added and updated."""
@@ -298,7 +298,7 @@ def write_documents(
     return {"added": len(set(ids) - existed), "updated": len(existed)}
 
 
-def set_sources(db: sqlite_utils.Database, sources: dict[str, str | None]) -> int:
+def set_sources(db: Database, sources: dict[str, str | None]) -> int:
     """Point documents at a new source; returns how many exist."""
     cursor = db.conn.executemany(
         "UPDATE documents SET source = ? WHERE id = ?", [(s, i) for i, s in sources.items()]
@@ -306,7 +306,7 @@ def set_sources(db: sqlite_utils.Database, sources: dict[str, str | None]) -> in
     return cursor.rowcount
 
 
-def delete_documents(db: sqlite_utils.Database, doc_ids: Sequence[str], generation: int) -> int:
+def delete_documents(db: Database, doc_ids: Sequence[str], generation: int) -> int:
     """Remove documents and their chunks; returns how many existed."""
     old = _chunk_ids_of(db, doc_ids)
     _remove_chunks(db, old, generation)
@@ -319,12 +319,12 @@ def delete_documents(db: sqlite_utils.Database, doc_ids: Sequence[str], generati
     return deleted
 
 
-def _chunk_ids_of(db: sqlite_utils.Database, doc_ids: Sequence[str]) -> list[int]:
+def _chunk_ids_of(db: Database, doc_ids: Sequence[str]) -> list[int]:
     sql = "SELECT id FROM chunks WHERE doc_id IN ({m})"
     return [row[0] for row in select_in(db, sql, list(doc_ids))]
 
 
-def _remove_chunks(db: sqlite_utils.Database, chunk_ids: list[int], generation: int) -> None:
+def _remove_chunks(db: Database, chunk_ids: list[int], generation: int) -> None:
     """Take chunks out of the full-text index (while their text is still readable), the chunks
     table, and log them for FAISS."""
     for start in range(0, len(chunk_ids), ID_BATCH):
@@ -339,26 +339,26 @@ def _remove_chunks(db: sqlite_utils.Database, chunk_ids: list[int], generation: 
     log(db, generation, chunk_ids, "del")
 
 
-def _update_checksum(db: sqlite_utils.Database, added: list[int], removed: list[int]) -> None:
+def _update_checksum(db: Database, added: list[int], removed: list[int]) -> None:
     current = int(get_meta(db, "id_checksum", 0))
     set_meta(db, "id_checksum", id_checksum.updated(current, added, removed))
 
 
-def log(db: sqlite_utils.Database, generation: int, chunk_ids: list[int], op: str) -> None:
+def log(db: Database, generation: int, chunk_ids: list[int], op: str) -> None:
     db.conn.executemany(
         "INSERT INTO index_log (generation, chunk_id, op) VALUES (?, ?, ?)",
         [(generation, chunk_id, op) for chunk_id in chunk_ids],
     )
 
 
-def forget_logged(db: sqlite_utils.Database, generation: int) -> None:
+def forget_logged(db: Database, generation: int) -> None:
     """Drop the log rows up to `generation` (the index file covers them) and remember that the
     log now starts after it."""
     db.execute("DELETE FROM index_log WHERE generation <= ?", [generation])
     set_meta(db, "log_floor", generation)
 
 
-def rebuild_fulltext(db: sqlite_utils.Database) -> None:
+def rebuild_fulltext(db: Database) -> None:
     """The full-text index anew from the chunks and their documents."""
     db.execute("INSERT INTO chunks_fts (chunks_fts) VALUES ('rebuild')")
 
@@ -366,7 +366,7 @@ def rebuild_fulltext(db: sqlite_utils.Database) -> None:
 # -- reading --------------------------------------------------------------------------------
 
 
-def pages(db: sqlite_utils.Database, sql: str, batch: int) -> Iterator[list[tuple]]:
+def pages(db: Database, sql: str, batch: int) -> Iterator[list[tuple]]:
     """Rows of `sql` (first column an id; `WHERE ... id > ? ORDER BY id LIMIT ?`) in pages of
     `batch`, each page starting after the last id of the one before."""
     last = -1
@@ -376,7 +376,7 @@ def pages(db: sqlite_utils.Database, sql: str, batch: int) -> Iterator[list[tupl
 
 
 def vector_batches(
-    db: sqlite_utils.Database, dim: int, batch: int = 4_096
+    db: Database, dim: int, batch: int = 4_096
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Every (ids, vectors) in id order, `batch` rows at a time."""
     sql = "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?"
@@ -384,7 +384,7 @@ def vector_batches(
         yield np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
 
 
-def select_in(db: sqlite_utils.Database, sql: str, values: Sequence) -> Iterator[tuple]:
+def select_in(db: Database, sql: str, values: Sequence) -> Iterator[tuple]:
     """Rows of `sql`, whose `IN ({m})` receives `values`, ID_BATCH parameters per query."""
     for start in range(0, len(values), ID_BATCH):
         part = [
@@ -393,29 +393,27 @@ def select_in(db: sqlite_utils.Database, sql: str, values: Sequence) -> Iterator
         yield from db.execute(sql.format(m=", ".join("?" * len(part))), part)
 
 
-def has_owner_index(db: sqlite_utils.Database) -> bool:
+def has_owner_index(db: Database) -> bool:
     """Whether the store has the `chunk_owners` index (one opened only for reading since before
     it was added may not)."""
     sql = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'chunk_owners'"
     return db.execute(sql).fetchone() is not None
 
 
-def owners(db: sqlite_utils.Database, chunk_ids: Sequence[int], indexed: bool) -> dict[int, str]:
+def owners(db: Database, chunk_ids: Sequence[int], indexed: bool) -> dict[int, str]:
     """The document of each given chunk that exists; from the `chunk_owners` index when
     `indexed` (see `has_owner_index`), without touching the chunks' rows."""
     source = "chunks INDEXED BY chunk_owners" if indexed else "chunks"
     return dict(select_in(db, f"SELECT id, doc_id FROM {source} WHERE id IN ({{m}})", chunk_ids))
 
 
-def vectors_for(
-    db: sqlite_utils.Database, chunk_ids: Sequence[int], dim: int
-) -> tuple[np.ndarray, np.ndarray]:
+def vectors_for(db: Database, chunk_ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, vectors) of the given chunk ids that exist."""
     rows = list(select_in(db, "SELECT id, vector FROM chunks WHERE id IN ({m})", chunk_ids))
     return np.array([r[0] for r in rows], np.int64), from_blobs([r[1] for r in rows], dim)
 
 
-def chunk_texts(db: sqlite_utils.Database, chunk_ids: Sequence[int]) -> Iterator[tuple]:
+def chunk_texts(db: Database, chunk_ids: Sequence[int]) -> Iterator[tuple]:
     """(id, doc_id, text) of those chunks that exist."""
     sql = (
         f"SELECT c.id, c.doc_id, {CHUNK_TEXT} FROM chunks c JOIN documents d ON d.id = c.doc_id "
@@ -424,7 +422,7 @@ def chunk_texts(db: sqlite_utils.Database, chunk_ids: Sequence[int]) -> Iterator
     return select_in(db, sql, chunk_ids)
 
 
-def all_chunk_texts(db: sqlite_utils.Database, batch: int = 5_000) -> Iterator[tuple]:
+def all_chunk_texts(db: Database, batch: int = 5_000) -> Iterator[tuple]:
     """(id, doc_id, text) of every chunk, in id order, read `batch` rows at a time."""
     sql = (
         f"SELECT c.id, c.doc_id, {CHUNK_TEXT} FROM chunks c JOIN documents d ON d.id = c.doc_id "
@@ -434,7 +432,7 @@ def all_chunk_texts(db: sqlite_utils.Database, batch: int = 5_000) -> Iterator[t
         yield from rows
 
 
-def log_since(db: sqlite_utils.Database, after: int, upto: int) -> list[tuple[int, str]]:
+def log_since(db: Database, after: int, upto: int) -> list[tuple[int, str]]:
     """(chunk id, op) of the index log's rows past generation `after` up to `upto`."""
     return db.execute(
         "SELECT chunk_id, op FROM index_log WHERE generation > ? AND generation <= ?",
@@ -442,7 +440,7 @@ def log_since(db: sqlite_utils.Database, after: int, upto: int) -> list[tuple[in
     ).fetchall()
 
 
-def sample_vectors(db: sqlite_utils.Database, dim: int, size: int) -> np.ndarray:
+def sample_vectors(db: Database, dim: int, size: int) -> np.ndarray:
     """A random sample of stored vectors (for training IVF quantizers): ids are drawn first, so
     SQLite sorts ids rather than vectors, and the rows are copied once, into the result."""
     ids = [row[0] for row in db.execute("SELECT id FROM chunks ORDER BY random() LIMIT ?", [size])]

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sqlite_utils
 
 from store import catalog
+from store.database import Database
 from store.full_text import BUILD_HEAP, ENGINE_FOLDER, RANKING, EngineFolderError, FullTextIndex
 from store.lock import WriterLock
 
@@ -39,9 +39,7 @@ class Snapshot:
 class FullTextCache:
     """The engine of one store folder, and (for a reader behind an active writer) its delta."""
 
-    def __init__(
-        self, folder: Path, db: sqlite_utils.Database, store_id: str, writable: bool
-    ) -> None:
+    def __init__(self, folder: Path, db: Database, store_id: str, writable: bool) -> None:
         self.path = folder / ENGINE_FOLDER
         self.db = db
         self.store_id = store_id

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 
 from store import catalog
+from store.database import Database
 from store.faiss_index import IndexFileError, VectorIndex
 from store.index_types import resolve_spec
 from store.lock import WriterLock
@@ -32,9 +32,7 @@ SPOT_CHECKS = 8  # vectors compared with SQLite when a file is taken into use
 class IndexCache:
     """The in-memory index of one store and its file."""
 
-    def __init__(
-        self, folder: Path, db: sqlite_utils.Database, dim: int, store_id: str, writable: bool
-    ) -> None:
+    def __init__(self, folder: Path, db: Database, dim: int, store_id: str, writable: bool) -> None:
         self.path = folder / INDEX_FILE
         self.db = db
         self.dim = dim

@@ -16,9 +16,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-import sqlite_utils
 
 from store import catalog
+from store.database import Database
 from store.index_cache import IndexCache
 from store.results import Recall
 
@@ -26,7 +26,7 @@ RECALL_FILE = "index.recall.json"
 Z_95 = 1.96  # two-sided 95% normal quantile
 
 
-def measure(db: sqlite_utils.Database, cache: IndexCache, sample: int, k: int) -> Recall:
+def measure(db: Database, cache: IndexCache, sample: int, k: int) -> Recall:
     """recall@k of the current index, from the cache file when it holds this very measurement."""
     index = cache.current()
     facts = {"k": k, "index_type": index.spec, "generation": index.generation}
@@ -57,7 +57,7 @@ def measure(db: sqlite_utils.Database, cache: IndexCache, sample: int, k: int) -
     return result
 
 
-def _sample_ids(db: sqlite_utils.Database, sample: int, seed: int) -> list[int]:
+def _sample_ids(db: Database, sample: int, seed: int) -> list[int]:
     """Up to `sample` chunk ids, the same ones for the same generation."""
     ids = np.array([row[0] for row in db.execute("SELECT id FROM chunks ORDER BY id")], np.int64)
     if len(ids) <= sample:
@@ -66,7 +66,7 @@ def _sample_ids(db: sqlite_utils.Database, sample: int, seed: int) -> list[int]:
 
 
 def _exact_neighbours(
-    db: sqlite_utils.Database, dim: int, query_ids: np.ndarray, queries: np.ndarray, k: int
+    db: Database, dim: int, query_ids: np.ndarray, queries: np.ndarray, k: int
 ) -> list[list[int]]:
     """Each query's k nearest stored chunks by inner product (itself left out), from one pass
     over the stored vectors in batches."""

@@ -4,9 +4,9 @@ folder against the store."""
 from __future__ import annotations
 
 import numpy as np
-import sqlite_utils
 
 from store import catalog
+from store.database import Database
 from store.faiss_index import IndexFileError, VectorIndex
 from store.full_text import EngineFolderError, FullTextIndex
 from store.full_text_cache import FullTextCache
@@ -15,9 +15,7 @@ from store.index_types import resolve_spec
 from store.results import VerifyReport
 
 
-def verify(
-    db: sqlite_utils.Database, cache: IndexCache, full_text: FullTextCache, sample: int
-) -> VerifyReport:
+def verify(db: Database, cache: IndexCache, full_text: FullTextCache, sample: int) -> VerifyReport:
     """Counts, id sets, dimension, `sample` vectors, the full-text indexes' chunks, and the index
     file's and engine folder's owner, type and generation. `ok` is True when nothing needs repair.
     A missing, damaged, stale or foreign index file or engine folder is a warning: it is a cache,

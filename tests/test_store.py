@@ -234,6 +234,47 @@ def test_reader_in_another_process_sees_new_documents(filled) -> None:
         assert reader.stats().documents == 303
 
 
+def test_a_write_that_fails_midway_leaves_none_of_its_batch_and_the_next_write_works(
+    filled, monkeypatch
+) -> None:
+    folder, docs = filled
+    failing = make_docs(5, seed=3, prefix="half")
+
+    def broken_log(*args, **kwargs) -> None:
+        raise sqlite3.OperationalError("disk I/O error")  # after the rows of the batch went in
+
+    with Store.open(folder, writable=True) as store:
+        generation = store.generation
+        with monkeypatch.context() as patch:
+            patch.setattr(store_module.catalog, "log", broken_log)
+            with pytest.raises(sqlite3.OperationalError):
+                store.upsert(failing)
+        assert store.generation == generation
+        assert store.stats().documents == 300
+        store.upsert(failing)
+    with Store.open(folder) as reader:
+        assert reader.stats().documents == 305
+        assert reader.verify(50).ok
+
+
+OPEN_AND_SEARCH = """
+import sys
+import numpy as np
+from store.store import Store
+with Store.open(sys.argv[1]) as store:
+    store.search(np.ones(store.dim, np.float32) / store.dim**0.5, "alpha", k=3, mode="hybrid")
+print(" ".join(name for name in ("pandas", "torch") if name in sys.modules))
+"""
+
+
+def test_opening_and_searching_a_store_imports_neither_pandas_nor_torch(filled) -> None:
+    folder, _ = filled  # each costs every command's start half a second or more
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", OPEN_AND_SEARCH, str(folder)]
+    imported = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == ""
+
+
 @pytest.mark.parametrize("spec", ["hnsw", "ivf", "ivf-fp16", "ivf-sq8", "ivf-pq"])
 @pytest.mark.parametrize("exact_scan_max", [20_000, 0])
 def test_filter_matching_3_of_10000_chunks_returns_those_3(
