@@ -252,7 +252,7 @@ class Store:
             generation = self.generation + 1
             counts = catalog.write_documents(self.db, documents, generation)
             catalog.set_meta(self.db, "generation", generation)
-        self.full_text.current()  # the engine follows every write
+        self.full_text.follow(sum(len(doc.chunks) for doc in documents))
         return counts
 
     def relocate(self, sources: dict[str, str | None]) -> int:
@@ -262,7 +262,7 @@ class Store:
         with self.db.atomic():
             moved = catalog.set_sources(self.db, sources)
             catalog.set_meta(self.db, "generation", self.generation + 1)
-        self.full_text.current()
+        self.full_text.follow(0)
         return moved
 
     def delete(self, doc_ids: Iterable[str]) -> int:
@@ -272,7 +272,7 @@ class Store:
             generation = self.generation + 1
             deleted = catalog.delete_documents(self.db, list(doc_ids), generation)
             catalog.set_meta(self.db, "generation", generation)
-        self.full_text.current()
+        self.full_text.follow(0)
         return deleted
 
     def flush(self) -> None:

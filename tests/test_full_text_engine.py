@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from store import full_text_cache
 from store import store as store_module
 from store.filters import parse_filter
 from store.full_text import ENGINE_FOLDER, FullTextIndex
@@ -195,16 +196,33 @@ def test_a_store_made_before_the_engine_is_upgraded_on_open_with_one_line(filled
     assert capsys.readouterr().err == ""  # built once
 
 
-def test_a_reader_catches_up_in_memory_while_a_writer_holds_the_store(filled, monkeypatch) -> None:
+def test_a_reader_catches_up_in_memory_while_a_writer_holds_the_store(filled) -> None:
     with Store.open(filled, writable=True) as writer, Store.open(filled) as reader:
         assert lexical(reader, "quokka") == []
-        with monkeypatch.context() as patch:  # the writer stopped before its engine commit
-            patch.setattr(writer.full_text, "current", lambda: None)
-            writer.upsert([document("q", "a quokka smiles")])
-            writer.delete(["d3"])
+        writer.upsert([document("q", "a quokka smiles")])  # fewer chunks than LAG_CHUNKS:
+        writer.delete(["d3"])  # the engine on disk is not committed yet
         assert [hit[0] for hit in lexical(reader, "quokka")] == ["q"]
         assert reader.verify(5)["ok"]
         assert FullTextIndex.open(filled / ENGINE_FOLDER).generation < reader.generation
+
+
+def test_a_writer_commits_its_engine_every_lag_chunks_and_when_it_closes(
+    filled, monkeypatch
+) -> None:
+    monkeypatch.setattr(full_text_cache, "LAG_CHUNKS", 3)
+    on_disk = lambda: FullTextIndex.open(filled / ENGINE_FOLDER).generation  # noqa: E731
+    with Store.open(filled, writable=True) as writer:
+        writer.delete(["d1"])  # the first write brings up the engine it found
+        assert on_disk() == writer.generation
+        writer.upsert([document("a", "one quokka"), document("b", "two quokkas")])
+        assert on_disk() == writer.generation - 1, "2 chunks added: under the lag"
+        writer.upsert([document("c", "three quokkas")])
+        assert on_disk() == writer.generation, "3 chunks added: committed"
+        writer.upsert([document("d", "a fourth quokka")])
+        assert on_disk() < writer.generation
+    with Store.open(filled) as reader:
+        assert on_disk() == reader.generation, "committed when the writer closed"
+        assert sorted(hit[0] for hit in lexical(reader, "quokka")) == ["a", "b", "c", "d"]
 
 
 WRITER = """
