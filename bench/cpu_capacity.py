@@ -31,6 +31,7 @@ TINY_CONFIG = {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads":
 # One timed job in a fresh interpreter; works on this tree and on BASELINE's (no `workers` there).
 JOB = """
 import json, sys, time
+import indexer
 from indexer.collection import Collection
 from indexer.settings import Settings
 from indexer.sources.options import SourceOptions
@@ -40,7 +41,8 @@ settings = Settings(model=model, device="cpu", **given)
 started = time.perf_counter()
 with Collection(store, settings, quiet=True) as collection:
     summary = collection.add([corpus], SourceOptions(id_field="_id"))
-print(json.dumps({"seconds": time.perf_counter() - started, "added": summary.added}))
+seconds = time.perf_counter() - started
+print(json.dumps({"seconds": seconds, "added": summary.added, "code": indexer.__file__}))
 """
 
 
@@ -75,11 +77,15 @@ def baseline_tree(folder: Path) -> Path:
 
 
 def _job(tree: Path, model: Path, corpus: Path, store: Path, workers: str) -> float:
-    """Seconds of one job in a fresh interpreter whose `indexer` is `tree`'s."""
+    """Seconds of one job in a fresh interpreter whose `indexer` is `tree`'s: run in `tree`,
+    since `python -c` puts the working directory first on the path (a run from this checkout
+    would time this code under the baseline's name)."""
     env = {**os.environ, "PYTHONPATH": str(tree)}
     args = [sys.executable, "-c", JOB, str(model), str(corpus), str(store), workers]
-    out = subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout
-    result = json.loads(out.strip().splitlines()[-1])
+    run = subprocess.run(args, env=env, cwd=tree, check=True, capture_output=True, text=True)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    if not Path(result["code"]).resolve().is_relative_to(tree.resolve()):
+        raise RuntimeError(f"bench: the job meant for {tree} ran {result['code']}")
     return result["seconds"]
 
 
