@@ -236,11 +236,17 @@ class Collection(Workbench):
 
     @_store_conditions
     def add(
-        self, paths: Sequence[str], sources: SourceOptions | None = None, progress: bool = False
+        self,
+        paths: Sequence[str],
+        sources: SourceOptions | None = None,
+        progress: bool = False,
+        keep_model: bool = True,
     ) -> Summary:
         """Index files, folders (recursively), JSONL, CSV, or `-` (JSONL on stdin). Every path, CSV
         header, the recipe and the writer lock are checked before anything is written; unchanged
-        documents (same content hash) are not embedded again."""
+        documents (same content hash) are not embedded again. `keep_model=False`: the model is
+        let go once the documents are written, before the vector index is built (a lower peak
+        for a process that ends with the run; a later use loads it again)."""
         sources = sources or SourceOptions()
         with self._lock:
             plan = plan_inputs(list(paths), sources, never=[self.path])
@@ -255,6 +261,8 @@ class Collection(Workbench):
                     workers,
                     progress=progress,
                 )
+                if not keep_model:
+                    self._embedder = None  # before the store's close builds the vector index
             summary.outlived = self._delete_outlived(plan)
             return summary
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,18 @@ def test_a_failing_write_stops_every_stage_and_keeps_what_was_committed(
     with Collection(tmp_path / "store", tiny_settings) as collection:
         summary = collection.add([str(source)])
     assert (summary.unchanged, summary.added) == (20, 180)
+
+
+def test_an_add_that_lets_its_model_go_frees_it_and_the_next_search_loads_it_again(
+    tmp_path, tiny_settings
+) -> None:
+    with Collection(tmp_path / "store", tiny_settings) as collection:
+        model = weakref.ref(collection.embedder)
+        collection.add([str(corpus(tmp_path / "in.jsonl", 30))], keep_model=False)
+        gc.collect()
+        assert model() is None, "nothing holds the model after the run: its memory is free"
+        hits = collection.search("text number 7", k=3, mode="dense")  # embeds the query
+        assert len(hits) == 3
 
 
 def test_skipped_empty_and_repeated_documents_are_counted(tmp_path, tiny_settings) -> None:

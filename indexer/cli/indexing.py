@@ -93,7 +93,7 @@ def index(paths: tuple[str, ...], store_path: Path | None, **given: Any) -> None
     progress = not quiet and not as_json and sys.stderr.isatty()
     with collection(store_path, quiet=quiet, **given) as target:
         if spark is None:
-            summary = target.add(list(paths), sources, progress=progress)
+            summary = target.add(list(paths), sources, progress=progress, keep_model=False)
         else:
             summary = target.add_on_spark(list(paths), spark, sources, progress=progress)
     finish(summary, as_json, quiet, strict)
