@@ -33,6 +33,7 @@ from store.lock import WriterLock
 # searching meanwhile indexes at most this many in memory (~0.1 s for glosses).
 LAG_CHUNKS = 5_000
 
+
 @dataclass(frozen=True)
 class Snapshot:
     """What SQLite holds now, read in one transaction."""
