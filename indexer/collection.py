@@ -28,6 +28,7 @@ import numpy as np
 from indexer import pipeline, probes
 from indexer.batch.parts import auto_workers
 from indexer.embedding.matched_pages import matched_page
+from indexer.memory import release_free_memory
 from indexer.settings import (
     CONCORDANCE_LIMIT,
     CONCORDANCES_KEPT,
@@ -261,8 +262,9 @@ class Collection(Workbench):
                     workers,
                     progress=progress,
                 )
-                if not keep_model:
-                    self._embedder = None  # before the store's close builds the vector index
+                if not keep_model:  # let go before the store's close builds the vector index
+                    self._embedder = None
+                    release_free_memory()
             summary.outlived = self._delete_outlived(plan)
             return summary
 
