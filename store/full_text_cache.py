@@ -70,12 +70,13 @@ class FullTextCache:
             lock = WriterLock(self.path.parent)
             if os.access(self.path.parent, os.W_OK) and lock.try_acquire():
                 try:
-                    engine = self._updated_on_disk(engine, snapshot)
+                    return [self._caught_up_by_reader(engine, snapshot)]
+                except (ValueError, OSError):  # the disk is full: caught up in memory below
+                    self.engine = None
+                    engine = self._usable(snapshot)
                 finally:
-                    engine_close(engine)
                     lock.release()
-                return [engine]
-            if engine is None:  # a writer is at work, or the folder is read-only
+            if engine is None:  # a writer is at work, the folder is read-only or the disk full
                 self.engine = self._build(None, snapshot)
                 return [self.engine]
             return [engine, self._delta_of(engine, snapshot)]
@@ -162,6 +163,15 @@ class FullTextCache:
         self._delta = None
         return engine
 
+    def _caught_up_by_reader(
+        self, engine: FullTextIndex | None, snapshot: Snapshot
+    ) -> FullTextIndex:
+        """`_updated_on_disk` for a reader holding the writer's lock: its writer closed after."""
+        try:
+            return self._updated_on_disk(engine, snapshot)
+        finally:
+            engine_close(self.engine)  # the engine brought up to date (or left) is self.engine
+
     def _build(self, path: Path | None, snapshot: Snapshot) -> FullTextIndex:
         """A new engine of every chunk in SQLite: in `path` (built beside it, then swapped in),
         or in memory."""
@@ -175,13 +185,18 @@ class FullTextCache:
                 flush=True,
             )
         building = None if path is None else path.with_name(f"{path.name}.tmp-{os.getpid()}")
-        engine = FullTextIndex.create(building)
-        engine.apply(
-            catalog.all_chunk_texts(self.db), [], self.state(snapshot), BUILD_HEAP, fresh=True
-        )
-        if path is None:
-            return engine
-        engine.close()
+        try:
+            engine = FullTextIndex.create(building)
+            engine.apply(
+                catalog.all_chunk_texts(self.db), [], self.state(snapshot), BUILD_HEAP, fresh=True
+            )
+            if path is None:
+                return engine
+            engine.close()
+        except BaseException:  # a full disk, Ctrl-C: nothing half-built is left beside the store
+            if building is not None:
+                shutil.rmtree(building, ignore_errors=True)
+            raise
         old = path.with_name(f"{path.name}.old-{os.getpid()}")
         if path.exists():
             path.rename(old)

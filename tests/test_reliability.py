@@ -373,13 +373,26 @@ def test_ctrl_c_says_what_was_stored_and_a_rerun_resumes(tmp_path, model) -> Non
     assert (summary["unchanged"], summary["added"]) == (stored, 3000 - stored)
 
 
+def loaded(pid: int, library: str) -> bool:
+    """True once process `pid` has mapped a shared library whose name holds `library`."""
+    try:
+        return library in Path(f"/proc/{pid}/maps").read_text()
+    except OSError:  # the process is gone
+        return False
+
+
 def test_ctrl_c_at_start_up_is_one_line(tmp_path, model) -> None:
-    source = write_records(tmp_path / "r.jsonl", 3)
+    source = write_records(tmp_path / "r.jsonl", 3000)  # a run long enough to still be going
     command = [SEMSEARCH, "index", str(source), "--store", str(tmp_path / "store"), *model]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible
     )
-    time.sleep(0.3)  # importing, before anything is written
+    deadline = time.monotonic() + 60
+    while process.poll() is None and time.monotonic() < deadline:
+        if loaded(process.pid, "swigfaiss"):  # importing the store's code: still starting up
+            break
+        time.sleep(0.005)
+    assert process.poll() is None, "the run finished before it could be interrupted"
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err

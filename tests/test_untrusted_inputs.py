@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from indexer.collection import Collection
+from store.full_text import ENGINE_FOLDER
 from tests.conftest import read_only
 from tests.helpers import SEMSEARCH, invoke, write_beir, write_records
 
@@ -300,6 +303,18 @@ def test_a_full_disk_says_disk_full_and_leaves_no_temporary_files(
     )
     assert search.returncode == 0, search.stderr  # a reader on the full disk still answers
     assert json.loads(search.stdout)["documents"] == len(stored_ids)
+    shutil.rmtree(store / ENGINE_FOLDER)  # a lost full-text engine, rebuilt by the next reader,
+    room = os.statvfs(small_disk)  # on a disk with no room left for it
+    with open(small_disk / "filler", "wb") as filler:
+        os.posix_fallocate(filler.fileno(), 0, room.f_bavail * room.f_frsize)
+    lexical = subprocess.run(
+        [SEMSEARCH, "search", "lorem", "--store", str(store), "--mode", "lexical", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert lexical.returncode == 0, lexical.stderr  # built in memory instead
+    assert len(json.loads(lexical.stdout)) == 10
+    assert not [p.name for p in store.iterdir() if ".tmp" in p.name]
 
 
 def test_a_nul_in_an_e_mail_body_is_replaced_and_counted_like_one_in_jsonl(tmp_path, model) -> None:

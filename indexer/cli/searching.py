@@ -28,7 +28,7 @@ from indexer.cli.options import at_least, collection, json_option, model_options
     type=click.Choice(defaults.SEARCH_MODES),
     default=defaults.MODE,
     show_default=True,
-    help="dense (vectors), lexical (FTS5 BM25) or hybrid (reciprocal-rank fusion).",
+    help="dense (vectors), lexical (the Tantivy engine, BM25) or hybrid (reciprocal-rank fusion).",
 )
 @click.option(
     "--filter",
