@@ -3,7 +3,7 @@
 chunk text in SQLite.
 
 The writer brings the engine up to date and commits it once `LAG_CHUNKS` chunks were added since
-it last did (a Tantivy commit per small write cost a batch job twice the engine's CPU), whenever
+it last did (a Tantivy commit per small write cost a batch job 2.6 times the engine's CPU), whenever
 it searches, and when it flushes or closes. A reader that finds the engine behind catches it up
 on disk when no writer is active (it takes the writer's lock for that); while a writer is at work
 it catches up in memory instead: a small in-memory engine of the chunks added since (at most
@@ -166,7 +166,8 @@ class FullTextCache:
     def _caught_up_by_reader(
         self, engine: FullTextIndex | None, snapshot: Snapshot
     ) -> FullTextIndex:
-        """`_updated_on_disk` for a reader holding the writer's lock: its writer closed after."""
+        """`_updated_on_disk` for a reader holding the writer's lock, closing the engine's writer
+        after (so that the lock can be given back)."""
         try:
             return self._updated_on_disk(engine, snapshot)
         finally:
