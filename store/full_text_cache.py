@@ -55,6 +55,7 @@ class FullTextCache:
         self._delta: FullTextIndex | None = None  # chunks added past the engine's generation
         self._delta_deleted = np.empty(0, np.int64)  # and those deleted since
         self._lag = 0  # chunks the writer added past the engine's commit
+        self._failed: int | None = None  # the generation a reader could not commit the engine at
 
     def current(self) -> list[FullTextIndex]:
         """The engines to search, together at least at the database's generation: the engine
@@ -65,13 +66,22 @@ class FullTextCache:
             if engine is not None and engine.generation >= snapshot.generation:
                 return [engine]  # ahead only for a reader whose writer just committed
             if self.writable:
+                engine = self._updated_on_disk(engine, snapshot)
                 self._lag = 0
-                return [self._updated_on_disk(engine, snapshot)]
+                return [engine]
             lock = WriterLock(self.path.parent)
-            if os.access(self.path.parent, os.W_OK) and lock.try_acquire():
+            writable = os.access(self.path.parent, os.W_OK) and self._failed != snapshot.generation
+            if writable and lock.try_acquire():
                 try:
                     return [self._caught_up_by_reader(engine, snapshot)]
-                except (ValueError, OSError):  # the disk is full: caught up in memory below
+                except (ValueError, OSError) as error:  # Tantivy's I/O errors are ValueErrors
+                    self._failed = snapshot.generation  # not tried again for this generation
+                    print(
+                        f"semsearch: the full-text index in {self.path} could not be brought up "
+                        f"to date on disk ({error}); it is searched from memory",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     self.engine = None
                     engine = self._usable(snapshot)
                 finally:

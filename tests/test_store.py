@@ -240,8 +240,14 @@ def test_a_write_that_fails_midway_leaves_none_of_its_batch_and_the_next_write_w
     folder, docs = filled
     failing = make_docs(5, seed=3, prefix="half")
 
-    def broken_log(*args, **kwargs) -> None:
-        raise sqlite3.OperationalError("disk I/O error")  # after the rows of the batch went in
+    real_log = store_module.catalog.log
+
+    def broken_log(db, generation: int, chunk_ids: list[int], op: str) -> None:
+        if op == "add":  # the batch's documents and chunks are in by now
+            written = db.execute("SELECT count(*) FROM documents WHERE id LIKE 'half%'")
+            assert written.fetchone()[0] == len(failing)
+            raise sqlite3.OperationalError("disk I/O error")
+        real_log(db, generation, chunk_ids, op)
 
     with Store.open(folder, writable=True) as store:
         generation = store.generation
@@ -251,6 +257,8 @@ def test_a_write_that_fails_midway_leaves_none_of_its_batch_and_the_next_write_w
                 store.upsert(failing)
         assert store.generation == generation
         assert store.stats().documents == 300
+        held = store.db.execute("SELECT count(*) FROM chunks WHERE doc_id LIKE 'half%'")
+        assert held.fetchone()[0] == 0
         store.upsert(failing)
     with Store.open(folder) as reader:
         assert reader.stats().documents == 305
