@@ -40,24 +40,18 @@ class Database:
             self.conn.execute(f"SAVEPOINT {name}")
             try:
                 yield self
+                self.conn.execute(f"RELEASE SAVEPOINT {name}")
             except BaseException:
                 if self.conn.in_transaction:  # an error may have ended the whole transaction
                     self.conn.execute(f"ROLLBACK TO SAVEPOINT {name}")
                     self.conn.execute(f"RELEASE SAVEPOINT {name}")
                 raise
-            else:
-                self.conn.execute(f"RELEASE SAVEPOINT {name}")
             return
         self.conn.execute("BEGIN")
         try:
             yield self
-        except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
-            raise
-        try:
             self.conn.execute("COMMIT")
-        except BaseException:
+        except BaseException:  # the block's error or the commit's
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise

@@ -70,8 +70,8 @@ class FullTextCache:
                 self._lag = 0
                 return [engine]
             lock = WriterLock(self.path.parent)
-            writable = os.access(self.path.parent, os.W_OK) and self._failed != snapshot.generation
-            if writable and lock.try_acquire():
+            may_write = os.access(self.path.parent, os.W_OK) and self._failed != snapshot.generation
+            if may_write and lock.try_acquire():
                 try:
                     return [self._caught_up_by_reader(engine, snapshot)]
                 except (ValueError, OSError) as error:  # Tantivy's I/O errors are ValueErrors
